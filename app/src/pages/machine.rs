@@ -1,0 +1,154 @@
+//! `/machines/:id`: every numeric tag of one machine as a trend over a chosen range.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::get_history;
+use crate::components::chart::trend_svg;
+use crate::components::machine_card::state_badge;
+use crate::live::use_live;
+use crate::model::{HistoryRange, Quality, Series, format_age, merge_trend};
+use crate::pages::overview::LineLoader;
+
+/// The machine page.
+#[component]
+pub fn MachinePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let range = Memo::new(move |_| {
+        query.with(|q| HistoryRange::from_slug(&q.get("range").unwrap_or_default()))
+    });
+    view! {
+        <Title text=move || format!("{} · CellGuard", id.get())/>
+        <LineLoader>
+            <MachineDetail id=id range=range/>
+        </LineLoader>
+    }
+}
+
+#[component]
+fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
+    let live = use_live();
+    let machine = Memo::new(move |_| {
+        let id = id.get();
+        live.line.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.machines.iter().find(|m| m.id == id).cloned())
+        })
+    });
+    let history = Resource::new(
+        move || (id.get(), range.get()),
+        |(id, r)| get_history(id, r),
+    );
+    let header = move || {
+        machine.get().map(|m| {
+            let (word, class) = state_badge(&m);
+            let age = live.now_ms.get() - m.last_update_ms();
+            view! {
+                <div class="detail-head">
+                    <div>
+                        <h1>{m.id.clone()} <span class="machine-name">{m.name.clone()}</span></h1>
+                        <div class="age">{if m.last_update_ms() == 0 { "no data yet".into() } else { format!("updated {}", format_age(age)) }}</div>
+                        {m.link.error.clone().map(|e| view! { <div class="link-error" role="alert">{format!("PLC link: {e}")}</div> })}
+                    </div>
+                    <div class=format!("state state-{class}") data-testid="state">{word}</div>
+                </div>
+            }
+        })
+    };
+    let ranges = move || {
+        HistoryRange::ALL
+            .into_iter()
+            .map(|r| {
+                let href = format!("/machines/{}?range={}", id.get(), r.slug());
+                let current = range.get() == r;
+                view! {
+                    <A href=href attr:class=if current { "range current" } else { "range" } attr:aria-current=current.then_some("true")>
+                        {r.label()}
+                    </A>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="detail">
+            <A href="/" attr:class="back">"← Line"</A>
+            {header}
+            <nav class="ranges" aria-label="Time range">{ranges}</nav>
+            <Suspense fallback=|| view! { <p class="loading">"Loading history…"</p> }>
+                {move || {
+                    history.get().map(|r| match r {
+                        Ok(series) => view! { <div class="charts"><Charts id=id range=range series=series/></div> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{format!("History is not available: {e}")}</p> }.into_any(),
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Charts(id: Memo<String>, range: Memo<HistoryRange>, series: Vec<Series>) -> impl IntoView {
+    let live = use_live();
+    let series = StoredValue::new(series);
+    let tags = series.with_value(|s| {
+        s.iter()
+            .map(|s| (s.tag.clone(), s.label.clone(), s.unit.clone()))
+            .collect::<Vec<_>>()
+    });
+    if tags.is_empty() {
+        return view! { <p class="empty">"This machine has no numeric tags."</p> }.into_any();
+    }
+    tags.into_iter()
+        .map(|(tag, label, unit)| {
+            let current = {
+                let tag = tag.clone();
+                move || {
+                    live.line.with(|l| {
+                        let id = id.get();
+                        l.as_ref()
+                            .and_then(|l| l.machines.iter().find(|m| m.id == id))
+                            .and_then(|m| m.tags.iter().find(|t| t.name == tag))
+                            .map(|t| {
+                                let q = t.quality.at_age(live.now_ms.get() - t.ts_ms, t.stale_after_ms);
+                                let v = t.value.as_ref().map(|v| v.display()).unwrap_or_else(|| "—".into());
+                                (v, q)
+                            })
+                    })
+                }
+            };
+            let svg = {
+                let tag = tag.clone();
+                let unit = unit.clone();
+                move || {
+                    let r = range.get();
+                    let now = live.now_ms.get();
+                    let window = r.window_ms();
+                    let spacing = if r == HistoryRange::Live { 0 } else { window / 600 };
+                    let live_pts = live.trend(&id.get(), &tag);
+                    let hist = series.with_value(|s| s.iter().find(|s| s.tag == tag).map(|s| s.points.clone()).unwrap_or_default());
+                    let pts = merge_trend(&hist, &live_pts, now - window, spacing);
+                    trend_svg(&pts, now, window, &unit, (720, 260))
+                }
+            };
+            view! {
+                <figure class="chart" data-testid="chart" data-tag=tag.clone()>
+                    <figcaption>
+                        <span class="chart-title">{label}</span>
+                        {move || current().map(|(v, q)| view! {
+                            <span class=format!("chart-value q-{}", q.label().replace(' ', "-"))>
+                                {v} " " {unit.clone()}
+                                {(q != Quality::Good).then(|| view! { <span class="quality">{q.label()}</span> })}
+                            </span>
+                        })}
+                    </figcaption>
+                    <div class="chart-svg" inner_html=svg></div>
+                </figure>
+            }
+        })
+        .collect_view()
+        .into_any()
+}

@@ -1,0 +1,3 @@
+//! Routed pages.
+pub mod machine;
+pub mod overview;

@@ -1,0 +1,399 @@
+//! Acquisition: one owner task per PLC connection polls its scan groups and
+//! publishes readings on the bus.
+//!
+//! Every request runs under the device's timeout. After a timeout or any transport
+//! or protocol error the connection is dropped (a late reply would desynchronise it)
+//! and re-opened with exponential back-off and jitter. A device exception only marks
+//! the block's tags bad; the connection stays. One device never waits for another.
+
+pub mod decode;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use app::model::{LinkState, Quality};
+use rand::{Rng, SeedableRng};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::prelude::*;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::bus::{Bus, Reading, ScanBatch, now_ms};
+use crate::config::{Device, Table};
+use crate::modbus::plan::{Block, plan};
+
+/// Why a connection was given up.
+#[derive(Debug, thiserror::Error)]
+pub enum ModbusError {
+    /// No answer within the device's timeout.
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    /// The TCP connection failed or the frame was malformed (wrong unit id, transaction id …).
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The reply had fewer values than requested.
+    #[error("short reply: asked for {asked}, got {got}")]
+    ShortReply {
+        /// Values requested.
+        asked: u16,
+        /// Values received.
+        got: usize,
+    },
+    /// The host name did not resolve.
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+}
+
+/// Exponential back-off with full jitter between `min` and `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A back-off starting at `min`, never above `max`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            attempt: 0,
+        }
+    }
+    /// The ceiling of the next delay (before jitter).
+    pub fn ceiling(&self) -> Duration {
+        let factor = 1u32 << self.attempt.min(16);
+        self.min.saturating_mul(factor).min(self.max)
+    }
+    /// The next delay: uniform in [ceiling/2, ceiling].
+    pub fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
+        let c = self.ceiling();
+        self.attempt = self.attempt.saturating_add(1);
+        let half = c / 2;
+        half + half.mul_f64(rng.random::<f64>())
+    }
+    /// Back to `min` after a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Counters of one device's acquisition.
+#[derive(Debug, Default)]
+pub struct DeviceStats {
+    /// Scan groups read completely.
+    pub scans: AtomicU64,
+    /// Scans skipped because the previous one ran late.
+    pub missed: AtomicU64,
+    /// Values published.
+    pub values: AtomicU64,
+    /// Connections opened.
+    pub connects: AtomicU64,
+    /// Connections given up after an error.
+    pub failures: AtomicU64,
+}
+
+/// Where a device is reached, after overrides (an embedded simulator, the environment).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+struct GroupPlan {
+    period: Duration,
+    blocks: Vec<Block>,
+    next_due: Instant,
+}
+
+/// Owns the connection to one PLC.
+pub struct DeviceRunner {
+    index: u32,
+    device: Arc<Device>,
+    endpoint: Endpoint,
+    bus: Arc<Bus>,
+    stats: Arc<DeviceStats>,
+}
+
+impl DeviceRunner {
+    /// A runner for device `index` of the plant.
+    pub fn new(
+        index: u32,
+        device: Arc<Device>,
+        endpoint: Endpoint,
+        bus: Arc<Bus>,
+        stats: Arc<DeviceStats>,
+    ) -> Self {
+        Self {
+            index,
+            device,
+            endpoint,
+            bus,
+            stats,
+        }
+    }
+
+    /// Connects, polls and reconnects until `shutdown` is cancelled.
+    #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.id))]
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        let mut rng = rand::rngs::SmallRng::from_os_rng();
+        loop {
+            let connected = tokio::select! {
+                () = shutdown.cancelled() => return,
+                c = self.connect() => c,
+            };
+            match connected {
+                Ok(ctx) => {
+                    self.stats.connects.fetch_add(1, Ordering::Relaxed);
+                    info!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
+                    backoff.reset();
+                    self.bus.set_link(self.index, LinkState::Online, None);
+                    match self.poll(ctx, &shutdown).await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                            warn!(error = %e, "connection dropped");
+                            self.mark_lost(&e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    debug!(error = %e, "connect failed");
+                    self.mark_lost(&e);
+                }
+            }
+            let delay = backoff.next_delay(&mut rng);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn mark_lost(&self, e: &ModbusError) {
+        let was = self.bus.link(self.index).map(|l| l.state);
+        self.bus
+            .set_link(self.index, LinkState::CommLost, Some(e.to_string()));
+        if was != Some(LinkState::CommLost) {
+            let readings = (0..self.device.tags.len())
+                .map(|i| Reading {
+                    tag: u16::try_from(i).unwrap_or(u16::MAX),
+                    value: None,
+                    quality: Quality::CommLost,
+                })
+                .collect();
+            self.bus.publish_scan(ScanBatch {
+                device: self.index,
+                ts_ms: now_ms(),
+                readings,
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<Context, ModbusError> {
+        let limit = self.device.connect_timeout_ms;
+        let target = format!("{}:{}", self.endpoint.host, self.endpoint.port);
+        let attempt = async {
+            let addr: SocketAddr = tokio::net::lookup_host(&target)
+                .await
+                .map_err(|e| ModbusError::Resolve(format!("{target}: {e}")))?
+                .next()
+                .ok_or_else(|| ModbusError::Resolve(target.clone()))?;
+            tcp::connect_slave(addr, Slave(self.device.unit_id))
+                .await
+                .map_err(|e| ModbusError::Transport(e.to_string()))
+        };
+        timeout(Duration::from_millis(limit), attempt)
+            .await
+            .map_err(|_| ModbusError::Timeout(limit))?
+    }
+
+    async fn poll(
+        &self,
+        mut ctx: Context,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ModbusError> {
+        let now = Instant::now();
+        let mut groups: Vec<GroupPlan> = self
+            .device
+            .scan_groups
+            .iter()
+            .map(|g| GroupPlan {
+                period: Duration::from_millis(g.period_ms),
+                blocks: plan(&self.device, &g.name),
+                next_due: now,
+            })
+            .filter(|g| !g.blocks.is_empty())
+            .collect();
+        if groups.is_empty() {
+            shutdown.cancelled().await;
+            return Ok(());
+        }
+        loop {
+            let Some(g) = groups.iter_mut().min_by_key(|g| g.next_due) else {
+                return Ok(());
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = sleep_until(g.next_due) => {}
+            }
+            let mut readings = Vec::new();
+            for block in &g.blocks {
+                readings.extend(read_block(&mut ctx, &self.device, block).await?);
+            }
+            self.stats.scans.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .values
+                .fetch_add(readings.len() as u64, Ordering::Relaxed);
+            self.bus.publish_scan(ScanBatch {
+                device: self.index,
+                ts_ms: now_ms(),
+                readings,
+            });
+            // Next scan on the fixed grid; scans whose slot has already passed are skipped and counted.
+            g.next_due += g.period;
+            let now = Instant::now();
+            if g.next_due < now {
+                let behind = now.duration_since(g.next_due);
+                let skipped = (behind.as_nanos() / g.period.as_nanos().max(1)) as u64 + 1;
+                self.stats.missed.fetch_add(skipped, Ordering::Relaxed);
+                g.next_due += g.period * u32::try_from(skipped).unwrap_or(u32::MAX);
+            }
+        }
+    }
+}
+
+/// Reads one block under the device timeout and decodes its tags.
+async fn read_block(
+    ctx: &mut Context,
+    device: &Device,
+    block: &Block,
+) -> Result<Vec<Reading>, ModbusError> {
+    let limit = Duration::from_millis(device.timeout_ms);
+    let timed = |e: tokio::time::error::Elapsed| {
+        let _ = e;
+        ModbusError::Timeout(device.timeout_ms)
+    };
+    let transport = |e: tokio_modbus::Error| ModbusError::Transport(e.to_string());
+    let reply = match block.table {
+        Table::Holding | Table::Input => {
+            let r = if block.table == Table::Holding {
+                timeout(limit, ctx.read_holding_registers(block.start, block.count)).await
+            } else {
+                timeout(limit, ctx.read_input_registers(block.start, block.count)).await
+            };
+            r.map_err(timed)?
+                .map_err(transport)?
+                .map(decode::Words::Registers)
+        }
+        Table::Coil | Table::Discrete => {
+            let r = if block.table == Table::Coil {
+                timeout(limit, ctx.read_coils(block.start, block.count)).await
+            } else {
+                timeout(limit, ctx.read_discrete_inputs(block.start, block.count)).await
+            };
+            // Bit replies are padded to whole bytes; keep what was asked for.
+            r.map_err(timed)?.map_err(transport)?.map(|mut bits| {
+                if bits.len() >= usize::from(block.count) {
+                    bits.truncate(usize::from(block.count));
+                }
+                decode::Words::Bits(bits)
+            })
+        }
+    };
+    match reply {
+        Ok(words) => {
+            if words.len() < usize::from(block.count) {
+                return Err(ModbusError::ShortReply {
+                    asked: block.count,
+                    got: words.len(),
+                });
+            }
+            Ok(decode::block_readings(device, block, &words))
+        }
+        Err(exception) => {
+            debug!(
+                ?exception,
+                start = block.start,
+                count = block.count,
+                "device exception"
+            );
+            Ok(block
+                .tags
+                .iter()
+                .map(|&t| Reading {
+                    tag: u16::try_from(t).unwrap_or(u16::MAX),
+                    value: None,
+                    quality: Quality::Bad,
+                })
+                .collect())
+        }
+    }
+}
+
+/// Starts one runner per device; returns their stats in plant order.
+pub fn spawn_all(
+    devices: &[Arc<Device>],
+    endpoints: &[Endpoint],
+    bus: &Arc<Bus>,
+    tasks: &tokio_util::task::TaskTracker,
+    shutdown: &CancellationToken,
+) -> Vec<Arc<DeviceStats>> {
+    devices
+        .iter()
+        .zip(endpoints)
+        .enumerate()
+        .map(|(i, (d, e))| {
+            let stats = Arc::new(DeviceStats::default());
+            let runner = DeviceRunner::new(
+                u32::try_from(i).unwrap_or(u32::MAX),
+                Arc::clone(d),
+                e.clone(),
+                Arc::clone(bus),
+                Arc::clone(&stats),
+            );
+            tasks.spawn(runner.run(shutdown.clone()));
+            stats
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let mut ceilings = Vec::new();
+        for _ in 0..6 {
+            ceilings.push(b.ceiling().as_millis());
+            let d = b.next_delay(&mut rng);
+            assert!(d <= Duration::from_millis(1000));
+        }
+        assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.ceiling(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn backoff_jitter_stays_within_half_to_full_ceiling() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..1000 {
+            let mut b = Backoff::new(Duration::from_millis(400), Duration::from_secs(10));
+            let d = b.next_delay(&mut rng);
+            assert!(
+                d >= Duration::from_millis(200) && d <= Duration::from_millis(400),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,1213 @@
+//! The plant file: devices, their register maps and the settings around them.
+//!
+//! Loading is three steps: parse the TOML into typed structs (serde, unknown fields
+//! refused), validate what serde cannot (overlaps, ranges, limits, names), then apply
+//! environment overrides. Every error names the file, the line and the field.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+
+pub use crate::modbus::codec::{DataType, WordOrder};
+
+/// PackML state names a state map may use.
+pub const PACKML_STATES: [&str; 18] = [
+    "Undefined",
+    "Clearing",
+    "Stopped",
+    "Starting",
+    "Idle",
+    "Suspended",
+    "Execute",
+    "Stopping",
+    "Aborting",
+    "Aborted",
+    "Holding",
+    "Held",
+    "Unholding",
+    "Suspending",
+    "Unsuspending",
+    "Resetting",
+    "Completing",
+    "Complete",
+];
+
+/// Registers one read may cover (Modbus limit for function codes 3 and 4).
+pub const MAX_READ_REGISTERS: u16 = 125;
+/// Bits one read may cover (function codes 1 and 2).
+pub const MAX_READ_BITS: u16 = 2000;
+
+/// The whole plant file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plant {
+    /// What the plant is called in the UI.
+    #[serde(default = "default_plant_name")]
+    pub name: String,
+    /// History settings.
+    #[serde(default)]
+    pub history: HistoryConfig,
+    /// The built-in line simulator.
+    #[serde(default)]
+    pub simulator: SimulatorConfig,
+    /// One entry per PLC.
+    #[serde(default)]
+    pub devices: Vec<Device>,
+}
+
+fn default_plant_name() -> String {
+    "CellGuard line".into()
+}
+
+/// How acquired values are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Days of history kept; older samples are pruned hourly.
+    pub retention_days: u32,
+    /// At most one stored sample per tag in this interval (a change of quality is always stored).
+    pub min_interval_ms: u64,
+    /// Rows written per transaction at most.
+    pub batch_size: usize,
+    /// Longest time a sample waits before it is written.
+    pub flush_interval_ms: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            min_interval_ms: 1000,
+            batch_size: 1000,
+            flush_interval_ms: 500,
+        }
+    }
+}
+
+/// The built-in line simulator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Start a simulated PLC per device inside `cellguard serve`, on free loopback
+    /// ports, and point acquisition at them instead of the configured hosts.
+    pub embedded: bool,
+    /// Seed for the simulator's randomness (a fixed seed repeats a run).
+    pub seed: Option<u64>,
+}
+
+/// How addresses in the file are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressBase {
+    /// Protocol addresses, 0-based (holding register 0 is the first).
+    #[default]
+    Zero,
+    /// Modicon notation: 40001 is holding register 0, 30001 input register 0,
+    /// 10001 discrete input 0, 1 coil 0 (six-digit 400001 style too).
+    Modicon,
+}
+
+/// One PLC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Machine id, e.g. `CAS_01`.
+    pub id: String,
+    /// Human name, e.g. "Cell Assembly Station".
+    #[serde(default)]
+    pub name: String,
+    /// Host name or address of the PLC.
+    pub host: String,
+    /// Modbus TCP port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Unit id (slave id) the PLC answers to.
+    #[serde(default = "default_unit")]
+    pub unit_id: u8,
+    /// Default word order of multi-register values.
+    #[serde(default)]
+    pub word_order: WordOrder,
+    /// How the tags' addresses are written.
+    #[serde(default)]
+    pub address_base: AddressBase,
+    /// Time allowed for one request.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Time allowed to open the TCP connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Unused registers a merged block read may span between two tags.
+    #[serde(default = "default_max_gap")]
+    pub max_gap: u16,
+    /// Polling rates.
+    pub scan_groups: Vec<ScanGroup>,
+    /// The register map.
+    pub tags: Vec<Tag>,
+}
+
+fn default_port() -> u16 {
+    502
+}
+fn default_unit() -> u8 {
+    1
+}
+fn default_timeout() -> u64 {
+    500
+}
+fn default_connect_timeout() -> u64 {
+    1000
+}
+fn default_max_gap() -> u16 {
+    8
+}
+
+/// A polling rate shared by some tags of a device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanGroup {
+    /// Name tags refer to.
+    pub name: String,
+    /// Time between two reads.
+    pub period_ms: u64,
+}
+
+/// The Modbus table a tag lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    /// Read/write registers (function codes 3, 6, 16).
+    Holding,
+    /// Read-only registers (function code 4).
+    Input,
+    /// Read/write bits (function codes 1, 5, 15).
+    Coil,
+    /// Read-only bits (function code 2).
+    Discrete,
+}
+
+impl Table {
+    /// True for the two bit tables.
+    pub fn is_bits(self) -> bool {
+        matches!(self, Table::Coil | Table::Discrete)
+    }
+    fn modicon_prefix(self) -> u32 {
+        match self {
+            Table::Coil => 0,
+            Table::Discrete => 1,
+            Table::Input => 3,
+            Table::Holding => 4,
+        }
+    }
+}
+
+/// Whether CellGuard may write a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Read only.
+    #[default]
+    Read,
+    /// Read and write (needs limits).
+    ReadWrite,
+}
+
+/// One value in a PLC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    /// Name, unique within the device (e.g. `speed`).
+    pub name: String,
+    /// Label shown in the UI.
+    #[serde(default)]
+    pub label: String,
+    /// Which table.
+    pub table: Table,
+    /// Address as written in the file (see the device's `address_base`);
+    /// 0-based once the plant is loaded.
+    pub address: u32,
+    /// Encoded type.
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+    /// Registers of a string.
+    #[serde(default)]
+    pub length: u16,
+    /// Bit of a register, for `type = "bit"` on a register table.
+    #[serde(default)]
+    pub bit: Option<u8>,
+    /// Overrides the device's word order.
+    #[serde(default)]
+    pub word_order: Option<WordOrder>,
+    /// Engineering value = raw × scale + offset.
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// See `scale`.
+    #[serde(default)]
+    pub offset: f64,
+    /// Engineering unit.
+    #[serde(default)]
+    pub unit: String,
+    /// Scan group name.
+    pub scan_group: String,
+    /// Read or read-write.
+    #[serde(default)]
+    pub access: Access,
+    /// Lowest value CellGuard may write.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Highest value CellGuard may write.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Largest change one write may make.
+    #[serde(default)]
+    pub max_step: Option<f64>,
+    /// Read the value back after a write and compare.
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// Shown on the machine's overview card.
+    #[serde(default)]
+    pub key: bool,
+    /// Marks the machine-state tag: raw value → PackML state name.
+    #[serde(default)]
+    pub states: Option<BTreeMap<String, String>>,
+    /// Simulator behaviour of this tag.
+    #[serde(default)]
+    pub sim: Option<SimSpec>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+
+/// How the simulator drives a tag (engineering units).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimSpec {
+    /// Value around which the tag moves while the machine executes.
+    pub nominal: f64,
+    /// Standard deviation of the white noise added to each update.
+    pub noise: f64,
+    /// Standard deviation of the slow random walk (per second).
+    pub drift: f64,
+    /// Value the tag approaches when the machine is not executing.
+    pub idle: Option<f64>,
+    /// Writable tag whose value this tag follows (instead of `nominal`).
+    pub follows: Option<String>,
+    /// Time constant in seconds of the approach to the target.
+    pub tau_s: Option<f64>,
+    /// Other tags that push this one: target += k × (other − other's nominal).
+    pub sensitivity: BTreeMap<String, f64>,
+}
+
+impl Tag {
+    /// Registers (or bits) the tag occupies.
+    pub fn width(&self) -> u16 {
+        if self.table.is_bits() {
+            1
+        } else {
+            self.data_type.register_count(self.length)
+        }
+    }
+    /// The tag's word order, after the device default.
+    pub fn order(&self, device: &Device) -> WordOrder {
+        self.word_order.unwrap_or(device.word_order)
+    }
+    /// The label, or the name when none is set.
+    pub fn display_label(&self) -> &str {
+        if self.label.is_empty() {
+            &self.name
+        } else {
+            &self.label
+        }
+    }
+    /// Parsed state map (raw value → name), if this is a state tag.
+    pub fn state_map(&self) -> Option<HashMap<i64, String>> {
+        self.states.as_ref().map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| k.trim().parse::<i64>().ok().map(|k| (k, v.clone())))
+                .collect()
+        })
+    }
+}
+
+impl Device {
+    /// The scan group a tag uses (validated to exist).
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.scan_groups.iter().position(|g| g.name == name)
+    }
+    /// The index of the state tag, if the device has one.
+    pub fn state_tag(&self) -> Option<usize> {
+        self.tags.iter().position(|t| t.states.is_some())
+    }
+}
+
+/// One step of a path into the TOML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A table key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_owned())
+}
+
+/// A problem in the plant file, located by file, line and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the error is not in the file, e.g. an environment variable).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted path of the field, e.g. `devices[0].tags[2].address`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.field,
+                self.message
+            )
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.field,
+                self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in one plant file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads, validates and resolves a plant file; `env` supplies overrides
+/// (`CELLGUARD_DEVICE_<ID>_HOST`, `CELLGUARD_DEVICE_<ID>_PORT`).
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plant, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            column: 0,
+            field: "(file)".into(),
+            message: format!("cannot read the plant file: {e}"),
+        }])
+    })?;
+    parse(path, &text, env)
+}
+
+/// [`load`] on text already read.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plant, ConfigErrors> {
+    let locator = Locator::new(path, text);
+    let mut plant: Plant =
+        toml::from_str(text).map_err(|e| ConfigErrors(vec![locator.from_toml(&e)]))?;
+    let problems = validate(&plant);
+    if !problems.is_empty() {
+        return Err(ConfigErrors(
+            problems
+                .into_iter()
+                .map(|(p, m)| locator.at(&p, m))
+                .collect(),
+        ));
+    }
+    normalise(&mut plant);
+    apply_env(&mut plant, env).map_err(|errs| {
+        ConfigErrors(
+            errs.into_iter()
+                .map(|(var, message)| ConfigError {
+                    file: path.to_owned(),
+                    line: 0,
+                    column: 0,
+                    field: var,
+                    message,
+                })
+                .collect(),
+        )
+    })?;
+    Ok(plant)
+}
+
+/// Maps document paths and byte offsets to lines and field names.
+struct Locator<'a> {
+    file: PathBuf,
+    text: &'a str,
+    doc: Option<toml::Spanned<DeTable<'a>>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(file: &Path, text: &'a str) -> Self {
+        Self {
+            file: file.to_owned(),
+            text,
+            doc: DeTable::parse(text).ok(),
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+        (line, column)
+    }
+
+    /// A validation problem at `path`: the deepest part of the path present in the
+    /// file gives the line (a missing key points at its table).
+    fn at(&self, path: &[Seg], message: String) -> ConfigError {
+        let span = self.doc.as_ref().and_then(|d| span_of(d, path));
+        let (line, column) = span.map_or((0, 0), |s| self.line_col(s));
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            field: render_path(path),
+            message,
+        }
+    }
+
+    fn from_toml(&self, e: &toml::de::Error) -> ConfigError {
+        let start = e.span().map(|s| s.start);
+        let path = match (&self.doc, start) {
+            (Some(d), Some(pos)) => path_at(d, pos),
+            _ => Vec::new(),
+        };
+        let (line, column) = start.map_or((0, 0), |s| self.line_col(s));
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            field: if path.is_empty() {
+                "(document)".into()
+            } else {
+                render_path(&path)
+            },
+            message: e.message().trim().to_owned(),
+        }
+    }
+}
+
+fn render_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn table_get<'t, 'a>(
+    t: &'t DeTable<'a>,
+    k: &str,
+) -> Option<(
+    &'t toml::Spanned<std::borrow::Cow<'a, str>>,
+    &'t toml::Spanned<DeValue<'a>>,
+)> {
+    t.iter().find(|(key, _)| key.get_ref().as_ref() == k)
+}
+
+/// Start offset of the deepest node on `path` that exists in the document.
+fn span_of(doc: &toml::Spanned<DeTable<'_>>, path: &[Seg]) -> Option<usize> {
+    let mut best = Some(doc.span().start);
+    let mut cur: Option<&DeValue<'_>> = None;
+    let mut root = Some(doc.get_ref());
+    for seg in path {
+        let next = match (seg, root.take(), cur) {
+            (Seg::Key(k), Some(t), _) => table_get(t, k).map(|(key, v)| (key.span().start, v)),
+            (Seg::Key(k), None, Some(DeValue::Table(t))) => {
+                table_get(t, k).map(|(key, v)| (key.span().start, v))
+            }
+            (Seg::Index(i), None, Some(DeValue::Array(a))) => {
+                a.get(*i).map(|v| (v.span().start, v))
+            }
+            _ => None,
+        };
+        match next {
+            Some((start, v)) => {
+                best = Some(start);
+                cur = Some(v.get_ref());
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+/// The path of the smallest key or value whose span holds `pos` (array-of-tables
+/// elements only span their header, so every node is searched).
+fn path_at(doc: &toml::Spanned<DeTable<'_>>, pos: usize) -> Vec<Seg> {
+    fn consider(
+        span: std::ops::Range<usize>,
+        pos: usize,
+        path: &[Seg],
+        best: &mut Option<(usize, Vec<Seg>)>,
+    ) {
+        let end = span.end.max(span.start + 1);
+        if (span.start..end).contains(&pos) {
+            let len = end - span.start;
+            if best.as_ref().is_none_or(|(l, _)| len <= *l) {
+                *best = Some((len, path.to_vec()));
+            }
+        }
+    }
+    fn walk_table(
+        t: &DeTable<'_>,
+        pos: usize,
+        path: &mut Vec<Seg>,
+        best: &mut Option<(usize, Vec<Seg>)>,
+    ) {
+        for (k, v) in t.iter() {
+            path.push(Seg::Key(k.get_ref().to_string()));
+            consider(k.span(), pos, path, best);
+            consider(v.span(), pos, path, best);
+            walk_value(v.get_ref(), pos, path, best);
+            path.pop();
+        }
+    }
+    fn walk_value(
+        v: &DeValue<'_>,
+        pos: usize,
+        path: &mut Vec<Seg>,
+        best: &mut Option<(usize, Vec<Seg>)>,
+    ) {
+        match v {
+            DeValue::Table(t) => walk_table(t, pos, path, best),
+            DeValue::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    if !matches!(e.get_ref(), DeValue::Table(_)) {
+                        consider(e.span(), pos, path, best);
+                    }
+                    walk_value(e.get_ref(), pos, path, best);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = None;
+    walk_table(doc.get_ref(), pos, &mut Vec::new(), &mut best);
+    best.map(|(_, p)| p).unwrap_or_default()
+}
+
+type Problem = (Vec<Seg>, String);
+
+/// Converts an address as written into a 0-based protocol address.
+fn protocol_address(base: AddressBase, table: Table, written: u32) -> Result<u32, String> {
+    match base {
+        AddressBase::Zero => Ok(written),
+        AddressBase::Modicon => {
+            let p = table.modicon_prefix();
+            let five = p * 10_000 + 1..=p * 10_000 + 9_999;
+            let six = p * 100_000 + 1..=p * 100_000 + 65_536;
+            if five.contains(&written) {
+                Ok(written - p * 10_000 - 1)
+            } else if six.contains(&written) {
+                Ok(written - p * 100_000 - 1)
+            } else {
+                Err(format!(
+                    "{written} is not a {table:?} address in Modicon notation (expected {}..={} or {}..={})",
+                    five.start(),
+                    five.end(),
+                    six.start(),
+                    six.end()
+                )
+                .to_lowercase())
+            }
+        }
+    }
+}
+
+/// Everything serde cannot check. Returns each problem with its path.
+fn validate(plant: &Plant) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    let mut ids = HashSet::new();
+    if plant.history.batch_size == 0 {
+        out.push((
+            vec![key("history"), key("batch_size")],
+            "must be at least 1".into(),
+        ));
+    }
+    if plant.history.flush_interval_ms == 0 {
+        out.push((
+            vec![key("history"), key("flush_interval_ms")],
+            "must be at least 1".into(),
+        ));
+    }
+    for (di, d) in plant.devices.iter().enumerate() {
+        let dp = |rest: &[Seg]| {
+            let mut p = vec![key("devices"), Seg::Index(di)];
+            p.extend_from_slice(rest);
+            p
+        };
+        if d.id.trim().is_empty()
+            || !d
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            out.push((
+                dp(&[key("id")]),
+                format!("device id {:?} must be letters, digits, '_' or '-'", d.id),
+            ));
+        }
+        if !ids.insert(d.id.as_str()) {
+            out.push((dp(&[key("id")]), format!("duplicate device id {:?}", d.id)));
+        }
+        if d.host.trim().is_empty() {
+            out.push((dp(&[key("host")]), "host must not be empty".into()));
+        }
+        if d.port == 0 {
+            out.push((dp(&[key("port")]), "port must be 1..=65535".into()));
+        }
+        if d.timeout_ms == 0 {
+            out.push((dp(&[key("timeout_ms")]), "must be at least 1".into()));
+        }
+        if d.connect_timeout_ms == 0 {
+            out.push((
+                dp(&[key("connect_timeout_ms")]),
+                "must be at least 1".into(),
+            ));
+        }
+        if d.scan_groups.is_empty() {
+            out.push((
+                dp(&[key("scan_groups")]),
+                "a device needs at least one scan group".into(),
+            ));
+        }
+        let mut groups = HashSet::new();
+        for (gi, g) in d.scan_groups.iter().enumerate() {
+            if !groups.insert(g.name.as_str()) {
+                out.push((
+                    dp(&[key("scan_groups"), Seg::Index(gi), key("name")]),
+                    format!("duplicate scan group {:?}", g.name),
+                ));
+            }
+            if g.period_ms == 0 {
+                out.push((
+                    dp(&[key("scan_groups"), Seg::Index(gi), key("period_ms")]),
+                    "must be at least 1".into(),
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        let mut state_tags = 0;
+        // (table, start, end exclusive, bit, tag index) for the overlap check
+        let mut spans: Vec<(Table, u32, u32, Option<u8>, usize)> = Vec::new();
+        for (ti, t) in d.tags.iter().enumerate() {
+            let tp = |f: &str| dp(&[key("tags"), Seg::Index(ti), key(f)]);
+            if t.name.trim().is_empty() {
+                out.push((tp("name"), "tag name must not be empty".into()));
+            }
+            if !names.insert(t.name.as_str()) {
+                out.push((
+                    tp("name"),
+                    format!("duplicate tag name {:?} in device {}", t.name, d.id),
+                ));
+            }
+            if !groups.contains(t.scan_group.as_str()) {
+                out.push((
+                    tp("scan_group"),
+                    format!("unknown scan group {:?}", t.scan_group),
+                ));
+            }
+            if t.table.is_bits() && t.data_type != DataType::Bit {
+                out.push((
+                    tp("type"),
+                    format!("{:?} tables hold bits: type must be \"bit\"", t.table).to_lowercase(),
+                ));
+            }
+            if !t.table.is_bits() && t.data_type == DataType::Bit && t.bit.is_none() {
+                out.push((tp("bit"), "a bit in a register needs `bit` (0..=15)".into()));
+            }
+            if let Some(b) = t.bit {
+                if b > 15 {
+                    out.push((tp("bit"), format!("bit {b} is outside 0..=15")));
+                }
+            }
+            if t.data_type == DataType::String && t.length == 0 {
+                out.push((tp("length"), "a string needs `length` (registers)".into()));
+            }
+            if !t.scale.is_finite() || t.scale == 0.0 {
+                out.push((
+                    tp("scale"),
+                    "scale must be a finite, non-zero number".into(),
+                ));
+            }
+            let width = t.width();
+            if t.table.is_bits() && width > MAX_READ_BITS
+                || !t.table.is_bits() && width > MAX_READ_REGISTERS
+            {
+                out.push((
+                    tp("length"),
+                    format!(
+                        "{width} registers cannot be read at once (at most {MAX_READ_REGISTERS})"
+                    ),
+                ));
+            }
+            match protocol_address(d.address_base, t.table, t.address) {
+                Err(m) => out.push((tp("address"), m)),
+                Ok(a) => {
+                    let end = a + u32::from(width);
+                    if end > 65_536 {
+                        out.push((
+                            tp("address"),
+                            format!("address {a} + {width} registers runs past 65535"),
+                        ));
+                    } else {
+                        spans.push((
+                            t.table,
+                            a,
+                            end,
+                            if t.data_type == DataType::Bit {
+                                t.bit
+                            } else {
+                                None
+                            },
+                            ti,
+                        ));
+                    }
+                }
+            }
+            if t.access == Access::ReadWrite {
+                if matches!(t.table, Table::Input | Table::Discrete) {
+                    out.push((
+                        tp("access"),
+                        format!("{:?} tables are read-only", t.table).to_lowercase(),
+                    ));
+                }
+                if matches!(t.data_type, DataType::String) {
+                    out.push((tp("access"), "strings cannot be written".into()));
+                }
+                for (f, v) in [("min", t.min), ("max", t.max), ("max_step", t.max_step)] {
+                    match v {
+                        None => out.push((tp(f), format!("a writable tag needs `{f}`"))),
+                        Some(x) if !x.is_finite() => {
+                            out.push((tp(f), "must be a finite number".into()))
+                        }
+                        _ => {}
+                    }
+                }
+                if let (Some(lo), Some(hi)) = (t.min, t.max) {
+                    if lo > hi {
+                        out.push((tp("max"), format!("max {hi} is below min {lo}")));
+                    }
+                }
+                if let Some(s) = t.max_step {
+                    if s <= 0.0 {
+                        out.push((tp("max_step"), "must be greater than 0".into()));
+                    }
+                }
+            }
+            if let Some(states) = &t.states {
+                state_tags += 1;
+                if t.table.is_bits()
+                    || matches!(
+                        t.data_type,
+                        DataType::String | DataType::F32 | DataType::F64
+                    )
+                {
+                    out.push((tp("type"), "a state tag must be an integer register".into()));
+                }
+                if states.is_empty() {
+                    out.push((tp("states"), "the state map is empty".into()));
+                }
+                for (raw, name) in states {
+                    let sp = dp(&[key("tags"), Seg::Index(ti), key("states"), key(raw)]);
+                    if raw.trim().parse::<i64>().is_err() {
+                        out.push((sp.clone(), format!("state key {raw:?} is not an integer")));
+                    }
+                    if !PACKML_STATES.contains(&name.as_str()) {
+                        out.push((
+                            sp,
+                            format!(
+                                "{name:?} is not a PackML state ({})",
+                                PACKML_STATES.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Some(sim) = &t.sim {
+                if let Some(f) = &sim.follows {
+                    if !d.tags.iter().any(|o| &o.name == f) {
+                        out.push((
+                            dp(&[key("tags"), Seg::Index(ti), key("sim"), key("follows")]),
+                            format!("unknown tag {f:?}"),
+                        ));
+                    }
+                }
+                for other in sim.sensitivity.keys() {
+                    if !d.tags.iter().any(|o| &o.name == other) {
+                        out.push((
+                            dp(&[
+                                key("tags"),
+                                Seg::Index(ti),
+                                key("sim"),
+                                key("sensitivity"),
+                                key(other),
+                            ]),
+                            format!("unknown tag {other:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        if state_tags > 1 {
+            out.push((
+                dp(&[key("tags")]),
+                "more than one tag has a state map".into(),
+            ));
+        }
+        spans.sort_by_key(|s| (s.0, s.1));
+        for w in spans.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            let same_register_bits =
+                a.3.is_some() && b.3.is_some() && a.3 != b.3 && a.1 == b.1 && a.2 == b.2;
+            if a.0 == b.0 && b.1 < a.2 && !same_register_bits {
+                out.push((
+                    dp(&[key("tags"), Seg::Index(b.4), key("address")]),
+                    format!(
+                        "tag {:?} overlaps tag {:?} ({:?} {}..{})",
+                        d.tags[b.4].name, d.tags[a.4].name, a.0, a.1, a.2
+                    )
+                    .replace("Holding", "holding")
+                    .replace("Input", "input")
+                    .replace("Coil", "coil")
+                    .replace("Discrete", "discrete"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Rewrites addresses to 0-based and fills labels (after validation).
+fn normalise(plant: &mut Plant) {
+    for d in &mut plant.devices {
+        for t in &mut d.tags {
+            if let Ok(a) = protocol_address(d.address_base, t.table, t.address) {
+                t.address = a;
+            }
+        }
+        d.address_base = AddressBase::Zero;
+        if d.name.is_empty() {
+            d.name = d.id.clone();
+        }
+    }
+}
+
+/// Environment variable prefix for a device's overrides.
+pub fn env_prefix(device_id: &str) -> String {
+    format!(
+        "CELLGUARD_DEVICE_{}_",
+        device_id.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+fn apply_env(
+    plant: &mut Plant,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Vec<(String, String)>> {
+    let mut errs = Vec::new();
+    for d in &mut plant.devices {
+        let prefix = env_prefix(&d.id);
+        if let Some(h) = env(&format!("{prefix}HOST")) {
+            if h.trim().is_empty() {
+                errs.push((format!("{prefix}HOST"), "must not be empty".into()));
+            } else {
+                d.host = h.trim().to_owned();
+            }
+        }
+        if let Some(p) = env(&format!("{prefix}PORT")) {
+            match p.trim().parse::<u16>() {
+                Ok(p) if p > 0 => d.port = p,
+                _ => errs.push((
+                    format!("{prefix}PORT"),
+                    format!("{p:?} is not a port (1..=65535)"),
+                )),
+            }
+        }
+    }
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[[devices]]
+id = "M1"
+host = "127.0.0.1"
+port = 1502
+scan_groups = [{ name = "fast", period_ms = 100 }]
+
+[[devices.tags]]
+name = "speed"
+table = "holding"
+address = 0
+type = "f32"
+scan_group = "fast"
+"#;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn errors(text: &str) -> Vec<ConfigError> {
+        match parse(Path::new("plant.toml"), text, &no_env) {
+            Ok(_) => panic!("expected errors for:\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    fn one_error(text: &str) -> ConfigError {
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        e.into_iter().next().expect("one error")
+    }
+
+    fn with_tag(extra: &str) -> String {
+        format!("{MINIMAL}\n[[devices.tags]]\n{extra}\n")
+    }
+
+    #[test]
+    fn the_minimal_plant_loads() {
+        let p = parse(Path::new("plant.toml"), MINIMAL, &no_env).expect("valid");
+        assert_eq!(p.devices[0].tags[0].width(), 2);
+        assert_eq!(p.devices[0].name, "M1");
+    }
+
+    #[test]
+    fn the_shipped_default_plant_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/plant.toml");
+        let p = load(&path, &no_env).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<_> = p.devices.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["CAS_01", "FORM_01", "EOL_01"]);
+        for d in &p.devices {
+            assert!(d.state_tag().is_some(), "{} has a state tag", d.id);
+        }
+    }
+
+    #[test]
+    fn modicon_addresses_become_zero_based() {
+        let text = MINIMAL
+            .replace("port = 1502", "port = 1502\naddress_base = \"modicon\"")
+            .replace("address = 0", "address = 40001");
+        let p = parse(Path::new("plant.toml"), &text, &no_env).expect("valid");
+        assert_eq!(p.devices[0].tags[0].address, 0);
+        let text = text.replace("address = 40001", "address = 400010");
+        let p = parse(Path::new("plant.toml"), &text, &no_env).expect("valid");
+        assert_eq!(p.devices[0].tags[0].address, 9);
+    }
+
+    #[test]
+    fn a_holding_address_in_input_notation_is_rejected_with_its_line() {
+        let text = MINIMAL
+            .replace("port = 1502", "port = 1502\naddress_base = \"modicon\"")
+            .replace("address = 0", "address = 30001");
+        let e = one_error(&text);
+        assert_eq!(e.field, "devices[0].tags[0].address");
+        assert_eq!(e.line, 12);
+        assert!(e.message.contains("not a holding address"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_field_and_line() {
+        let e = one_error(&MINIMAL.replace("type = \"f32\"", "type = \"f33\""));
+        assert_eq!(e.field, "devices[0].tags[0].type");
+        assert_eq!(e.line, 12);
+        assert!(e.message.contains("f33"), "{}", e.message);
+        assert!(e.to_string().starts_with("plant.toml:12:"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let e = one_error(
+            &MINIMAL.replace("scan_group = \"fast\"", "scan_group = \"fast\"\nscal = 2.0"),
+        );
+        assert!(e.message.contains("scal"), "{}", e.message);
+        assert_eq!(e.line, 14);
+    }
+
+    #[test]
+    fn a_toml_syntax_error_has_a_line() {
+        let e = one_error("[[devices]\nid = 1");
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn duplicate_tag_names_are_rejected() {
+        let e = one_error(&with_tag(
+            "name = \"speed\"\ntable = \"holding\"\naddress = 10\ntype = \"u16\"\nscan_group = \"fast\"",
+        ));
+        assert_eq!(e.field, "devices[0].tags[1].name");
+        assert!(e.message.contains("duplicate tag name"));
+        assert_eq!(e.line, 16);
+    }
+
+    #[test]
+    fn duplicate_device_ids_are_rejected() {
+        let text = format!("{MINIMAL}\n{}", MINIMAL.trim_start());
+        let e = one_error(&text);
+        assert_eq!(e.field, "devices[1].id");
+        assert!(e.message.contains("duplicate device id"));
+    }
+
+    #[test]
+    fn overlapping_multi_word_tags_are_rejected() {
+        let e = one_error(&with_tag(
+            "name = \"temp\"\ntable = \"holding\"\naddress = 1\ntype = \"u16\"\nscan_group = \"fast\"",
+        ));
+        assert_eq!(e.field, "devices[0].tags[1].address");
+        assert!(
+            e.message.contains("overlaps tag \"speed\""),
+            "{}",
+            e.message
+        );
+        // the same address in another table is fine
+        let ok = with_tag(
+            "name = \"temp\"\ntable = \"input\"\naddress = 1\ntype = \"u16\"\nscan_group = \"fast\"",
+        );
+        assert!(parse(Path::new("p"), &ok, &no_env).is_ok());
+    }
+
+    #[test]
+    fn two_bits_of_one_register_do_not_overlap() {
+        let text = with_tag(
+            "name = \"a\"\ntable = \"holding\"\naddress = 5\ntype = \"bit\"\nbit = 0\nscan_group = \"fast\"",
+        ) + "[[devices.tags]]\nname = \"b\"\ntable = \"holding\"\naddress = 5\ntype = \"bit\"\nbit = 1\nscan_group = \"fast\"\n";
+        assert!(parse(Path::new("p"), &text, &no_env).is_ok());
+    }
+
+    #[test]
+    fn an_address_past_65535_is_rejected() {
+        let e = one_error(&MINIMAL.replace("address = 0", "address = 65535"));
+        assert!(e.message.contains("past 65535"), "{}", e.message);
+        assert_eq!(e.field, "devices[0].tags[0].address");
+    }
+
+    #[test]
+    fn a_string_longer_than_one_read_is_rejected() {
+        let e = one_error(&with_tag(
+            "name = \"serial\"\ntable = \"holding\"\naddress = 100\ntype = \"string\"\nlength = 126\nscan_group = \"fast\"",
+        ));
+        assert!(
+            e.message.contains("cannot be read at once"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.field, "devices[0].tags[1].length");
+    }
+
+    #[test]
+    fn a_writable_tag_without_limits_is_rejected_per_missing_limit() {
+        let e = errors(&MINIMAL.replace(
+            "scan_group = \"fast\"",
+            "scan_group = \"fast\"\naccess = \"read_write\"\nmin = 0.0",
+        ));
+        let fields: Vec<_> = e.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["devices[0].tags[0].max", "devices[0].tags[0].max_step"]
+        );
+        assert!(e[0].message.contains("needs `max`"));
+    }
+
+    #[test]
+    fn an_unknown_scan_group_is_rejected() {
+        let e = one_error(&MINIMAL.replace("scan_group = \"fast\"", "scan_group = \"slow\""));
+        assert_eq!(e.field, "devices[0].tags[0].scan_group");
+    }
+
+    #[test]
+    fn a_state_map_must_use_packml_names() {
+        let e = one_error(&with_tag(
+            "name = \"state\"\ntable = \"holding\"\naddress = 10\ntype = \"u16\"\nscan_group = \"fast\"\nstates = { \"1\" = \"Execute\", \"2\" = \"Running\" }",
+        ));
+        assert_eq!(e.field, "devices[0].tags[1].states.2");
+        assert!(e.message.contains("not a PackML state"));
+    }
+
+    #[test]
+    fn bit_types_are_required_in_bit_tables() {
+        let e = one_error(&MINIMAL.replace("table = \"holding\"", "table = \"coil\""));
+        assert_eq!(e.field, "devices[0].tags[0].type");
+    }
+
+    #[test]
+    fn environment_overrides_host_and_port() {
+        let env = |k: &str| match k {
+            "CELLGUARD_DEVICE_M1_HOST" => Some("10.1.2.3".to_owned()),
+            "CELLGUARD_DEVICE_M1_PORT" => Some("5020".to_owned()),
+            _ => None,
+        };
+        let p = parse(Path::new("p"), MINIMAL, &env).expect("valid");
+        assert_eq!(
+            (p.devices[0].host.as_str(), p.devices[0].port),
+            ("10.1.2.3", 5020)
+        );
+    }
+
+    #[test]
+    fn a_bad_port_in_the_environment_names_the_variable() {
+        let env = |k: &str| (k == "CELLGUARD_DEVICE_M1_PORT").then(|| "http".to_owned());
+        let e = match parse(Path::new("p"), MINIMAL, &env) {
+            Err(e) => e.0,
+            Ok(_) => panic!("expected an error"),
+        };
+        assert_eq!(e[0].field, "CELLGUARD_DEVICE_M1_PORT");
+    }
+
+    #[test]
+    fn a_missing_file_is_a_clear_error() {
+        let e = load(Path::new("/nonexistent/plant.toml"), &no_env)
+            .err()
+            .expect("error");
+        assert!(e.to_string().contains("cannot read the plant file"));
+    }
+}

@@ -1,0 +1,16 @@
+//! CellGuard's server: everything that touches the plant.
+//!
+//! Data flows one way: PLC → [`acquisition`] → [`bus`] → [`storage`] and the
+//! [`web`] layer. [`config`] describes the plant, [`sim`] simulates it and
+//! [`runtime`] wires it all together.
+pub mod acquisition;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod modbus;
+pub mod runtime;
+pub mod services;
+pub mod sim;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

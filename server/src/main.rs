@@ -1,0 +1,132 @@
+//! The `cellguard` binary: parses the command line and runs one subcommand.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cellguard::cli::{Cli, Command, Simulate};
+use cellguard::{config, runtime, sim, telemetry};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+fn load_plant(cli: &Cli) -> Result<config::Plant, ExitCode> {
+    config::load(&cli.config, &env).map_err(|errors| {
+        eprintln!("{} problem(s) in the plant file:", errors.0.len());
+        for e in &errors.0 {
+            eprintln!("  {e}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let plant = match load_plant(&cli) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let result = match &cli.command {
+        Command::CheckConfig => {
+            let tags: usize = plant.devices.iter().map(|d| d.tags.len()).sum();
+            println!(
+                "{}: ok ({} devices, {} tags)",
+                cli.config.display(),
+                plant.devices.len(),
+                tags
+            );
+            Ok(())
+        }
+        Command::Serve {
+            data_dir,
+            leptos_config,
+        } => serve(plant, data_dir, leptos_config).await,
+        Command::Simulate {
+            what: Simulate::Line { seed },
+        } => simulate_line(plant, *seed).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    plant: config::Plant,
+    data_dir: &std::path::Path,
+    leptos_config: &std::path::Path,
+) -> anyhow::Result<()> {
+    let path = leptos_config
+        .to_str()
+        .context("the Leptos config path is not UTF-8")?;
+    let conf = leptos::prelude::get_configuration(Some(path))
+        .with_context(|| format!("reading the site settings from {}", leptos_config.display()))?;
+    let options = conf.leptos_options;
+    let listener = tokio::net::TcpListener::bind(options.site_addr)
+        .await
+        .with_context(|| format!("listening on {}", options.site_addr))?;
+    let running = runtime::start(plant, data_dir, options, listener).await?;
+    println!("CellGuard is running at http://{}", running.addr);
+    wait_for_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn simulate_line(plant: config::Plant, seed: Option<u64>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let seed = seed.or(plant.simulator.seed).unwrap_or_else(rand::random);
+    for (i, d) in plant.devices.iter().enumerate() {
+        let addr = tokio::net::lookup_host((d.host.as_str(), d.port))
+            .await
+            .with_context(|| format!("resolving {}:{}", d.host, d.port))?
+            .next()
+            .with_context(|| format!("{}:{} resolves to nothing", d.host, d.port))?;
+        let dev = sim::start_device(
+            Arc::new(d.clone()),
+            addr,
+            seed.wrapping_add(i as u64),
+            &tasks,
+            &shutdown,
+        )
+        .await
+        .with_context(|| format!("starting the simulated PLC {} on {addr}", d.id))?;
+        println!("{} ({}) on {} unit {}", d.id, d.name, dev.addr, d.unit_id);
+    }
+    wait_for_signal().await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}

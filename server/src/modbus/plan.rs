@@ -1,0 +1,232 @@
+//! Read planning: which block reads cover a scan group's tags.
+//!
+//! Adjacent tags of one table are merged into one read when the gap between them
+//! is at most the device's `max_gap` and the read stays within the Modbus limit.
+
+use crate::config::{Device, MAX_READ_BITS, MAX_READ_REGISTERS, Table};
+
+/// One read request and the tags it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Table read.
+    pub table: Table,
+    /// First address (0-based).
+    pub start: u16,
+    /// Registers or bits read.
+    pub count: u16,
+    /// Indices into the device's tags.
+    pub tags: Vec<usize>,
+}
+
+/// Plans the reads of one scan group of a validated, normalised device.
+pub fn plan(device: &Device, group: &str) -> Vec<Block> {
+    let mut tags: Vec<(Table, u32, u32, usize)> = device
+        .tags
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.scan_group == group)
+        .map(|(i, t)| (t.table, t.address, t.address + u32::from(t.width()), i))
+        .collect();
+    tags.sort_by_key(|&(table, start, _, i)| (table, start, i));
+    let gap = u32::from(device.max_gap);
+    let mut out: Vec<Block> = Vec::new();
+    let mut cur: Option<(Table, u32, u32, Vec<usize>)> = None;
+    for (table, start, end, i) in tags {
+        let limit = u32::from(if table.is_bits() {
+            MAX_READ_BITS
+        } else {
+            MAX_READ_REGISTERS
+        });
+        if let Some((ct, cs, ce, ref mut members)) = cur {
+            if ct == table && start <= ce + gap && end.max(ce) - cs <= limit {
+                members.push(i);
+                cur = Some((ct, cs, ce.max(end), std::mem::take(members)));
+                continue;
+            }
+        }
+        if let Some(b) = cur.take() {
+            out.push(to_block(b));
+        }
+        cur = Some((table, start, end, vec![i]));
+    }
+    if let Some(b) = cur {
+        out.push(to_block(b));
+    }
+    out
+}
+
+fn to_block((table, start, end, tags): (Table, u32, u32, Vec<usize>)) -> Block {
+    // Validation guarantees start + width <= 65536 and width <= the read limit.
+    Block {
+        table,
+        start: u16::try_from(start).unwrap_or(u16::MAX),
+        count: u16::try_from(end - start).unwrap_or(u16::MAX),
+        tags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Access, DataType, Device, ScanGroup, Tag};
+
+    fn tag(name: &str, table: Table, address: u32, ty: DataType, group: &str) -> Tag {
+        Tag {
+            name: name.into(),
+            label: String::new(),
+            table,
+            address,
+            data_type: ty,
+            length: 0,
+            bit: if ty == DataType::Bit && !table.is_bits() {
+                Some(0)
+            } else {
+                None
+            },
+            word_order: None,
+            scale: 1.0,
+            offset: 0.0,
+            unit: String::new(),
+            scan_group: group.into(),
+            access: Access::Read,
+            min: None,
+            max: None,
+            max_step: None,
+            verify: true,
+            key: false,
+            states: None,
+            sim: None,
+        }
+    }
+
+    fn device(tags: Vec<Tag>, max_gap: u16) -> Device {
+        Device {
+            id: "D".into(),
+            name: "D".into(),
+            host: "h".into(),
+            port: 502,
+            unit_id: 1,
+            word_order: Default::default(),
+            address_base: Default::default(),
+            timeout_ms: 100,
+            connect_timeout_ms: 100,
+            max_gap,
+            scan_groups: vec![
+                ScanGroup {
+                    name: "fast".into(),
+                    period_ms: 100,
+                },
+                ScanGroup {
+                    name: "slow".into(),
+                    period_ms: 1000,
+                },
+            ],
+            tags,
+        }
+    }
+
+    #[test]
+    fn adjacent_tags_merge_into_one_read() {
+        let d = device(
+            vec![
+                tag("a", Table::Holding, 0, DataType::F32, "fast"),
+                tag("b", Table::Holding, 2, DataType::F32, "fast"),
+                tag("c", Table::Holding, 4, DataType::U16, "fast"),
+            ],
+            0,
+        );
+        assert_eq!(
+            plan(&d, "fast"),
+            vec![Block {
+                table: Table::Holding,
+                start: 0,
+                count: 5,
+                tags: vec![0, 1, 2]
+            }]
+        );
+    }
+
+    #[test]
+    fn small_gaps_merge_and_large_gaps_split() {
+        let d = device(
+            vec![
+                tag("a", Table::Holding, 0, DataType::U16, "fast"),
+                tag("b", Table::Holding, 5, DataType::U16, "fast"),
+                tag("c", Table::Holding, 50, DataType::U16, "fast"),
+            ],
+            4,
+        );
+        let p = plan(&d, "fast");
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[0].start, p[0].count, p[0].tags.clone()),
+            (0, 6, vec![0, 1])
+        );
+        assert_eq!((p[1].start, p[1].count), (50, 1));
+    }
+
+    #[test]
+    fn tables_and_scan_groups_are_read_separately() {
+        let d = device(
+            vec![
+                tag("a", Table::Holding, 0, DataType::U16, "fast"),
+                tag("b", Table::Input, 1, DataType::U16, "fast"),
+                tag("c", Table::Holding, 1, DataType::U16, "slow"),
+                tag("d", Table::Coil, 0, DataType::Bit, "fast"),
+            ],
+            8,
+        );
+        let fast = plan(&d, "fast");
+        assert_eq!(fast.len(), 3);
+        assert!(fast.iter().all(|b| b.tags.len() == 1));
+        assert_eq!(plan(&d, "slow").len(), 1);
+    }
+
+    #[test]
+    fn a_read_never_exceeds_125_registers() {
+        let tags: Vec<Tag> = (0..100)
+            .map(|i| {
+                tag(
+                    &format!("t{i}"),
+                    Table::Holding,
+                    i * 2,
+                    DataType::F32,
+                    "fast",
+                )
+            })
+            .collect();
+        let d = device(tags, 8);
+        let p = plan(&d, "fast");
+        assert!(p.iter().all(|b| b.count <= 125), "{p:?}");
+        assert_eq!(p.iter().map(|b| b.tags.len()).sum::<usize>(), 100);
+        assert_eq!(p.len(), 2);
+        // every tag lies wholly inside its block
+        for b in &p {
+            for &t in &b.tags {
+                let tag = &d.tags[t];
+                assert!(tag.address >= u32::from(b.start));
+                assert!(
+                    tag.address + u32::from(tag.width()) <= u32::from(b.start) + u32::from(b.count)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn two_bits_of_one_register_share_a_read() {
+        let mut a = tag("a", Table::Holding, 7, DataType::Bit, "fast");
+        a.bit = Some(1);
+        let mut b = tag("b", Table::Holding, 7, DataType::Bit, "fast");
+        b.bit = Some(2);
+        let d = device(vec![a, b], 0);
+        assert_eq!(
+            plan(&d, "fast"),
+            vec![Block {
+                table: Table::Holding,
+                start: 7,
+                count: 1,
+                tags: vec![0, 1]
+            }]
+        );
+    }
+}

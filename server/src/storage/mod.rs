@@ -1,0 +1,68 @@
+//! Storage: the history of tag values behind an interface of its own, so another
+//! backend (PostgreSQL for plants with many lines) can follow without touching
+//! acquisition or the UI. [`writer`] batches the bus into it.
+
+pub mod sqlite;
+pub mod writer;
+
+use std::sync::Arc;
+
+use app::model::{Point, Quality};
+use async_trait::async_trait;
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Schema migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be used.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// One stored sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    /// Machine id.
+    pub device: Arc<str>,
+    /// Tag name.
+    pub tag: Arc<str>,
+    /// When read (unix ms).
+    pub ts_ms: i64,
+    /// Numeric value (numbers and bits).
+    pub value: Option<f64>,
+    /// Text value (strings and states).
+    pub text: Option<String>,
+    /// Quality of the read.
+    pub quality: Quality,
+}
+
+/// A tag history store.
+#[async_trait]
+pub trait HistoryStore: Send + Sync + 'static {
+    /// Appends rows in one transaction.
+    async fn append(&self, rows: &[HistoryRow]) -> Result<(), StoreError>;
+    /// Numeric history of `tags` of `device` in `[from_ms, to_ms]`, averaged into at
+    /// most `buckets` points per tag; good and stale samples only.
+    async fn series(
+        &self,
+        device: &str,
+        tags: &[String],
+        from_ms: i64,
+        to_ms: i64,
+        buckets: u32,
+    ) -> Result<Vec<(String, Vec<Point>)>, StoreError>;
+    /// Deletes samples older than `before_ms`; returns how many.
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,236 @@
+//! The history writer: takes scans off the bus, keeps at most one sample per tag per
+//! `min_interval_ms` (a change of quality always counts), and writes them in batches.
+//! On shutdown it drains what the bus still holds and flushes the last batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{Quality, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::{HistoryRow, HistoryStore};
+use crate::bus::{Bus, BusEvent, ScanBatch, now_ms};
+use crate::config::{HistoryConfig, Plant};
+
+/// Decides which readings become history rows (pure, no I/O).
+pub struct Sampler {
+    min_interval_ms: i64,
+    names: Vec<(Arc<str>, Vec<Arc<str>>)>,
+    last: Vec<Vec<Option<(i64, Quality)>>>,
+}
+
+impl Sampler {
+    /// A sampler for the plant's tags.
+    pub fn new(plant: &Plant) -> Self {
+        Self {
+            min_interval_ms: i64::try_from(plant.history.min_interval_ms).unwrap_or(i64::MAX),
+            names: plant
+                .devices
+                .iter()
+                .map(|d| {
+                    (
+                        Arc::from(d.id.as_str()),
+                        d.tags.iter().map(|t| Arc::from(t.name.as_str())).collect(),
+                    )
+                })
+                .collect(),
+            last: plant
+                .devices
+                .iter()
+                .map(|d| vec![None; d.tags.len()])
+                .collect(),
+        }
+    }
+
+    /// Appends the rows `batch` contributes to `out`.
+    pub fn take(&mut self, batch: &ScanBatch, out: &mut Vec<HistoryRow>) {
+        let d = batch.device as usize;
+        let (Some((device, tags)), Some(last)) = (self.names.get(d), self.last.get_mut(d)) else {
+            return;
+        };
+        for r in &batch.readings {
+            let i = usize::from(r.tag);
+            let (Some(name), Some(slot)) = (tags.get(i), last.get_mut(i)) else {
+                continue;
+            };
+            let due = match *slot {
+                None => true,
+                Some((ts, q)) => q != r.quality || batch.ts_ms - ts >= self.min_interval_ms,
+            };
+            if !due {
+                continue;
+            }
+            *slot = Some((batch.ts_ms, r.quality));
+            let (value, text) = match &r.value {
+                Some(Value::Number(n)) => (Some(*n), None),
+                Some(Value::Bool(b)) => (Some(f64::from(u8::from(*b))), None),
+                Some(Value::Text(t)) => (None, Some(t.clone())),
+                None => (None, None),
+            };
+            out.push(HistoryRow {
+                device: Arc::clone(device),
+                tag: Arc::clone(name),
+                ts_ms: batch.ts_ms,
+                value,
+                text,
+                quality: r.quality,
+            });
+        }
+    }
+}
+
+/// Runs the writer until `shutdown`, then flushes.
+pub async fn run(
+    plant: Arc<Plant>,
+    bus: Arc<Bus>,
+    store: Arc<dyn HistoryStore>,
+    shutdown: CancellationToken,
+) {
+    let cfg: HistoryConfig = plant.history.clone();
+    let mut sampler = Sampler::new(&plant);
+    let mut rx = bus.subscribe();
+    let mut pending: Vec<HistoryRow> = Vec::with_capacity(cfg.batch_size);
+    let mut flush = tokio::time::interval(Duration::from_millis(cfg.flush_interval_ms));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    let retention_ms = i64::from(cfg.retention_days) * 86_400_000;
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            ev = rx.recv() => match ev {
+                Ok(BusEvent::Scan(batch)) => {
+                    sampler.take(&batch, &mut pending);
+                    if pending.len() >= cfg.batch_size {
+                        write(&*store, &mut pending).await;
+                    }
+                }
+                Ok(BusEvent::Link { .. }) => {}
+                Err(RecvError::Lagged(n)) => warn!(skipped = n, "history writer fell behind the bus"),
+                Err(RecvError::Closed) => break,
+            },
+            _ = flush.tick() => write(&*store, &mut pending).await,
+            _ = prune.tick() => {
+                match store.prune(now_ms() - retention_ms).await {
+                    Ok(n) if n > 0 => info!(deleted = n, "pruned history"),
+                    Ok(_) => {}
+                    Err(e) => error!(error = %e, "pruning history failed"),
+                }
+            }
+        }
+    }
+    // Whatever is already on the bus belongs to the last batch.
+    while let Ok(ev) = rx.try_recv() {
+        if let BusEvent::Scan(batch) = ev {
+            sampler.take(&batch, &mut pending);
+        }
+    }
+    let n = pending.len();
+    write(&*store, &mut pending).await;
+    info!(rows = n, "history writer flushed and stopped");
+}
+
+async fn write(store: &dyn HistoryStore, pending: &mut Vec<HistoryRow>) {
+    if pending.is_empty() {
+        return;
+    }
+    match store.append(pending).await {
+        Ok(()) => pending.clear(),
+        Err(e) => {
+            // Keep the rows for the next attempt, but never grow without bound.
+            error!(error = %e, rows = pending.len(), "writing history failed; will retry");
+            if pending.len() > 100_000 {
+                let drop = pending.len() - 100_000;
+                pending.drain(..drop);
+                warn!(
+                    dropped = drop,
+                    "history backlog too large; oldest rows dropped"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Reading;
+    use crate::config::parse;
+    use std::path::Path;
+
+    const PLANT: &str = r#"
+[history]
+min_interval_ms = 1000
+[[devices]]
+id = "M"
+host = "h"
+scan_groups = [{ name = "g", period_ms = 100 }]
+[[devices.tags]]
+name = "a"
+table = "holding"
+address = 0
+type = "u16"
+scan_group = "g"
+"#;
+
+    fn batch(ts: i64, q: Quality) -> ScanBatch {
+        ScanBatch {
+            device: 0,
+            ts_ms: ts,
+            readings: vec![Reading {
+                tag: 0,
+                value: Some(Value::Number(1.0)),
+                quality: q,
+            }],
+        }
+    }
+
+    #[test]
+    fn one_sample_per_interval_is_kept_but_quality_changes_always_are() {
+        let plant = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
+        let mut s = Sampler::new(&plant);
+        let mut out = Vec::new();
+        for ts in (0..3000).step_by(100) {
+            s.take(&batch(ts, Quality::Good), &mut out);
+        }
+        assert_eq!(
+            out.iter().map(|r| r.ts_ms).collect::<Vec<_>>(),
+            [0, 1000, 2000]
+        );
+        s.take(&batch(2100, Quality::CommLost), &mut out);
+        s.take(&batch(2200, Quality::Good), &mut out);
+        assert_eq!(out.len(), 5);
+        assert_eq!(&*out[3].tag, "a");
+        assert_eq!(out[3].quality, Quality::CommLost);
+    }
+
+    #[test]
+    fn unknown_devices_and_tags_are_ignored() {
+        let plant = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
+        let mut s = Sampler::new(&plant);
+        let mut out = Vec::new();
+        s.take(
+            &ScanBatch {
+                device: 7,
+                ts_ms: 0,
+                readings: vec![],
+            },
+            &mut out,
+        );
+        s.take(
+            &ScanBatch {
+                device: 0,
+                ts_ms: 0,
+                readings: vec![Reading {
+                    tag: 9,
+                    value: None,
+                    quality: Quality::Bad,
+                }],
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+}

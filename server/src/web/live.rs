@@ -1,0 +1,90 @@
+//! `/api/v1/live`: the live stream (server-sent events). Each connection starts with
+//! a snapshot of the line, then carries every scan and link change; a client that
+//! falls behind gets a fresh snapshot instead of the events it missed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{LiveEvent, TagUpdate};
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt, stream};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::WebState;
+use crate::bus::BusEvent;
+use crate::services::Line;
+
+/// Converts a bus event into what the browser understands.
+pub fn to_live_event(line: &Line, ev: &BusEvent) -> Option<LiveEvent> {
+    let devices = &line.plant().devices;
+    match ev {
+        BusEvent::Scan(batch) => {
+            let d = devices.get(batch.device as usize)?;
+            Some(LiveEvent::Values {
+                machine: d.id.clone(),
+                ts_ms: batch.ts_ms,
+                updates: batch
+                    .readings
+                    .iter()
+                    .filter_map(|r| {
+                        d.tags.get(usize::from(r.tag)).map(|t| TagUpdate {
+                            tag: t.name.clone(),
+                            value: r.value.clone(),
+                            quality: r.quality,
+                        })
+                    })
+                    .collect(),
+            })
+        }
+        BusEvent::Link { device, link } => {
+            let d = devices.get(*device as usize)?;
+            Some(LiveEvent::Link {
+                machine: d.id.clone(),
+                link: link.clone(),
+            })
+        }
+    }
+}
+
+fn encode(ev: &LiveEvent) -> Event {
+    // Serialising these plain types cannot fail; an empty event is harmless if it did.
+    Event::default().data(serde_json::to_string(ev).unwrap_or_default())
+}
+
+async fn snapshot(line: &Line) -> Event {
+    encode(&LiveEvent::Snapshot {
+        line: line.view(true).await,
+    })
+}
+
+/// The SSE handler.
+pub async fn stream(
+    State(state): State<WebState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // Subscribe before the snapshot so nothing falls between them.
+    let rx = state.line.bus().subscribe();
+    let line: Arc<Line> = Arc::clone(&state.line);
+    let first = snapshot(&line).await;
+    let events = stream::unfold((rx, line), |(mut rx, line)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    if let Some(out) = to_live_event(&line, &ev) {
+                        return Some((Ok(encode(&out)), (rx, line)));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let snap = snapshot(&line).await;
+                    return Some((Ok(snap), (rx, line)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let all = stream::once(async move { Ok(first) })
+        .chain(events)
+        .take_until(state.shutdown.cancelled_owned());
+    Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

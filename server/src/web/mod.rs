@@ -1,0 +1,67 @@
+//! The HTTP edge: Leptos pages and server functions, the live event stream,
+//! health endpoints and the response layers around them.
+
+pub mod health;
+pub mod live;
+
+use std::sync::Arc;
+
+use app::api::service::SharedLineService;
+use app::{App, shell};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::services::Line;
+
+/// Everything the HTTP handlers need.
+#[derive(Clone)]
+pub struct WebState {
+    /// The line service.
+    pub line: Arc<Line>,
+    /// Stops long-lived responses (the live stream) at shutdown.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Builds the whole router.
+pub fn router(options: LeptosOptions, state: WebState) -> Router {
+    let routes = generate_route_list(App);
+    let service: SharedLineService = state.line.clone();
+    let api: Router<LeptosOptions> = Router::new()
+        .route("/api/v1/live", get(live::stream))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state);
+    Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(service.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .merge(api)
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+        .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
