@@ -16,7 +16,7 @@ use std::time::Duration;
 use app::model::{LinkState, Quality};
 use rand::{Rng, SeedableRng};
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::client::{Client, Context};
 use tokio_modbus::prelude::*;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -271,52 +271,38 @@ impl DeviceRunner {
 }
 
 /// Reads one block under the device timeout and decodes its tags.
+///
+/// Uses the raw `call` rather than tokio-modbus' typed readers: those assert on the
+/// reply length (a panic in debug builds on a PLC's short reply). The length is
+/// checked here instead.
 async fn read_block(
     ctx: &mut Context,
     device: &Device,
     block: &Block,
 ) -> Result<Vec<Reading>, ModbusError> {
-    let limit = Duration::from_millis(device.timeout_ms);
-    let timed = |e: tokio::time::error::Elapsed| {
-        let _ = e;
-        ModbusError::Timeout(device.timeout_ms)
+    let request = match block.table {
+        Table::Holding => Request::ReadHoldingRegisters(block.start, block.count),
+        Table::Input => Request::ReadInputRegisters(block.start, block.count),
+        Table::Coil => Request::ReadCoils(block.start, block.count),
+        Table::Discrete => Request::ReadDiscreteInputs(block.start, block.count),
     };
-    let transport = |e: tokio_modbus::Error| ModbusError::Transport(e.to_string());
-    let reply = match block.table {
-        Table::Holding | Table::Input => {
-            let r = if block.table == Table::Holding {
-                timeout(limit, ctx.read_holding_registers(block.start, block.count)).await
-            } else {
-                timeout(limit, ctx.read_input_registers(block.start, block.count)).await
-            };
-            r.map_err(timed)?
-                .map_err(transport)?
-                .map(decode::Words::Registers)
+    let reply = timeout(Duration::from_millis(device.timeout_ms), ctx.call(request))
+        .await
+        .map_err(|_| ModbusError::Timeout(device.timeout_ms))?
+        .map_err(|e| ModbusError::Transport(e.to_string()))?;
+    let words = match reply {
+        Ok(Response::ReadHoldingRegisters(r) | Response::ReadInputRegisters(r)) => {
+            decode::Words::Registers(r)
         }
-        Table::Coil | Table::Discrete => {
-            let r = if block.table == Table::Coil {
-                timeout(limit, ctx.read_coils(block.start, block.count)).await
-            } else {
-                timeout(limit, ctx.read_discrete_inputs(block.start, block.count)).await
-            };
-            // Bit replies are padded to whole bytes; keep what was asked for.
-            r.map_err(timed)?.map_err(transport)?.map(|mut bits| {
-                if bits.len() >= usize::from(block.count) {
-                    bits.truncate(usize::from(block.count));
-                }
-                decode::Words::Bits(bits)
-            })
+        // Bit replies are padded to whole bytes; keep what was asked for.
+        Ok(Response::ReadCoils(mut b) | Response::ReadDiscreteInputs(mut b)) => {
+            b.truncate(usize::from(block.count));
+            decode::Words::Bits(b)
         }
-    };
-    match reply {
-        Ok(words) => {
-            if words.len() < usize::from(block.count) {
-                return Err(ModbusError::ShortReply {
-                    asked: block.count,
-                    got: words.len(),
-                });
-            }
-            Ok(decode::block_readings(device, block, &words))
+        Ok(other) => {
+            return Err(ModbusError::Transport(format!(
+                "unexpected reply {other:?}"
+            )));
         }
         Err(exception) => {
             debug!(
@@ -325,7 +311,7 @@ async fn read_block(
                 count = block.count,
                 "device exception"
             );
-            Ok(block
+            return Ok(block
                 .tags
                 .iter()
                 .map(|&t| Reading {
@@ -333,9 +319,16 @@ async fn read_block(
                     value: None,
                     quality: Quality::Bad,
                 })
-                .collect())
+                .collect());
         }
+    };
+    if words.len() < usize::from(block.count) {
+        return Err(ModbusError::ShortReply {
+            asked: block.count,
+            got: words.len(),
+        });
     }
+    Ok(decode::block_readings(device, block, &words))
 }
 
 /// Starts one runner per device; returns their stats in plant order.

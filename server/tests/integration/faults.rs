@@ -1,0 +1,186 @@
+//! Misbehaving PLCs, played by raw TCP servers: acquisition must mark them comm-lost,
+//! keep running and never panic.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::LinkState;
+use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{bus, plant, wait_link};
+
+const PLANT: &str = r#"
+[[devices]]
+id = "BAD"
+host = "127.0.0.1"
+port = 1
+unit_id = 7
+timeout_ms = 300
+connect_timeout_ms = 300
+scan_groups = [{ name = "g", period_ms = 100 }]
+[[devices.tags]]
+name = "speed"
+table = "holding"
+address = 0
+type = "f32"
+scan_group = "g"
+"#;
+
+/// How the fake PLC answers a request (the 12-byte read request it received).
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    NeverAnswer,
+    CloseMidReply,
+    ShortReply,
+    WrongUnit,
+}
+
+fn reply(req: &[u8], unit: u8, regs: &[u16]) -> Vec<u8> {
+    let mut pdu = vec![0x03, (regs.len() * 2) as u8];
+    for r in regs {
+        pdu.extend_from_slice(&r.to_be_bytes());
+    }
+    let mut out = vec![req[0], req[1], 0, 0];
+    out.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+    out.push(unit);
+    out.extend(pdu);
+    out
+}
+
+async fn serve_one(mut s: TcpStream, how: Misbehaviour) {
+    let mut req = [0u8; 12];
+    loop {
+        if s.read_exact(&mut req).await.is_err() {
+            return;
+        }
+        let unit = req[6];
+        let out = match how {
+            Misbehaviour::NeverAnswer => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
+            Misbehaviour::CloseMidReply => {
+                let full = reply(&req, unit, &[0x44BB, 0x9000]);
+                let _ = s.write_all(&full[..full.len() / 2]).await;
+                return;
+            }
+            Misbehaviour::ShortReply => reply(&req, unit, &[0x44BB]),
+            Misbehaviour::WrongUnit => reply(&req, unit.wrapping_add(1), &[0x44BB, 0x9000]),
+        };
+        if s.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn fake_plc(how: Misbehaviour) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve_one(s, how));
+        }
+    });
+    port
+}
+
+async fn assert_handled(how: Misbehaviour, what: &str) {
+    let plant = plant(PLANT);
+    let port = fake_plc(how).await;
+    let bus = bus(&plant);
+    let mut rx = bus.subscribe();
+    let stats = Arc::new(DeviceStats::default());
+    let runner = DeviceRunner::new(
+        0,
+        Arc::new(plant.devices[0].clone()),
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        Arc::clone(&bus),
+        Arc::clone(&stats),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    assert!(
+        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(5)).await,
+        "{what}: connects"
+    );
+    assert!(
+        wait_link(
+            &mut rx,
+            0,
+            LinkState::CommLost,
+            Duration::from_millis(2 * 300)
+        )
+        .await,
+        "{what}: marked comm-lost within twice the timeout"
+    );
+    // It keeps trying: a second connection follows the back-off.
+    assert!(
+        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(5)).await,
+        "{what}: reconnects"
+    );
+    assert!(
+        !task.is_finished(),
+        "{what}: the runner must still be running"
+    );
+    shutdown.cancel();
+    task.await
+        .unwrap_or_else(|e| panic!("{what}: runner panicked: {e}"));
+    assert_eq!(
+        stats.scans.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "{what}: no scan counted as good"
+    );
+}
+
+#[tokio::test]
+async fn a_plc_that_never_answers_is_dropped_after_the_timeout() {
+    assert_handled(Misbehaviour::NeverAnswer, "never answers").await;
+}
+
+#[tokio::test]
+async fn a_plc_that_closes_mid_reply_is_handled() {
+    assert_handled(Misbehaviour::CloseMidReply, "closes mid-reply").await;
+}
+
+#[tokio::test]
+async fn a_short_reply_is_rejected() {
+    assert_handled(Misbehaviour::ShortReply, "short reply").await;
+}
+
+#[tokio::test]
+async fn a_reply_from_the_wrong_unit_is_rejected() {
+    assert_handled(Misbehaviour::WrongUnit, "wrong unit id").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_plc_is_comm_lost_not_a_crash() {
+    let plant = plant(PLANT);
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let bus = bus(&plant);
+    let mut rx = bus.subscribe();
+    let runner = DeviceRunner::new(
+        0,
+        Arc::new(plant.devices[0].clone()),
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        Arc::clone(&bus),
+        Arc::new(DeviceStats::default()),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    assert!(wait_link(&mut rx, 0, LinkState::CommLost, Duration::from_secs(2)).await);
+    shutdown.cancel();
+    task.await.expect("runner ends cleanly");
+}

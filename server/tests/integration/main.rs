@@ -1,0 +1,8 @@
+//! CellGuard's server integration tests: real TCP on loopback, real simulators,
+//! real SQLite files, an independent Modbus server (pymodbus) and the real HTTP app.
+
+mod acquisition;
+mod common;
+mod faults;
+mod pymodbus;
+mod web;

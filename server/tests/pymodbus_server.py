@@ -1,0 +1,60 @@
+"""An independent Modbus TCP server (pymodbus) for CellGuard's interoperability test.
+
+Serves a fixed register map whose 32/64-bit values are laid out in CDAB word order
+(one tag in DCBA), so the test proves acquisition decodes a non-default order from a
+second implementation. Usage: python3 pymodbus_server.py PORT UNIT
+"""
+import asyncio
+import struct
+import sys
+
+from pymodbus.datastore import (
+    ModbusDeviceContext,
+    ModbusSequentialDataBlock,
+    ModbusServerContext,
+)
+from pymodbus.server import StartAsyncTcpServer
+
+
+def words_be(fmt, value):
+    raw = struct.pack(">" + fmt, value)
+    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+
+
+def cdab(fmt, value):
+    return list(reversed(words_be(fmt, value)))
+
+
+def dcba(fmt, value):
+    return [((w & 0xFF) << 8) | (w >> 8) for w in cdab(fmt, value)]
+
+
+def holding():
+    regs = []
+    regs += cdab("f", 1500.5)        # 0-1   speed, f32 CDAB
+    regs += words_be("h", -1234)     # 2     temperature raw, i16, scale 0.1
+    regs += cdab("I", 123456)        # 3-4   counter, u32 CDAB
+    regs += cdab("d", -12.25)        # 5-8   offset, f64 CDAB
+    regs += dcba("f", 3.9)           # 9-10  voltage, f32 DCBA (per-tag override)
+    regs += [6]                      # 11    state
+    regs += [0x4C4F, 0x5431, 0]      # 12-14 "LOT1" string
+    return regs
+
+
+async def main():
+    port = int(sys.argv[1])
+    unit = int(sys.argv[2])
+    # pymodbus maps protocol address N to block index N + 1: start the blocks at 1.
+    device = ModbusDeviceContext(
+        hr=ModbusSequentialDataBlock(1, holding()),
+        ir=ModbusSequentialDataBlock(1, cdab("f", 98.5)),
+        co=ModbusSequentialDataBlock(1, [True, False, True]),
+        di=ModbusSequentialDataBlock(1, [False, True]),
+    )
+    context = ModbusServerContext(devices={unit: device}, single=False)
+    print("pymodbus serving on", port, flush=True)
+    await StartAsyncTcpServer(context=context, address=("127.0.0.1", port))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
