@@ -206,9 +206,12 @@ pub fn start(live: Live) {
             live.conn.set(Conn::Connecting);
             if let Ok(mut source) = EventSource::new("/api/v1/live") {
                 if let Ok(mut events) = source.subscribe("message") {
-                    while let Some(item) = events.next().await {
-                        match item {
-                            Ok((_, msg)) => {
+                    loop {
+                        // The browser retries a dropped stream by itself and reports
+                        // nothing while it does: look at its state every second.
+                        let tick = gloo_timers::future::TimeoutFuture::new(1_000);
+                        match futures::future::select(events.next(), tick).await {
+                            futures::future::Either::Left((Some(Ok((_, msg))), _)) => {
                                 if live.conn.get_untracked() != Conn::Live {
                                     live.conn.set(Conn::Live);
                                 }
@@ -219,13 +222,21 @@ pub fn start(live: Live) {
                                     }
                                 }
                             }
-                            Err(_) => {
+                            futures::future::Either::Left((Some(Err(_)) | None, _)) => {
                                 live.conn.set(Conn::Lost);
-                                // The browser retries by itself unless it gave up.
                                 if source.state() == State::Closed {
                                     break;
                                 }
                             }
+                            futures::future::Either::Right(((), _)) => match source.state() {
+                                State::Connecting => {
+                                    if live.conn.get_untracked() != Conn::Lost {
+                                        live.conn.set(Conn::Lost);
+                                    }
+                                }
+                                State::Closed => break,
+                                State::Open => {}
+                            },
                         }
                     }
                 }
