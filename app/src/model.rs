@@ -231,14 +231,12 @@ impl MachineView {
     pub fn apply(&mut self, ts_ms: i64, updates: &[TagUpdate]) {
         for u in updates {
             if let Some(t) = self.tags.iter_mut().find(|t| t.name == u.tag) {
-                if u.value.is_some() || u.quality != Quality::Good {
-                    // Keep the last known value when a read fails, with the bad quality.
-                    if u.value.is_some() {
-                        t.value.clone_from(&u.value);
-                    }
-                    t.quality = u.quality;
-                    t.ts_ms = ts_ms;
+                // A failed read keeps the last known value, with the bad quality.
+                if u.value.is_some() {
+                    t.value.clone_from(&u.value);
                 }
+                t.quality = u.quality;
+                t.ts_ms = ts_ms;
             }
         }
     }
