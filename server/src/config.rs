@@ -437,7 +437,7 @@ pub fn parse(
 ) -> Result<Plant, ConfigErrors> {
     let locator = Locator::new(path, text);
     let mut plant: Plant =
-        toml::from_str(text).map_err(|e| ConfigErrors(vec![locator.from_toml(&e)]))?;
+        toml::from_str(text).map_err(|e| ConfigErrors(vec![locator.parse_error(&e)]))?;
     let problems = validate(&plant);
     if !problems.is_empty() {
         return Err(ConfigErrors(
@@ -502,7 +502,7 @@ impl<'a> Locator<'a> {
         }
     }
 
-    fn from_toml(&self, e: &toml::de::Error) -> ConfigError {
+    fn parse_error(&self, e: &toml::de::Error) -> ConfigError {
         let start = e.span().map(|s| s.start);
         let path = match (&self.doc, start) {
             (Some(d), Some(pos)) => path_at(d, pos),
@@ -763,10 +763,10 @@ fn validate(plant: &Plant) -> Vec<Problem> {
             if !t.table.is_bits() && t.data_type == DataType::Bit && t.bit.is_none() {
                 out.push((tp("bit"), "a bit in a register needs `bit` (0..=15)".into()));
             }
-            if let Some(b) = t.bit {
-                if b > 15 {
-                    out.push((tp("bit"), format!("bit {b} is outside 0..=15")));
-                }
+            if let Some(b) = t.bit
+                && b > 15
+            {
+                out.push((tp("bit"), format!("bit {b} is outside 0..=15")));
             }
             if t.data_type == DataType::String && t.length == 0 {
                 out.push((tp("length"), "a string needs `length` (registers)".into()));
@@ -831,15 +831,15 @@ fn validate(plant: &Plant) -> Vec<Problem> {
                         _ => {}
                     }
                 }
-                if let (Some(lo), Some(hi)) = (t.min, t.max) {
-                    if lo > hi {
-                        out.push((tp("max"), format!("max {hi} is below min {lo}")));
-                    }
+                if let (Some(lo), Some(hi)) = (t.min, t.max)
+                    && lo > hi
+                {
+                    out.push((tp("max"), format!("max {hi} is below min {lo}")));
                 }
-                if let Some(s) = t.max_step {
-                    if s <= 0.0 {
-                        out.push((tp("max_step"), "must be greater than 0".into()));
-                    }
+                if let Some(s) = t.max_step
+                    && s <= 0.0
+                {
+                    out.push((tp("max_step"), "must be greater than 0".into()));
                 }
             }
             if let Some(states) = &t.states {
@@ -872,13 +872,13 @@ fn validate(plant: &Plant) -> Vec<Problem> {
                 }
             }
             if let Some(sim) = &t.sim {
-                if let Some(f) = &sim.follows {
-                    if !d.tags.iter().any(|o| &o.name == f) {
-                        out.push((
-                            dp(&[key("tags"), Seg::Index(ti), key("sim"), key("follows")]),
-                            format!("unknown tag {f:?}"),
-                        ));
-                    }
+                if let Some(f) = &sim.follows
+                    && !d.tags.iter().any(|o| &o.name == f)
+                {
+                    out.push((
+                        dp(&[key("tags"), Seg::Index(ti), key("sim"), key("follows")]),
+                        format!("unknown tag {f:?}"),
+                    ));
                 }
                 for other in sim.sensitivity.keys() {
                     if !d.tags.iter().any(|o| &o.name == other) {
@@ -1205,9 +1205,7 @@ scan_group = "fast"
 
     #[test]
     fn a_missing_file_is_a_clear_error() {
-        let e = load(Path::new("/nonexistent/plant.toml"), &no_env)
-            .err()
-            .expect("error");
+        let e = load(Path::new("/nonexistent/plant.toml"), &no_env).expect_err("error");
         assert!(e.to_string().contains("cannot read the plant file"));
     }
 }

@@ -37,12 +37,14 @@ pub fn plan(device: &Device, group: &str) -> Vec<Block> {
         } else {
             MAX_READ_REGISTERS
         });
-        if let Some((ct, cs, ce, ref mut members)) = cur {
-            if ct == table && start <= ce + gap && end.max(ce) - cs <= limit {
-                members.push(i);
-                cur = Some((ct, cs, ce.max(end), std::mem::take(members)));
-                continue;
-            }
+        if let Some((ct, cs, ce, ref mut members)) = cur
+            && ct == table
+            && start <= ce + gap
+            && end.max(ce) - cs <= limit
+        {
+            members.push(i);
+            cur = Some((ct, cs, ce.max(end), std::mem::take(members)));
+            continue;
         }
         if let Some(b) = cur.take() {
             out.push(to_block(b));

@@ -66,12 +66,12 @@ pub async fn wait_value(
                     continue;
                 }
                 for r in &b.readings {
-                    if r.tag == tag && r.quality == Quality::Good {
-                        if let Some(v) = &r.value {
-                            if pred(v) {
-                                return v.clone();
-                            }
-                        }
+                    if r.tag == tag
+                        && r.quality == Quality::Good
+                        && let Some(v) = &r.value
+                        && pred(v)
+                    {
+                        return v.clone();
                     }
                 }
             }

@@ -129,12 +129,11 @@ async fn acquisition_reads_pymodbus_in_cdab_order() {
     // Wait for a scan with every tag good.
     let readings = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(BusEvent::Scan(b)) = rx.recv().await {
-                if b.readings.len() == plant.devices[0].tags.len()
-                    && b.readings.iter().all(|r| r.quality == Quality::Good)
-                {
-                    return b;
-                }
+            if let Ok(BusEvent::Scan(b)) = rx.recv().await
+                && b.readings.len() == plant.devices[0].tags.len()
+                && b.readings.iter().all(|r| r.quality == Quality::Good)
+            {
+                return b;
             }
         }
     })
