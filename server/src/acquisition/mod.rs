@@ -178,10 +178,8 @@ impl DeviceRunner {
     }
 
     fn mark_lost(&self, e: &ModbusError) {
-        let was = self.bus.link(self.index).map(|l| l.state);
-        self.bus
-            .set_link(self.index, LinkState::CommLost, Some(e.to_string()));
-        if was != Some(LinkState::CommLost) {
+        // Tags first, then the link: whoever sees the link change sees the tags marked.
+        if self.bus.link(self.index).map(|l| l.state) != Some(LinkState::CommLost) {
             let readings = (0..self.device.tags.len())
                 .map(|i| Reading {
                     tag: u16::try_from(i).unwrap_or(u16::MAX),
@@ -195,6 +193,8 @@ impl DeviceRunner {
                 readings,
             });
         }
+        self.bus
+            .set_link(self.index, LinkState::CommLost, Some(e.to_string()));
     }
 
     async fn connect(&self) -> Result<Context, ModbusError> {
