@@ -1,6 +1,7 @@
 //! The HTTP edge: Leptos pages and server functions, the live event stream,
 //! health endpoints and the response layers around them.
 
+pub mod assets;
 pub mod health;
 pub mod live;
 
@@ -14,6 +15,7 @@ use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -37,7 +39,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state);
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let pkg_route = format!("/{}", options.site_pkg_dir);
     Router::new()
+        .nest_service(&pkg_route, ServeDir::new(pkg).precompressed_br().precompressed_gzip())
         .leptos_routes_with_context(
             &options,
             routes,
