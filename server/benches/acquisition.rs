@@ -45,7 +45,10 @@ fn plant(devices: usize) -> Plant {
 }
 
 fn now_us() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as f64).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as f64)
+        .unwrap_or(0.0)
 }
 
 /// CPU time (user + system) of this process so far.
@@ -53,7 +56,8 @@ fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     Duration::from_millis(ticks * 10) // USER_HZ = 100 on Linux
 }
 
@@ -66,7 +70,9 @@ async fn run_simulators(devices: usize) {
     let mut ports = Vec::new();
     for d in &plant.devices {
         let dev = Arc::new(d.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         ports.push(listener.local_addr().expect("addr").port().to_string());
         let sim = SimDevice::new(Arc::clone(&dev), 1);
         let serving = sim.clone();
@@ -109,13 +115,25 @@ async fn measure(devices: usize, seconds: u64) {
         .spawn()
         .expect("simulator process");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ports");
-    let ports: Vec<u16> = line.trim().split(',').filter_map(|p| p.parse().ok()).collect();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ports");
+    let ports: Vec<u16> = line
+        .trim()
+        .split(',')
+        .filter_map(|p| p.parse().ok())
+        .collect();
     assert_eq!(ports.len(), devices, "simulator ports");
 
     let plant = plant(devices);
     let devs: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
-    let endpoints: Vec<Endpoint> = ports.iter().map(|&port| Endpoint { host: "127.0.0.1".into(), port }).collect();
+    let endpoints: Vec<Endpoint> = ports
+        .iter()
+        .map(|&port| Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        })
+        .collect();
     let bus = Arc::new(Bus::new(&plant, 65_536));
     let tasks = TaskTracker::new();
     let shutdown = CancellationToken::new();
@@ -151,10 +169,25 @@ async fn measure(devices: usize, seconds: u64) {
     }
     let wall = wall0.elapsed();
     let cpu = cpu_time() - cpu0;
-    let scans: u64 = stats.iter().map(|s| s.scans.load(Ordering::Relaxed)).sum::<u64>() - scans0;
-    let missed: u64 = stats.iter().map(|s| s.missed.load(Ordering::Relaxed)).sum::<u64>() - missed0;
-    let values: u64 = stats.iter().map(|s| s.values.load(Ordering::Relaxed)).sum::<u64>() - values0;
-    let failures: u64 = stats.iter().map(|s| s.failures.load(Ordering::Relaxed)).sum();
+    let scans: u64 = stats
+        .iter()
+        .map(|s| s.scans.load(Ordering::Relaxed))
+        .sum::<u64>()
+        - scans0;
+    let missed: u64 = stats
+        .iter()
+        .map(|s| s.missed.load(Ordering::Relaxed))
+        .sum::<u64>()
+        - missed0;
+    let values: u64 = stats
+        .iter()
+        .map(|s| s.values.load(Ordering::Relaxed))
+        .sum::<u64>()
+        - values0;
+    let failures: u64 = stats
+        .iter()
+        .map(|s| s.failures.load(Ordering::Relaxed))
+        .sum();
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;
@@ -175,7 +208,11 @@ async fn measure(devices: usize, seconds: u64) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     if let Ok(n) = std::env::var("CELLGUARD_BENCH_SIM") {
         let n: usize = n.parse().expect("device count");
         runtime.block_on(run_simulators(n));
@@ -186,7 +223,10 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let seconds: u64 = std::env::var("CELLGUARD_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::var("CELLGUARD_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     for n in sizes {
         runtime.block_on(measure(n, seconds));
     }

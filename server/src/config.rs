@@ -440,12 +440,12 @@ pub fn parse(
         toml::from_str(text).map_err(|e| ConfigErrors(vec![locator.parse_error(&e)]))?;
     let problems = validate(&plant);
     if !problems.is_empty() {
-        return Err(ConfigErrors(
-            problems
-                .into_iter()
-                .map(|(p, m)| locator.at(&p, m))
-                .collect(),
-        ));
+        let mut errors: Vec<ConfigError> = problems
+            .into_iter()
+            .map(|(p, m)| locator.at(&p, m))
+            .collect();
+        errors.sort_by_key(|e| (e.line, e.column));
+        return Err(ConfigErrors(errors));
     }
     normalise(&mut plant);
     apply_env(&mut plant, env).map_err(|errs| {

@@ -51,7 +51,8 @@ pub fn precompress(dir: &Path) -> io::Result<usize> {
         std::fs::rename(&tmp, &br)?;
         let tmp = with_suffix(&path, ".gz.tmp");
         {
-            let mut w = flate2::write::GzEncoder::new(File::create(&tmp)?, flate2::Compression::best());
+            let mut w =
+                flate2::write::GzEncoder::new(File::create(&tmp)?, flate2::Compression::best());
             w.write_all(&data)?;
             w.finish()?;
         }
@@ -72,17 +73,27 @@ mod tests {
         std::fs::write(dir.path().join("app.js"), &text).expect("write");
         std::fs::write(dir.path().join("notes.txt"), &text).expect("write");
         assert_eq!(precompress(dir.path()).expect("first"), 2);
-        let br = std::fs::metadata(dir.path().join("app.js.br")).expect("br").len();
-        let gz = std::fs::metadata(dir.path().join("app.js.gz")).expect("gz").len();
-        assert!(br < text.len() as u64 / 10 && gz < text.len() as u64 / 10, "br {br} gz {gz}");
+        let br = std::fs::metadata(dir.path().join("app.js.br"))
+            .expect("br")
+            .len();
+        let gz = std::fs::metadata(dir.path().join("app.js.gz"))
+            .expect("gz")
+            .len();
+        assert!(
+            br < text.len() as u64 / 10 && gz < text.len() as u64 / 10,
+            "br {br} gz {gz}"
+        );
         assert!(!dir.path().join("notes.txt.br").exists());
         // Nothing changed: nothing is written again.
         assert_eq!(precompress(dir.path()).expect("second"), 0);
         // The brotli file decodes to the original.
         let mut out = Vec::new();
-        brotli::Decompressor::new(File::open(dir.path().join("app.js.br")).expect("open"), 4096)
-            .read_to_end(&mut out)
-            .expect("decode");
+        brotli::Decompressor::new(
+            File::open(dir.path().join("app.js.br")).expect("open"),
+            4096,
+        )
+        .read_to_end(&mut out)
+        .expect("decode");
         assert_eq!(out, text.as_bytes());
     }
 

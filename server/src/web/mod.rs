@@ -42,7 +42,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pkg_route = format!("/{}", options.site_pkg_dir);
     Router::new()
-        .nest_service(&pkg_route, ServeDir::new(pkg).precompressed_br().precompressed_gzip())
+        .nest_service(
+            &pkg_route,
+            ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
+        )
         .leptos_routes_with_context(
             &options,
             routes,

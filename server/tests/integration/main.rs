@@ -2,6 +2,7 @@
 //! real SQLite files, an independent Modbus server (pymodbus) and the real HTTP app.
 
 mod acquisition;
+mod cli;
 mod common;
 mod faults;
 mod pymodbus;
