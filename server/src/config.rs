@@ -1179,6 +1179,145 @@ scan_group = "fast"
         assert_eq!(e.field, "devices[0].tags[0].type");
     }
 
+    /// Each remaining validation rule: (edit of MINIMAL, field named, words in the message).
+    #[test]
+    fn every_other_validation_error_names_its_field() {
+        let w = |extra: &str| {
+            MINIMAL.replace(
+                "scan_group = \"fast\"",
+                &format!("scan_group = \"fast\"\n{extra}"),
+            )
+        };
+        let cases: Vec<(String, &str, &str)> = vec![
+            (
+                MINIMAL.replace("id = \"M1\"", "id = \"M 1\""),
+                "devices[0].id",
+                "must be letters",
+            ),
+            (
+                MINIMAL.replace("host = \"127.0.0.1\"", "host = \" \""),
+                "devices[0].host",
+                "must not be empty",
+            ),
+            (
+                MINIMAL.replace("port = 1502", "port = 0"),
+                "devices[0].port",
+                "1..=65535",
+            ),
+            (
+                MINIMAL.replace("port = 1502", "port = 1502\ntimeout_ms = 0"),
+                "devices[0].timeout_ms",
+                "at least 1",
+            ),
+            (
+                MINIMAL.replace("port = 1502", "port = 1502\nconnect_timeout_ms = 0"),
+                "devices[0].connect_timeout_ms",
+                "at least 1",
+            ),
+            (
+                MINIMAL.replace("period_ms = 100", "period_ms = 0"),
+                "devices[0].scan_groups[0].period_ms",
+                "at least 1",
+            ),
+            (
+                MINIMAL.replace(
+                    "[{ name = \"fast\", period_ms = 100 }]",
+                    "[{ name = \"fast\", period_ms = 100 }, { name = \"fast\", period_ms = 5 }]",
+                ),
+                "devices[0].scan_groups[1].name",
+                "duplicate scan group",
+            ),
+            (
+                MINIMAL.replace("type = \"f32\"", "type = \"bit\""),
+                "devices[0].tags[0].bit",
+                "needs `bit`",
+            ),
+            (
+                MINIMAL.replace("type = \"f32\"", "type = \"bit\"\nbit = 16"),
+                "devices[0].tags[0].bit",
+                "outside 0..=15",
+            ),
+            (
+                MINIMAL.replace("type = \"f32\"", "type = \"string\""),
+                "devices[0].tags[0].length",
+                "needs `length`",
+            ),
+            (w("scale = 0.0"), "devices[0].tags[0].scale", "non-zero"),
+            (
+                MINIMAL.replace("table = \"holding\"", "table = \"input\"")
+                    + "access = \"read_write\"\nmin = 0.0\nmax = 1.0\nmax_step = 1.0\n",
+                "devices[0].tags[0].access",
+                "read-only",
+            ),
+            (
+                w("access = \"read_write\"\nmin = 5.0\nmax = 1.0\nmax_step = 1.0"),
+                "devices[0].tags[0].max",
+                "below min",
+            ),
+            (
+                w("access = \"read_write\"\nmin = 0.0\nmax = 1.0\nmax_step = 0.0"),
+                "devices[0].tags[0].max_step",
+                "greater than 0",
+            ),
+            (
+                w("states = {}"),
+                "devices[0].tags[0].type",
+                "integer register",
+            ),
+            (
+                MINIMAL.replace("type = \"f32\"", "type = \"u16\"")
+                    + "states = { \"x\" = \"Execute\" }\n",
+                "devices[0].tags[0].states.x",
+                "not an integer",
+            ),
+            (
+                w("sim = { follows = \"nope\" }"),
+                "devices[0].tags[0].sim.follows",
+                "unknown tag",
+            ),
+            (
+                w("sim = { sensitivity = { nope = 1.0 } }"),
+                "devices[0].tags[0].sim.sensitivity.nope",
+                "unknown tag",
+            ),
+            (
+                format!("[history]\nbatch_size = 0\n{MINIMAL}"),
+                "history.batch_size",
+                "at least 1",
+            ),
+            (
+                format!("[history]\nflush_interval_ms = 0\n{MINIMAL}"),
+                "history.flush_interval_ms",
+                "at least 1",
+            ),
+        ];
+        for (text, field, words) in cases {
+            let e = errors(&text);
+            assert!(
+                e.iter()
+                    .any(|e| e.field == field && e.message.contains(words) && e.line > 0),
+                "expected {field} ({words}) in {e:#?}\nfor:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_state_tags_and_an_empty_state_map_are_rejected() {
+        let text = MINIMAL.replace("type = \"f32\"", "type = \"u16\"\nstates = {}")
+            + "[[devices.tags]]\nname = \"s2\"\ntable = \"holding\"\naddress = 9\ntype = \"u16\"\nscan_group = \"fast\"\nstates = { \"1\" = \"Idle\" }\n";
+        let e = errors(&text);
+        assert!(
+            e.iter()
+                .any(|e| e.field == "devices[0].tags[0].states" && e.message.contains("empty")),
+            "{e:#?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.field == "devices[0].tags" && e.message.contains("more than one")),
+            "{e:#?}"
+        );
+    }
+
     #[test]
     fn environment_overrides_host_and_port() {
         let env = |k: &str| match k {

@@ -208,17 +208,15 @@ pub struct RunningDevice {
     pub stop: CancellationToken,
 }
 
-/// Starts one simulated PLC on `bind` (port 0 picks a free one).
-pub async fn start_device(
-    device: Arc<Device>,
-    bind: SocketAddr,
+/// Runs `sim`'s dynamics and serves it on `listener` until the returned token (a
+/// child of `shutdown`) is cancelled.
+fn spawn(
+    sim: &SimDevice,
+    listener: TcpListener,
     seed: u64,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
-) -> io::Result<RunningDevice> {
-    let listener = TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    let sim = SimDevice::new(device, seed);
+) -> CancellationToken {
     let stop = shutdown.child_token();
     tasks.spawn(
         sim.clone()
@@ -231,30 +229,35 @@ pub async fn start_device(
             tracing::error!(error = %e, "simulator stopped");
         }
     });
+    stop
+}
+
+/// Starts one simulated PLC on `bind` (port 0 picks a free one).
+pub async fn start_device(
+    device: Arc<Device>,
+    bind: SocketAddr,
+    seed: u64,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> io::Result<RunningDevice> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let sim = SimDevice::new(device, seed);
+    let stop = spawn(&sim, listener, seed, tasks, shutdown);
     info!(machine_id = %sim.device.id, %addr, "simulated PLC listening");
     Ok(RunningDevice { addr, sim, stop })
 }
 
-/// Serves the same registers again on `addr` after [`RunningDevice::stop`] (a PLC coming back).
+/// Serves the same registers again on the same address after [`RunningDevice::stop`]
+/// (a PLC coming back).
 pub async fn restart_device(
     previous: &RunningDevice,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> io::Result<RunningDevice> {
     let listener = TcpListener::bind(previous.addr).await?;
-    let stop = shutdown.child_token();
     let sim = previous.sim.clone();
-    tasks.spawn(
-        sim.clone()
-            .run_dynamics(Duration::from_millis(100), 1, stop.clone()),
-    );
-    let serving = sim.clone();
-    let token = stop.clone();
-    tasks.spawn(async move {
-        if let Err(e) = serving.serve(listener, token).await {
-            tracing::error!(error = %e, "simulator stopped");
-        }
-    });
+    let stop = spawn(&sim, listener, rand::random(), tasks, shutdown);
     Ok(RunningDevice {
         addr: previous.addr,
         sim,

@@ -4,36 +4,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::model::{LinkState, Quality, Value};
-use cellguard::acquisition::{Endpoint, spawn_all};
 use cellguard::bus::BusEvent;
 use cellguard::modbus::codec::Raw;
-use cellguard::runtime::start_simulators;
 use cellguard::sim::restart_device;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::common::{bus, default_plant, devices, tag_index, wait_link, wait_value};
+use crate::common::{start_line, tag_index, wait_link, wait_value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquisition_sees_a_value_written_into_the_simulator() {
-    let plant = default_plant();
-    let devs = devices(&plant);
-    let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
-    let sims = start_simulators(&devs, 1, &tasks, &shutdown)
-        .await
-        .expect("simulators");
-    let endpoints: Vec<Endpoint> = sims
-        .iter()
-        .map(|s| Endpoint {
-            host: "127.0.0.1".into(),
-            port: s.addr.port(),
-        })
-        .collect();
-    let bus = bus(&plant);
-    let mut rx = bus.subscribe();
-    spawn_all(&devs, &endpoints, &bus, &tasks, &shutdown);
-
-    let sp = tag_index(&plant, 0, "speed_setpoint");
+    let (line, mut rx) = start_line(1).await;
+    let sp = tag_index(&line.plant, 0, "speed_setpoint");
     let first = wait_value(&mut rx, 0, sp, Duration::from_secs(10), |_| true).await;
     assert_eq!(
         first,
@@ -42,12 +22,11 @@ async fn acquisition_sees_a_value_written_into_the_simulator() {
     );
 
     // A register changes in the PLC: acquisition must see the new value.
-    sims[0]
-        .sim
-        .bank
-        .lock()
-        .expect("bank")
-        .put(&devs[0], usize::from(sp), &Raw::Number(777.0));
+    line.simulators[0].sim.bank.lock().expect("bank").put(
+        &line.devices[0],
+        usize::from(sp),
+        &Raw::Number(777.0),
+    );
     let seen = wait_value(&mut rx, 0, sp, Duration::from_secs(10), |v| {
         *v == Value::Number(777.0)
     })
@@ -55,38 +34,20 @@ async fn acquisition_sees_a_value_written_into_the_simulator() {
     assert_eq!(seen, Some(Value::Number(777.0)));
 
     // States arrive by name, mapped through each device's own numbering.
-    let state = tag_index(&plant, 2, "state");
+    let state = tag_index(&line.plant, 2, "state");
     let s = wait_value(&mut rx, 2, state, Duration::from_secs(10), |_| true).await;
     assert!(
         matches!(s, Some(Value::Text(ref n)) if cellguard::config::PACKML_STATES.contains(&n.as_str())),
         "{s:?}"
     );
-
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
+    line.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_and_it_reconnects() {
-    let plant = default_plant();
-    let devs = devices(&plant);
-    let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
-    let sims = start_simulators(&devs, 2, &tasks, &shutdown)
-        .await
-        .expect("simulators");
-    let endpoints: Vec<Endpoint> = sims
-        .iter()
-        .map(|s| Endpoint {
-            host: "127.0.0.1".into(),
-            port: s.addr.port(),
-        })
-        .collect();
-    let bus = bus(&plant);
-    let mut rx = bus.subscribe();
-    let stats = spawn_all(&devs, &endpoints, &bus, &tasks, &shutdown);
+    let (line, mut rx) = start_line(2).await;
     for d in 0..3u32 {
-        if bus.link(d).map(|l| l.state) != Some(LinkState::Online) {
+        if line.bus.link(d).map(|l| l.state) != Some(LinkState::Online) {
             assert!(
                 wait_link(&mut rx, d, LinkState::Online, Duration::from_secs(10)).await,
                 "device {d} online"
@@ -96,19 +57,14 @@ async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_an
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // The PLC goes away.
-    let timeout = Duration::from_millis(plant.devices[0].timeout_ms);
-    let mut rx = bus.subscribe();
-    let before: Vec<u64> = stats
-        .iter()
-        .map(|s| s.scans.load(Ordering::Relaxed))
-        .collect();
-    let missed_before: Vec<u64> = stats
-        .iter()
-        .map(|s| s.missed.load(Ordering::Relaxed))
-        .collect();
-    sims[0].stop.cancel();
+    let timeout = Duration::from_millis(line.plant.devices[0].timeout_ms);
+    let mut rx = line.bus.subscribe();
+    let scans = |d: usize| line.stats[d].scans.load(Ordering::Relaxed);
+    let missed = |d: usize| line.stats[d].missed.load(Ordering::Relaxed);
+    let before: Vec<(u64, u64)> = (0..3).map(|d| (scans(d), missed(d))).collect();
+    line.simulators[0].stop.cancel();
     // Watch the stream: the tags are marked comm-lost, then the link, within twice the timeout.
-    let tags = plant.devices[0].tags.len();
+    let tags = line.plant.devices[0].tags.len();
     let (marked, lost) = tokio::time::timeout(timeout * 2, async {
         let mut marked = false;
         loop {
@@ -136,36 +92,39 @@ async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_an
     );
 
     // Meanwhile the others keep their scan rate.
-    let window = Duration::from_secs(2);
-    tokio::time::sleep(window).await;
-    for d in 1..3 {
-        let scans = stats[d].scans.load(Ordering::Relaxed) - before[d];
-        let missed = stats[d].missed.load(Ordering::Relaxed) - missed_before[d];
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (d, &(scans_before, missed_before)) in before.iter().enumerate().skip(1) {
+        let scanned = scans(d) - scans_before;
         // fast group at 100 ms (+ slow at 1 s): about 20 scans in 2 s
         assert!(
-            scans >= 15,
-            "device {d} scanned only {scans} times while CAS_01 was down"
+            scanned >= 15,
+            "device {d} scanned only {scanned} times while CAS_01 was down"
         );
-        assert_eq!(missed, 0, "device {d} missed scans while CAS_01 was down");
-        assert_eq!(bus.link(d as u32).map(|l| l.state), Some(LinkState::Online));
+        assert_eq!(
+            missed(d) - missed_before,
+            0,
+            "device {d} missed scans while CAS_01 was down"
+        );
+        assert_eq!(
+            line.bus.link(d as u32).map(|l| l.state),
+            Some(LinkState::Online)
+        );
     }
 
     // The PLC comes back on the same address: acquisition reconnects by itself.
-    let back = restart_device(&sims[0], &tasks, &shutdown)
+    let back = restart_device(&line.simulators[0], &line.tasks, &line.shutdown)
         .await
         .expect("restart");
     assert!(
         wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(15)).await,
         "CAS_01 must reconnect after it returns"
     );
-    let speed = tag_index(&plant, 0, "speed");
+    let speed = tag_index(&line.plant, 0, "speed");
     assert!(
         wait_value(&mut rx, 0, speed, Duration::from_secs(5), |_| true)
             .await
             .is_some()
     );
     back.stop.cancel();
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
+    line.stop().await;
 }

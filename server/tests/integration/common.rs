@@ -5,10 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{LinkState, Quality, Value};
+use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, load, parse};
+use cellguard::runtime::start_simulators;
+use cellguard::sim::RunningDevice;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The shipped default plant.
 pub fn default_plant() -> Plant {
@@ -93,4 +98,95 @@ pub fn tag_index(plant: &Plant, device: usize, name: &str) -> u16 {
 /// A bus for a plant.
 pub fn bus(plant: &Plant) -> Arc<Bus> {
     Arc::new(Bus::new(plant, 4096))
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// One device runner polling `127.0.0.1:port`, with what a test watches.
+pub struct Runner {
+    pub rx: Receiver<BusEvent>,
+    pub stats: Arc<DeviceStats>,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a runner for the plant's first device against `127.0.0.1:port`.
+pub fn run_device(plant: &Plant, port: u16) -> Runner {
+    let bus = bus(plant);
+    let rx = bus.subscribe();
+    let stats = Arc::new(DeviceStats::default());
+    let runner = DeviceRunner::new(
+        0,
+        Arc::new(plant.devices[0].clone()),
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        bus,
+        Arc::clone(&stats),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    Runner {
+        rx,
+        stats,
+        shutdown,
+        task,
+    }
+}
+
+/// The default line on embedded simulators, with acquisition running.
+pub struct Line {
+    pub plant: Plant,
+    pub devices: Vec<Arc<Device>>,
+    pub simulators: Vec<RunningDevice>,
+    pub bus: Arc<Bus>,
+    pub stats: Vec<Arc<DeviceStats>>,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// Starts [`Line`]; `rx` subscribes before acquisition starts, so nothing is missed.
+pub async fn start_line(seed: u64) -> (Line, Receiver<BusEvent>) {
+    let plant = default_plant();
+    let devices = devices(&plant);
+    let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
+    let simulators = start_simulators(&devices, seed, &tasks, &shutdown)
+        .await
+        .expect("simulators");
+    let endpoints: Vec<Endpoint> = simulators
+        .iter()
+        .map(|s| Endpoint {
+            host: "127.0.0.1".into(),
+            port: s.addr.port(),
+        })
+        .collect();
+    let bus = bus(&plant);
+    let rx = bus.subscribe();
+    let stats = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
+    (
+        Line {
+            plant,
+            devices,
+            simulators,
+            bus,
+            stats,
+            tasks,
+            shutdown,
+        },
+        rx,
+    )
+}
+
+impl Line {
+    /// Stops every task and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
 }

@@ -1,16 +1,13 @@
 //! Misbehaving PLCs, played by raw TCP servers: acquisition must mark them comm-lost,
 //! keep running and never panic.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::LinkState;
-use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{bus, plant, wait_link};
+use crate::common::{Runner, free_port, plant, run_device, wait_link};
 
 const PLANT: &str = r#"
 [[devices]]
@@ -90,21 +87,12 @@ async fn fake_plc(how: Misbehaviour) -> u16 {
 async fn assert_handled(how: Misbehaviour, what: &str) {
     let plant = plant(PLANT);
     let port = fake_plc(how).await;
-    let bus = bus(&plant);
-    let mut rx = bus.subscribe();
-    let stats = Arc::new(DeviceStats::default());
-    let runner = DeviceRunner::new(
-        0,
-        Arc::new(plant.devices[0].clone()),
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        Arc::clone(&bus),
-        Arc::clone(&stats),
-    );
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(runner.run(shutdown.clone()));
+    let Runner {
+        mut rx,
+        stats,
+        shutdown,
+        task,
+    } = run_device(&plant, port);
     assert!(
         wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(5)).await,
         "{what}: connects"
@@ -161,25 +149,12 @@ async fn a_reply_from_the_wrong_unit_is_rejected() {
 #[tokio::test]
 async fn an_unreachable_plc_is_comm_lost_not_a_crash() {
     let plant = plant(PLANT);
-    // A port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let bus = bus(&plant);
-    let mut rx = bus.subscribe();
-    let runner = DeviceRunner::new(
-        0,
-        Arc::new(plant.devices[0].clone()),
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        Arc::clone(&bus),
-        Arc::new(DeviceStats::default()),
-    );
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(runner.run(shutdown.clone()));
+    let Runner {
+        mut rx,
+        shutdown,
+        task,
+        ..
+    } = run_device(&plant, free_port());
     assert!(wait_link(&mut rx, 0, LinkState::CommLost, Duration::from_secs(2)).await);
     shutdown.cancel();
     task.await.expect("runner ends cleanly");

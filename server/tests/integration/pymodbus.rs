@@ -3,16 +3,13 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{LinkState, Quality, Value};
-use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint};
 use cellguard::bus::BusEvent;
 use tokio::process::Command;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{bus, plant, wait_link};
+use crate::common::{Runner, free_port, plant, run_device, wait_link};
 
 const PLANT: &str = r#"
 [[devices]]
@@ -92,10 +89,7 @@ scan_group = "g"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquisition_reads_pymodbus_in_cdab_order() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pymodbus_server.py");
     let mut child = Command::new("python3")
         .arg(&script)
@@ -108,20 +102,12 @@ async fn acquisition_reads_pymodbus_in_cdab_order() {
         .expect("python3 must be installed (the test command installs pymodbus)");
 
     let plant = plant(PLANT);
-    let bus = bus(&plant);
-    let mut rx = bus.subscribe();
-    let runner = DeviceRunner::new(
-        0,
-        Arc::new(plant.devices[0].clone()),
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        Arc::clone(&bus),
-        Arc::new(DeviceStats::default()),
-    );
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(runner.run(shutdown.clone()));
+    let Runner {
+        mut rx,
+        shutdown,
+        task,
+        ..
+    } = run_device(&plant, port);
     assert!(
         wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(30)).await,
         "pymodbus did not come up (is pymodbus installed? `pip install pymodbus`)"
