@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// CellGuard keeps a lithium-ion cell line honest: it reads the machines over Modbus
 /// TCP, keeps their history and shows the line live in the browser.
+///
+/// Without a command, `cellguard` serves (as `cargo leptos watch` runs it).
 #[derive(Debug, Parser)]
 #[command(name = "cellguard", version, propagate_version = true)]
 pub struct Cli {
@@ -20,9 +22,32 @@ pub struct Cli {
     /// Log format.
     #[arg(long, global = true, env = "CELLGUARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// What to do.
+    /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// `serve`'s options, when no command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run: the one given, or `serve`.
+    pub fn action(&self) -> Command {
+        self.command
+            .clone()
+            .unwrap_or_else(|| Command::Serve(self.serve.clone()))
+    }
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where the database and other state live.
+    #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The web site's runtime settings (Leptos options).
+    #[arg(long, env = "CELLGUARD_LEPTOS_CONFIG", default_value = "Leptos.toml")]
+    pub leptos_config: PathBuf,
 }
 
 /// Log output formats.
@@ -35,18 +60,11 @@ pub enum LogFormat {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Start CellGuard: acquisition, history and the web app (http://127.0.0.1:3000 by default;
     /// set LEPTOS_SITE_ADDR to change it).
-    Serve {
-        /// Where the database and other state live.
-        #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-        /// The web site's runtime settings (Leptos options).
-        #[arg(long, env = "CELLGUARD_LEPTOS_CONFIG", default_value = "Leptos.toml")]
-        leptos_config: PathBuf,
-    },
+    Serve(ServeArgs),
     /// Run simulators for development and tests.
     Simulate {
         /// What to simulate.
@@ -58,7 +76,7 @@ pub enum Command {
 }
 
 /// What `simulate` can run.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Simulate {
     /// Serve every device of the plant file as a simulated PLC on its configured host and port.
     Line {
@@ -75,16 +93,33 @@ mod tests {
 
     #[test]
     fn the_cli_definition_is_consistent() {
-        Cli::command().debug_assert();
+        <Cli as CommandFactory>::command().debug_assert();
     }
 
     #[test]
     fn serve_takes_its_data_dir_from_the_command_line() {
         let cli =
             Cli::try_parse_from(["cellguard", "serve", "--data-dir", "/tmp/x"]).expect("parses");
-        match cli.command {
-            Command::Serve { data_dir, .. } => assert_eq!(data_dir, PathBuf::from("/tmp/x")),
+        match cli.action() {
+            Command::Serve(args) => assert_eq!(args.data_dir, PathBuf::from("/tmp/x")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn no_command_means_serve() {
+        let cli = Cli::try_parse_from(["cellguard", "--data-dir", "/tmp/y"]).expect("parses");
+        match cli.action() {
+            Command::Serve(args) => assert_eq!(args.data_dir, PathBuf::from("/tmp/y")),
+            other => panic!("{other:?}"),
+        }
+        // Global options still go before a command.
+        let cli = Cli::try_parse_from(["cellguard", "--config", "p.toml", "check-config"])
+            .expect("parses");
+        assert!(matches!(cli.action(), Command::CheckConfig));
+        assert_eq!(cli.config, PathBuf::from("p.toml"));
+        let cli = Cli::try_parse_from(["cellguard", "--config", "p.toml", "simulate", "line"])
+            .expect("parses");
+        assert!(matches!(cli.action(), Command::Simulate { .. }));
     }
 }

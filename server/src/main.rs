@@ -53,7 +53,7 @@ async fn main() -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let result = match &cli.command {
+    let result = match cli.action() {
         Command::CheckConfig => {
             let tags: usize = plant.devices.iter().map(|d| d.tags.len()).sum();
             println!(
@@ -64,13 +64,10 @@ async fn main() -> ExitCode {
             );
             Ok(())
         }
-        Command::Serve {
-            data_dir,
-            leptos_config,
-        } => serve(plant, data_dir, leptos_config).await,
+        Command::Serve(args) => serve(plant, &args.data_dir, &args.leptos_config).await,
         Command::Simulate {
             what: Simulate::Line { seed },
-        } => simulate_line(plant, *seed).await,
+        } => simulate_line(plant, seed).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -132,12 +132,18 @@ pub async fn start(
     ));
     let stats = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
 
-    // Precompress the browser bundle once, off the async threads.
+    // Drop compressed copies of an earlier build now, then (in production) compress
+    // the bundle once, off the async threads; until then it is compressed on the fly.
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    tasks.spawn_blocking(move || match crate::web::assets::precompress(&pkg) {
-        Ok(n) => tracing::debug!(files = n, "precompressed the site bundle"),
-        Err(e) => tracing::warn!(error = %e, dir = %pkg.display(), "cannot precompress the site bundle; serving it compressed on the fly"),
-    });
+    if let Err(e) = crate::web::assets::remove_stale(&pkg) {
+        tracing::warn!(error = %e, dir = %pkg.display(), "cannot check the site bundle");
+    }
+    if options.env == leptos::config::Env::PROD {
+        tasks.spawn_blocking(move || match crate::web::assets::precompress(&pkg) {
+            Ok(n) => tracing::debug!(files = n, "precompressed the site bundle"),
+            Err(e) => tracing::warn!(error = %e, dir = %pkg.display(), "cannot precompress the site bundle; serving it compressed on the fly"),
+        });
+    }
 
     let line = Arc::new(Line::new(
         Arc::clone(&plant),

@@ -24,6 +24,26 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Removes every `FILE.br` and `FILE.gz` older than `FILE` (or without it), so a
+/// rebuilt bundle is never answered with the previous build's compressed copy.
+/// Returns how many were removed.
+pub fn remove_stale(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "br" | "gz") {
+            continue;
+        }
+        let source = path.with_extension("");
+        if needs(&path, &source) {
+            std::fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `FILE.br` and `FILE.gz` beside each compressible file in `dir` that lacks
 /// them or has changed since. Returns how many files were written.
 pub fn precompress(dir: &Path) -> io::Result<usize> {
@@ -95,6 +115,23 @@ mod tests {
         .read_to_end(&mut out)
         .expect("decode");
         assert_eq!(out, text.as_bytes());
+    }
+
+    #[test]
+    fn compressed_copies_older_than_their_file_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wasm = dir.path().join("app.wasm");
+        std::fs::write(&wasm, vec![1u8; 4096]).expect("write");
+        precompress(dir.path()).expect("precompress");
+        assert_eq!(remove_stale(dir.path()).expect("fresh"), 0);
+        // A rebuild replaces the file: its compressed copies are now stale.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&wasm, vec![2u8; 4096]).expect("rewrite");
+        assert_eq!(remove_stale(dir.path()).expect("stale"), 2);
+        assert!(!dir.path().join("app.wasm.br").exists());
+        // An orphan goes too.
+        std::fs::write(dir.path().join("gone.js.gz"), b"x").expect("write");
+        assert_eq!(remove_stale(dir.path()).expect("orphan"), 1);
     }
 
     #[test]

@@ -41,11 +41,15 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .with_state(state);
     let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pkg_route = format!("/{}", options.site_pkg_dir);
+    // Precompressed copies only in production: under `cargo leptos watch` the bundle
+    // changes while the server runs, and a copy would go stale.
+    let bundle = if options.env == leptos::config::Env::PROD {
+        ServeDir::new(pkg).precompressed_br().precompressed_gzip()
+    } else {
+        ServeDir::new(pkg)
+    };
     Router::new()
-        .nest_service(
-            &pkg_route,
-            ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
-        )
+        .nest_service(&pkg_route, bundle)
         .leptos_routes_with_context(
             &options,
             routes,
