@@ -118,7 +118,7 @@ impl Line {
         }
     }
 
-    /// Machine ids in plant order.
+    /// The plant served.
     pub fn plant(&self) -> &Plant {
         &self.plant
     }
