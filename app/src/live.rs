@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::model::{LineView, LiveEvent, Point, Quality, trim_points};
+use crate::model::{LineView, LiveEvent, Point, Quality, merge_recent, trim_points};
 
 /// Seconds of full-rate live history kept per tag in the browser.
 pub const LIVE_WINDOW_MS: i64 = 2 * 60_000;
@@ -88,16 +88,9 @@ impl Live {
                 let tags = trends.entry(m.id.clone()).or_default();
                 for t in &m.tags {
                     let buf = tags.entry(t.name.clone()).or_default();
-                    // Seed from recent history, keeping newer live points.
-                    let first_live = buf.first().map_or(i64::MAX, |p| p.0);
-                    let mut seeded: Vec<Point> = t
-                        .recent
-                        .iter()
-                        .copied()
-                        .filter(|p| p.0 < first_live)
-                        .collect();
-                    seeded.append(buf);
-                    *buf = seeded;
+                    // Recent history fills what the live buffer lacks: the time before
+                    // it and any outage of the stream.
+                    *buf = merge_recent(buf, &t.recent, 1_000);
                 }
             }
         });

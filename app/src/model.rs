@@ -231,6 +231,10 @@ impl MachineView {
     pub fn apply(&mut self, ts_ms: i64, updates: &[TagUpdate]) {
         for u in updates {
             if let Some(t) = self.tags.iter_mut().find(|t| t.name == u.tag) {
+                if ts_ms < t.ts_ms {
+                    // Older than what is shown (a late event after a snapshot).
+                    continue;
+                }
                 // A failed read keeps the last known value, with the bad quality.
                 if u.value.is_some() {
                     t.value.clone_from(&u.value);
@@ -416,6 +420,26 @@ pub fn merge_trend(history: &[Point], live: &[Point], from_ms: i64, spacing_ms: 
     out
 }
 
+/// Live points plus the stored `recent` points that fall where the live buffer has
+/// none within `tolerance_ms` (before it, or in a gap such as a stream outage).
+pub fn merge_recent(live: &[Point], recent: &[Point], tolerance_ms: i64) -> Vec<Point> {
+    let mut out = Vec::with_capacity(live.len() + recent.len());
+    let mut li = 0;
+    for &r in recent {
+        while li < live.len() && live[li].0 < r.0 {
+            out.push(live[li]);
+            li += 1;
+        }
+        let near_prev = li > 0 && r.0 - live[li - 1].0 <= tolerance_ms;
+        let near_next = li < live.len() && live[li].0 - r.0 <= tolerance_ms;
+        if !near_prev && !near_next {
+            out.push(r);
+        }
+    }
+    out.extend_from_slice(&live[li..]);
+    out
+}
+
 /// "3 s ago", "4 min ago" …
 pub fn format_age(age_ms: i64) -> String {
     let s = age_ms.max(0) / 1000;
@@ -555,6 +579,81 @@ mod tests {
         // (2000, 2.0) shares its bucket with the live points at 2500 and 2600: the newest wins.
         assert_eq!(t, vec![(1000, 1.0), (2600, 2.6), (3600, 3.6)]);
         assert_eq!(merge_trend(&history, &[], 0, 0).len(), 4);
+    }
+
+    #[test]
+    fn recent_history_fills_a_gap_in_the_live_buffer() {
+        let live = vec![(0, 0.0), (100, 0.1), (10_000, 10.0), (10_100, 10.1)];
+        let recent = vec![
+            (-2000, -2.0),
+            (0, 0.0),
+            (4000, 4.0),
+            (7000, 7.0),
+            (10_000, 10.0),
+            (20_000, 20.0),
+        ];
+        let m = merge_recent(&live, &recent, 1000);
+        assert_eq!(
+            m,
+            vec![
+                (-2000, -2.0),
+                (0, 0.0),
+                (100, 0.1),
+                (4000, 4.0),
+                (7000, 7.0),
+                (10_000, 10.0),
+                (10_100, 10.1),
+                (20_000, 20.0)
+            ]
+        );
+        assert!(m.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(merge_recent(&[], &recent, 1000), recent);
+        assert_eq!(merge_recent(&live, &[], 1000), live);
+    }
+
+    #[test]
+    fn an_update_older_than_the_shown_value_is_ignored() {
+        let mut m = MachineView {
+            id: "M".into(),
+            name: "M".into(),
+            state_tag: None,
+            link: Link {
+                state: LinkState::Online,
+                since_ms: 0,
+                error: None,
+            },
+            tags: vec![TagView {
+                name: "t".into(),
+                label: "T".into(),
+                unit: String::new(),
+                key: true,
+                numeric: true,
+                writable: false,
+                stale_after_ms: 1000,
+                value: Some(Value::Number(2.0)),
+                quality: Quality::Good,
+                ts_ms: 200,
+                recent: Vec::new(),
+            }],
+        };
+        m.apply(
+            100,
+            &[TagUpdate {
+                tag: "t".into(),
+                value: Some(Value::Number(1.0)),
+                quality: Quality::Good,
+            }],
+        );
+        assert_eq!(m.tags[0].value, Some(Value::Number(2.0)));
+        m.apply(
+            300,
+            &[TagUpdate {
+                tag: "t".into(),
+                value: Some(Value::Number(3.0)),
+                quality: Quality::Good,
+            }],
+        );
+        assert_eq!(m.tags[0].value, Some(Value::Number(3.0)));
     }
 
     #[test]

@@ -771,6 +771,9 @@ fn validate(plant: &Plant) -> Vec<Problem> {
             if t.data_type == DataType::String && t.length == 0 {
                 out.push((tp("length"), "a string needs `length` (registers)".into()));
             }
+            if !t.offset.is_finite() {
+                out.push((tp("offset"), "offset must be a finite number".into()));
+            }
             if !t.scale.is_finite() || t.scale == 0.0 {
                 out.push((
                     tp("scale"),
@@ -1243,6 +1246,7 @@ scan_group = "fast"
                 "needs `length`",
             ),
             (w("scale = 0.0"), "devices[0].tags[0].scale", "non-zero"),
+            (w("offset = inf"), "devices[0].tags[0].offset", "finite"),
             (
                 MINIMAL.replace("table = \"holding\"", "table = \"input\"")
                     + "access = \"read_write\"\nmin = 0.0\nmax = 1.0\nmax_step = 1.0\n",

@@ -130,6 +130,11 @@ pub async fn start(
         Arc::clone(&store),
         shutdown.clone(),
     ));
+    tasks.spawn(crate::storage::writer::run_retention(
+        plant.history.retention_days,
+        Arc::clone(&store),
+        shutdown.clone(),
+    ));
     let stats = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
 
     // Drop compressed copies of an earlier build now, then (in production) compress

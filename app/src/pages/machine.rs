@@ -39,9 +39,30 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
                 .and_then(|l| l.machines.iter().find(|m| m.id == id).cloned())
         })
     });
+    // Longer ranges are fetched again every 30 s: the live buffer holds only the last
+    // two minutes, so without this the rest of the window would stand still.
+    let refresh = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    if let Ok(handle) = set_interval_with_handle(
+        move || refresh.update(|n| *n = n.wrapping_add(1)),
+        std::time::Duration::from_secs(30),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
     let history = Resource::new(
-        move || (id.get(), range.get()),
-        |(id, r)| get_history(id, r),
+        move || {
+            let r = range.get();
+            (
+                id.get(),
+                r,
+                if r == HistoryRange::Live {
+                    0
+                } else {
+                    refresh.get()
+                },
+            )
+        },
+        |(id, r, _)| get_history(id, r),
     );
     let header = move || {
         machine.get().map(|m| {
@@ -78,14 +99,15 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
             <A href="/" attr:class="back">"← Line"</A>
             {header}
             <nav class="ranges" aria-label="Time range">{ranges}</nav>
-            <Suspense fallback=|| view! { <p class="loading">"Loading history…"</p> }>
+            // A transition keeps the charts on screen while a range is fetched again.
+            <Transition fallback=|| view! { <p class="loading">"Loading history…"</p> }>
                 {move || {
                     history.get().map(|r| match r {
                         Ok(series) => view! { <div class="charts"><Charts id=id range=range series=series/></div> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{format!("History is not available: {e}")}</p> }.into_any(),
                     })
                 }}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

@@ -78,11 +78,10 @@ fn to_value(tag: &crate::config::Tag, raw: Raw) -> (Option<Value>, Quality) {
                 }
             } else if tag.data_type == DataType::Bit {
                 (Some(Value::Bool(n != 0.0)), Quality::Good)
-            } else if n.is_finite() {
-                (
-                    Some(Value::Number(scale(n, tag.scale, tag.offset))),
-                    Quality::Good,
-                )
+            } else if let Some(v) = Some(scale(n, tag.scale, tag.offset)).filter(|v| v.is_finite())
+            {
+                // NaN, or infinite before or after scaling: not a usable reading.
+                (Some(Value::Number(v)), Quality::Good)
             } else {
                 (None, Quality::Bad)
             }
@@ -155,6 +154,23 @@ scan_group = "g"
             (Some(Value::Text("Execute".into())), Quality::Good)
         );
         assert_eq!(values[3], (Some(Value::Bool(true)), Quality::Good));
+    }
+
+    #[test]
+    fn values_that_are_not_finite_after_scaling_are_bad() {
+        let text = PLANT.replace("scale = 0.1", "scale = 1e305");
+        let p = parse(Path::new("p"), &text, &|_| None).expect("valid");
+        let d = &p.devices[0];
+        let blocks = plan(d, "g");
+        // temp raw 30000 × 1e305 overflows; speed NaN (7FC0 0000 in CDAB)
+        let r = block_readings(
+            d,
+            &blocks[0],
+            &Words::Registers(vec![0x0000, 0x7FC0, 30000, 6, 0]),
+        );
+        assert_eq!((r[0].value.clone(), r[0].quality), (None, Quality::Bad));
+        assert_eq!((r[1].value.clone(), r[1].quality), (None, Quality::Bad));
+        assert_eq!(r[2].quality, Quality::Good);
     }
 
     #[test]

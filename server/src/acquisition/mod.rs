@@ -153,9 +153,7 @@ impl DeviceRunner {
                 Ok(ctx) => {
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
                     info!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
-                    backoff.reset();
-                    self.bus.set_link(self.index, LinkState::Online, None);
-                    match self.poll(ctx, &shutdown).await {
+                    match self.poll(ctx, &mut backoff, &shutdown).await {
                         Ok(()) => return,
                         Err(e) => {
                             self.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -215,11 +213,16 @@ impl DeviceRunner {
             .map_err(|_| ModbusError::Timeout(limit))?
     }
 
+    /// Polls until an error or shutdown. The link counts as online, and the back-off
+    /// starts over, only once a whole scan succeeded: a PLC that accepts connections
+    /// and then fails every request is retried with back-off, not in a tight loop.
     async fn poll(
         &self,
         mut ctx: Context,
+        backoff: &mut Backoff,
         shutdown: &CancellationToken,
     ) -> Result<(), ModbusError> {
+        let mut online = false;
         let now = Instant::now();
         let mut groups: Vec<GroupPlan> = self
             .device
@@ -244,9 +247,22 @@ impl DeviceRunner {
                 () = shutdown.cancelled() => return Ok(()),
                 () = sleep_until(g.next_due) => {}
             }
-            let mut readings = Vec::new();
-            for block in &g.blocks {
-                readings.extend(read_block(&mut ctx, &self.device, block).await?);
+            let scan = async {
+                let mut readings = Vec::new();
+                for block in &g.blocks {
+                    readings.extend(read_block(&mut ctx, &self.device, block).await?);
+                }
+                Ok::<_, ModbusError>(readings)
+            };
+            // A slow PLC must not hold up shutdown for a whole group of timeouts.
+            let readings = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                r = scan => r?,
+            };
+            if !online {
+                online = true;
+                backoff.reset();
+                self.bus.set_link(self.index, LinkState::Online, None);
             }
             self.stats.scans.fetch_add(1, Ordering::Relaxed);
             self.stats

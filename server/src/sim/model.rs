@@ -283,7 +283,14 @@ impl Machine {
             .iter()
             .enumerate()
             .filter(|(_, t)| t.access == Access::ReadWrite)
-            .filter_map(|(i, _)| bank.get_number(device, i).map(|v| (i, v)))
+            .filter_map(|(i, t)| {
+                // A machine acts only on setpoints inside its limits: NaN or a
+                // wild value written by a client is ignored or clamped.
+                let v = bank.get_number(device, i).filter(|v| v.is_finite())?;
+                let lo = t.min.unwrap_or(f64::NEG_INFINITY);
+                let hi = t.max.unwrap_or(f64::INFINITY);
+                Some((i, v.clamp(lo, hi)))
+            })
             .collect();
         for (i, t) in device.tags.iter().enumerate() {
             let Some(sim) = &t.sim else { continue };
@@ -464,6 +471,34 @@ mod tests {
             assert!(seen.contains(s), "never saw {s}: {seen:?}");
         }
         assert!(matches!(m.force("Execute", 1.0), ()));
+    }
+
+    #[test]
+    fn a_nan_or_wild_setpoint_does_not_poison_the_machine() {
+        let p = plant();
+        let d = &p.devices[0];
+        let mut bank = Bank::for_device(d);
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut m = Machine::new(d, &mut bank, &mut rng);
+        m.force("Execute", 1e9);
+        bank.put(d, tag(d, "speed_setpoint"), &Raw::Number(f64::NAN));
+        for _ in 0..50 {
+            m.step(d, &mut bank, 0.1, &mut rng);
+        }
+        bank.put(d, tag(d, "speed_setpoint"), &Raw::Number(1e9));
+        for _ in 0..300 {
+            m.step(d, &mut bank, 0.1, &mut rng);
+        }
+        let speed = bank.get_number(d, tag(d, "speed")).expect("speed");
+        // clamped to the tag's max (1200)
+        assert!(
+            speed.is_finite() && (speed - 1200.0).abs() < 50.0,
+            "speed {speed}"
+        );
+        let temp = bank
+            .get_number(d, tag(d, "temperature"))
+            .expect("temperature");
+        assert!(temp.is_finite(), "temperature {temp}");
     }
 
     #[test]

@@ -116,11 +116,20 @@ impl HistoryStore for SqliteStore {
     }
 
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM samples WHERE ts_ms < ?1")
+        // In chunks, so the history writer gets the write lock in between.
+        let mut total = 0;
+        loop {
+            let r = sqlx::query(
+                "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE ts_ms < ?1 LIMIT 5000)",
+            )
             .bind(before_ms)
             .execute(&self.pool)
             .await?;
-        Ok(r.rows_affected())
+            total += r.rows_affected();
+            if r.rows_affected() == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{Quality, Value};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -94,8 +94,6 @@ pub async fn run(
     let mut pending: Vec<HistoryRow> = Vec::with_capacity(cfg.batch_size);
     let mut flush = tokio::time::interval(Duration::from_millis(cfg.flush_interval_ms));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut prune = tokio::time::interval(Duration::from_secs(3600));
-    let retention_ms = i64::from(cfg.retention_days) * 86_400_000;
     loop {
         tokio::select! {
             biased;
@@ -112,24 +110,48 @@ pub async fn run(
                 Err(RecvError::Closed) => break,
             },
             _ = flush.tick() => write(&*store, &mut pending).await,
-            _ = prune.tick() => {
-                match store.prune(now_ms() - retention_ms).await {
-                    Ok(n) if n > 0 => info!(deleted = n, "pruned history"),
-                    Ok(_) => {}
-                    Err(e) => error!(error = %e, "pruning history failed"),
-                }
-            }
         }
     }
     // Whatever is already on the bus belongs to the last batch.
-    while let Ok(ev) = rx.try_recv() {
-        if let BusEvent::Scan(batch) = ev {
-            sampler.take(&batch, &mut pending);
+    loop {
+        match rx.try_recv() {
+            Ok(BusEvent::Scan(batch)) => sampler.take(&batch, &mut pending),
+            Ok(BusEvent::Link { .. }) => {}
+            Err(TryRecvError::Lagged(n)) => {
+                warn!(skipped = n, "history writer fell behind the bus")
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
     let n = pending.len();
     write(&*store, &mut pending).await;
     info!(rows = n, "history writer flushed and stopped");
+}
+
+/// Deletes history older than the retention, hourly, until `shutdown`. A task of its
+/// own: a large first prune must not keep the writer from the bus.
+pub async fn run_retention(
+    retention_days: u32,
+    store: Arc<dyn HistoryStore>,
+    shutdown: CancellationToken,
+) {
+    let retention_ms = i64::from(retention_days) * 86_400_000;
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = prune.tick() => {}
+        }
+        let pruned = tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = store.prune(now_ms() - retention_ms) => r,
+        };
+        match pruned {
+            Ok(n) if n > 0 => info!(deleted = n, "pruned history"),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "pruning history failed"),
+        }
+    }
 }
 
 async fn write(store: &dyn HistoryStore, pending: &mut Vec<HistoryRow>) {

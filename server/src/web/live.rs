@@ -76,6 +76,9 @@ pub async fn stream(
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
+                    // Skip what is still queued (it is older than the snapshot) and
+                    // go on from now.
+                    let rx = rx.resubscribe();
                     let snap = snapshot(&line).await;
                     return Some((Ok(snap), (rx, line)));
                 }

@@ -1,9 +1,11 @@
 //! Misbehaving PLCs, played by raw TCP servers: acquisition must mark them comm-lost,
 //! keep running and never panic.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::model::LinkState;
+use cellguard::bus::BusEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -93,10 +95,14 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
         shutdown,
         task,
     } = run_device(&plant, port);
-    assert!(
-        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(5)).await,
-        "{what}: connects"
-    );
+    let connects = || stats.connects.load(Ordering::Relaxed);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while connects() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: never connected"));
     assert!(
         wait_link(
             &mut rx,
@@ -107,11 +113,25 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
         .await,
         "{what}: marked comm-lost within twice the timeout"
     );
-    // It keeps trying: a second connection follows the back-off.
+    // It keeps trying, with back-off: a few more connections, not a tight loop.
+    let first = connects();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let more = connects() - first;
+    assert!(more >= 1, "{what}: never reconnected");
     assert!(
-        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(5)).await,
-        "{what}: reconnects"
+        more <= 8,
+        "{what}: {more} reconnections in 2.5 s is a tight loop, not a back-off"
     );
+    // A PLC that never completes a scan is never shown online.
+    while let Ok(ev) = rx.try_recv() {
+        if let BusEvent::Link { link, .. } = ev {
+            assert_ne!(
+                link.state,
+                LinkState::Online,
+                "{what}: shown online without a good scan"
+            );
+        }
+    }
     assert!(
         !task.is_finished(),
         "{what}: the runner must still be running"
@@ -120,7 +140,7 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
     task.await
         .unwrap_or_else(|e| panic!("{what}: runner panicked: {e}"));
     assert_eq!(
-        stats.scans.load(std::sync::atomic::Ordering::Relaxed),
+        stats.scans.load(Ordering::Relaxed),
         0,
         "{what}: no scan counted as good"
     );
