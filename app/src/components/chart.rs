@@ -95,13 +95,41 @@ fn draw_trend<DB: DrawingBackend>(
         .y_desc(unit)
         .label_style(("sans-serif", 13).into_font().color(&AXIS))
         .draw()?;
-    let series = points
+    // A gap in the data (the line or CellGuard was down) is a gap in the line,
+    // never a straight line drawn across it.
+    let visible: Vec<Point> = points
         .iter()
-        .filter(|p| p.1.is_finite())
-        .map(|p| ((p.0 - now_ms) as f64 / 60_000.0, p.1))
-        .filter(|p| p.0 >= -minutes);
-    chart.draw_series(LineSeries::new(series, LINE.stroke_width(2)))?;
+        .copied()
+        .filter(|p| p.1.is_finite() && p.0 >= now_ms - window_ms)
+        .collect();
+    for segment in segments(&visible, gap_ms(window_ms)) {
+        let line = segment
+            .iter()
+            .map(|p| ((p.0 - now_ms) as f64 / 60_000.0, p.1));
+        chart.draw_series(LineSeries::new(line, LINE.stroke_width(2)))?;
+    }
     Ok(())
+}
+
+/// The longest time between two points that a line still joins, for a window.
+fn gap_ms(window_ms: i64) -> i64 {
+    (window_ms / 100).max(5_000)
+}
+
+/// Splits time-ordered points where consecutive ones are more than `gap_ms` apart.
+fn segments(points: &[Point], gap_ms: i64) -> Vec<&[Point]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..points.len() {
+        if points[i].0 - points[i - 1].0 > gap_ms {
+            out.push(&points[start..i]);
+            start = i;
+        }
+    }
+    if start < points.len() {
+        out.push(&points[start..]);
+    }
+    out
 }
 
 /// A small line with no axes, for overview cards.
@@ -153,6 +181,26 @@ mod tests {
         assert!(svg.contains("now"), "no x label");
         assert!(svg.contains("−60 s"), "no relative x label: {svg}");
         assert!(svg.contains("°C"), "no unit");
+    }
+
+    #[test]
+    fn a_gap_in_the_data_breaks_the_line() {
+        let pts = vec![
+            (0, 1.0),
+            (1000, 2.0),
+            (60_000, 3.0),
+            (61_000, 4.0),
+            (62_000, 5.0),
+        ];
+        let s = segments(&pts, 5_000);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].len(), 2);
+        assert_eq!(s[1].len(), 3);
+        assert!(segments(&[], 5_000).is_empty());
+        let svg = trend_svg(&pts, 62_000, 120_000, "", (300, 200));
+        assert_eq!(svg.matches("stroke-width=\"2\"").count(), 2, "{svg}");
+        assert_eq!(gap_ms(120_000), 5_000);
+        assert_eq!(gap_ms(24 * 3_600_000), 864_000);
     }
 
     #[test]
