@@ -8,6 +8,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod modbus;
+pub mod risk;
 pub mod runtime;
 pub mod services;
 pub mod sim;
