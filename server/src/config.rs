@@ -39,6 +39,10 @@ pub const PACKML_STATES: [&str; 18] = [
 pub const MAX_READ_REGISTERS: u16 = 125;
 /// Bits one read may cover (function codes 1 and 2).
 pub const MAX_READ_BITS: u16 = 2000;
+/// Registers one multi-register write may cover (function code 16).
+pub const MAX_WRITE_REGISTERS: u16 = 123;
+/// Bits one multi-coil write may cover (function code 15).
+pub const MAX_WRITE_BITS: u16 = 1968;
 
 /// The whole plant file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,10 +340,6 @@ impl Tag {
 }
 
 impl Device {
-    /// The scan group a tag uses (validated to exist).
-    pub fn group_index(&self, name: &str) -> Option<usize> {
-        self.scan_groups.iter().position(|g| g.name == name)
-    }
     /// The index of the state tag, if the device has one.
     pub fn state_tag(&self) -> Option<usize> {
         self.tags.iter().position(|t| t.states.is_some())

@@ -18,14 +18,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info};
 
-use crate::config::Device;
+use crate::config::{
+    Device, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS,
+};
 use model::{Bank, Machine};
 
-/// Registers per read and write allowed by the protocol.
-const MAX_READ_REGS: u16 = 125;
-const MAX_WRITE_REGS: usize = 123;
-const MAX_READ_BITS: u16 = 2000;
-const MAX_WRITE_BITS: usize = 1968;
+/// The protocol's limits, as a real PLC enforces them.
+const MAX_WRITE_REGS: usize = MAX_WRITE_REGISTERS as usize;
+const MAX_WRITE_COILS: usize = MAX_WRITE_BITS as usize;
 
 /// One simulated PLC: its registers and its behaviour.
 #[derive(Clone)]
@@ -129,13 +129,13 @@ impl Service {
         let mut bank = self.bank.lock().unwrap_or_else(PoisonError::into_inner);
         match req {
             Request::ReadHoldingRegisters(a, n) => {
-                let s = check_read(a, n, bank.holding.len(), MAX_READ_REGS)?;
+                let s = check_read(a, n, bank.holding.len(), MAX_READ_REGISTERS)?;
                 Ok(Response::ReadHoldingRegisters(
                     bank.holding[s..s + usize::from(n)].to_vec(),
                 ))
             }
             Request::ReadInputRegisters(a, n) => {
-                let s = check_read(a, n, bank.input.len(), MAX_READ_REGS)?;
+                let s = check_read(a, n, bank.input.len(), MAX_READ_REGISTERS)?;
                 Ok(Response::ReadInputRegisters(
                     bank.input[s..s + usize::from(n)].to_vec(),
                 ))
@@ -171,7 +171,7 @@ impl Service {
                 Ok(Response::WriteSingleCoil(a, v))
             }
             Request::WriteMultipleCoils(a, bits) => {
-                let s = check_write(a, bits.len(), &bank.writable_coils, MAX_WRITE_BITS)?;
+                let s = check_write(a, bits.len(), &bank.writable_coils, MAX_WRITE_COILS)?;
                 bank.coils[s..s + bits.len()].copy_from_slice(&bits);
                 Ok(Response::WriteMultipleCoils(
                     a,
