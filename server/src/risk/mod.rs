@@ -1,4 +1,7 @@
-//! Risk prediction. So far: the evaluation metrics and threshold policies used to
-//! judge and calibrate a model on held-out lots (pure, no I/O).
+//! Risk prediction: the evaluation metrics and threshold policies used to judge and
+//! calibrate a model on held-out lots ([`metrics`]), trained models and scoring
+//! ([`model`]), and training with its artifacts ([`train`]).
 
 pub mod metrics;
+pub mod model;
+pub mod train;
