@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::model::{LineView, LiveEvent, Point, Quality, merge_recent, trim_points};
+use crate::quality::CellSummary;
 
 /// Seconds of full-rate live history kept per tag in the browser.
 pub const LIVE_WINDOW_MS: i64 = 2 * 60_000;
@@ -63,6 +64,8 @@ pub struct Live {
     pub now_ms: RwSignal<i64>,
     /// Server clock minus browser clock.
     clock_offset_ms: StoredValue<i64>,
+    /// The cell last inspected or scored (quality pages refetch when it changes).
+    pub last_cell: RwSignal<Option<CellSummary>>,
 }
 
 impl Live {
@@ -76,6 +79,7 @@ impl Live {
             trends_dirty: StoredValue::new(false),
             now_ms: RwSignal::new(0),
             clock_offset_ms: StoredValue::new(0),
+            last_cell: RwSignal::new(None),
         }
     }
 
@@ -102,6 +106,7 @@ impl Live {
     pub fn apply(&self, event: LiveEvent, browser_now_ms: i64) {
         match event {
             LiveEvent::Snapshot { line } => self.adopt(line, browser_now_ms),
+            LiveEvent::Cell { cell } => self.last_cell.set(Some(cell)),
             LiveEvent::Link { machine, link } => self.line.update(|l| {
                 if let Some(m) = l
                     .as_mut()

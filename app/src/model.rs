@@ -298,6 +298,11 @@ pub enum LiveEvent {
         /// The line.
         line: LineView,
     },
+    /// A cell got an inspection or a new score.
+    Cell {
+        /// The cell as the tables show it.
+        cell: crate::quality::CellSummary,
+    },
 }
 
 /// A time window of history.

@@ -1,4 +1,4 @@
-//! The command line: `cellguard serve`, `cellguard simulate line`, `cellguard check-config`.
+//! The command line: `cellguard serve`, `simulate line|dataset`, `check-config`, `train`, `import`.
 
 use std::path::PathBuf;
 
@@ -73,6 +73,42 @@ pub enum Command {
     },
     /// Check the plant file and print every problem with its file, line and field.
     CheckConfig,
+    /// Train the risk models on a dataset file (CSV or .xlsx, the `simulate dataset`
+    /// format) and write their artifacts.
+    Train(TrainArgs),
+    /// Import cells and inspections from a dataset file (CSV or .xlsx) into the
+    /// database: all rows or none.
+    Import(ImportArgs),
+}
+
+/// Options of `train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The dataset (CSV or .xlsx) with a label column.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Artifact name prefix: writes `<name>-logistic` and `<name>-forest`.
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// Where artifacts go (default: the plant file's `quality.models_dir`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of the forest and the lot split.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Options of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The file to import (CSV or .xlsx).
+    pub file: PathBuf,
+    /// Where the database lives.
+    #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Only check the file and show what would be imported.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// What `simulate` can run.
@@ -83,6 +119,19 @@ pub enum Simulate {
         /// Seed for repeatable runs.
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Write a historical dataset of simulated cells (features and short-term test
+    /// labels over several lots) as CSV, the format `import` and `train` read.
+    Dataset {
+        /// Number of cells.
+        #[arg(long, default_value_t = 20_000)]
+        cells: usize,
+        /// Seed; the same seed writes the same file.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Output file (`-` for standard output).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
     },
 }
 

@@ -8,8 +8,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use app::quality::TierBounds;
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
+
+use crate::quality::Product;
+use crate::risk::metrics::ThresholdPolicy;
 
 pub use crate::modbus::codec::{DataType, WordOrder};
 
@@ -60,6 +64,125 @@ pub struct Plant {
     /// One entry per PLC.
     #[serde(default)]
     pub devices: Vec<Device>,
+    /// Products, spec limits, risk tiers and models.
+    #[serde(default)]
+    pub quality: QualityConfig,
+}
+
+/// Products, spec limits, lot tiers and the risk models.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Product of cells that name none.
+    pub default_product: String,
+    /// Products and their spec limits (overrides of the catalogue defaults).
+    pub products: Vec<Product>,
+    /// Lot tiers by high-risk share.
+    pub tiers: Tiers,
+    /// Folder of model artifacts (relative paths are relative to the working directory).
+    pub models_dir: PathBuf,
+    /// Model that scores cells until another is promoted.
+    pub active_model: String,
+    /// How `cellguard train` chooses the threshold on the validation lots.
+    pub threshold: ThresholdConfig,
+}
+
+/// Lot tier bounds, as shares of scored cells.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tiers {
+    /// At or above: high tier (short-term test only).
+    pub high: f64,
+    /// At or above (below `high`): moderate tier.
+    pub moderate: f64,
+}
+
+impl Default for Tiers {
+    fn default() -> Self {
+        let b = TierBounds::default();
+        Self {
+            high: b.high,
+            moderate: b.moderate,
+        }
+    }
+}
+
+impl Tiers {
+    /// As the app's bounds.
+    pub fn bounds(self) -> TierBounds {
+        TierBounds {
+            high: self.high,
+            moderate: self.moderate,
+        }
+    }
+}
+
+/// Threshold policy: either a recall target within a flag-rate cap, or a cost ratio.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThresholdConfig {
+    /// Share of defective cells to catch.
+    pub recall: Option<f64>,
+    /// Largest share of cells sent to short-term testing.
+    pub max_flag_rate: Option<f64>,
+    /// Cost of a miss relative to a needless test (instead of recall/max_flag_rate).
+    pub miss_cost: Option<f64>,
+}
+
+impl Default for ThresholdConfig {
+    fn default() -> Self {
+        Self {
+            recall: Some(0.8),
+            max_flag_rate: Some(0.25),
+            miss_cost: None,
+        }
+    }
+}
+
+impl ThresholdConfig {
+    /// The policy (validated at load).
+    pub fn policy(self) -> ThresholdPolicy {
+        match (self.miss_cost, self.recall, self.max_flag_rate) {
+            (Some(miss_cost), _, _) => ThresholdPolicy::CostRatio { miss_cost },
+            (None, recall, max) => ThresholdPolicy::RecallWithinFlagRate {
+                recall: recall.unwrap_or(0.8),
+                max_flag_rate: max.unwrap_or(0.25),
+            },
+        }
+    }
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        let product = |id: &str, name: &str| Product {
+            id: id.into(),
+            name: name.into(),
+            limits: Default::default(),
+        };
+        Self {
+            default_product: "HC".into(),
+            products: vec![
+                product("HC", "High Capacity Cell"),
+                product("SC", "Standard Capacity Cell"),
+            ],
+            tiers: Tiers::default(),
+            models_dir: PathBuf::from("model-artifacts"),
+            active_model: "default-logistic".into(),
+            threshold: ThresholdConfig::default(),
+        }
+    }
+}
+
+impl QualityConfig {
+    /// The product `id`, or the default product for an empty id.
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        let id = if id.is_empty() {
+            self.default_product.as_str()
+        } else {
+            id
+        };
+        self.products.iter().find(|p| p.id == id)
+    }
 }
 
 fn default_plant_name() -> String {
@@ -92,7 +215,7 @@ impl Default for HistoryConfig {
 }
 
 /// The built-in line simulator.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorConfig {
     /// Start a simulated PLC per device inside `cellguard serve`, on free loopback
@@ -100,6 +223,18 @@ pub struct SimulatorConfig {
     pub embedded: bool,
     /// Seed for the simulator's randomness (a fixed seed repeats a run).
     pub seed: Option<u64>,
+    /// Cells the simulated stations produce per minute when embedded (0: none).
+    pub cells_per_minute: f64,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            embedded: false,
+            seed: None,
+            cells_per_minute: 30.0,
+        }
+    }
 }
 
 /// How addresses in the file are written.
@@ -662,6 +797,82 @@ fn protocol_address(base: AddressBase, table: Table, written: u32) -> Result<u32
 }
 
 /// Everything serde cannot check. Returns each problem with its path.
+fn validate_quality(q: &QualityConfig, out: &mut Vec<Problem>) {
+    let qp = |rest: &[Seg]| {
+        let mut p = vec![key("quality")];
+        p.extend_from_slice(rest);
+        p
+    };
+    let share = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
+    if !share(q.tiers.high) {
+        out.push((
+            qp(&[key("tiers"), key("high")]),
+            "must be a share in (0, 1]".into(),
+        ));
+    }
+    if !share(q.tiers.moderate) || q.tiers.moderate >= q.tiers.high {
+        out.push((
+            qp(&[key("tiers"), key("moderate")]),
+            "must be a share in (0, 1] below tiers.high".into(),
+        ));
+    }
+    let t = q.threshold;
+    for (name, v) in [("recall", t.recall), ("max_flag_rate", t.max_flag_rate)] {
+        if v.is_some_and(|v| !share(v)) {
+            out.push((
+                qp(&[key("threshold"), key(name)]),
+                "must be a share in (0, 1]".into(),
+            ));
+        }
+    }
+    if t.miss_cost.is_some_and(|c| !c.is_finite() || c <= 0.0) {
+        out.push((
+            qp(&[key("threshold"), key("miss_cost")]),
+            "must be a positive number".into(),
+        ));
+    }
+    if q.active_model.trim().is_empty() {
+        out.push((qp(&[key("active_model")]), "must name a model".into()));
+    }
+    let mut ids = HashSet::new();
+    for (pi, p) in q.products.iter().enumerate() {
+        let pp = |rest: &[Seg]| {
+            let mut v = vec![key("quality"), key("products"), Seg::Index(pi)];
+            v.extend_from_slice(rest);
+            v
+        };
+        if p.id.trim().is_empty() {
+            out.push((pp(&[key("id")]), "must not be empty".into()));
+        } else if !ids.insert(p.id.as_str()) {
+            out.push((
+                pp(&[key("id")]),
+                format!("product {:?} is defined twice", p.id),
+            ));
+        }
+        for (name, lim) in &p.limits {
+            let lp = pp(&[key("limits"), key(name)]);
+            let Some(d) = crate::quality::def(name) else {
+                out.push((lp, format!("{name:?} is not a known measurement")));
+                continue;
+            };
+            let (lsl, usl) = p.limits_of(d);
+            if lim.lsl.is_some_and(|v| !v.is_finite()) || lim.usl.is_some_and(|v| !v.is_finite()) {
+                out.push((lp, "limits must be finite numbers".into()));
+            } else if let (Some(l), Some(u)) = (lsl, usl)
+                && l > u
+            {
+                out.push((lp, format!("lower limit {l} is above upper limit {u}")));
+            }
+        }
+    }
+    if q.product(&q.default_product).is_none() {
+        out.push((
+            qp(&[key("default_product")]),
+            format!("{:?} is not among quality.products", q.default_product),
+        ));
+    }
+}
+
 fn validate(plant: &Plant) -> Vec<Problem> {
     let mut out: Vec<Problem> = Vec::new();
     let mut ids = HashSet::new();
@@ -675,6 +886,14 @@ fn validate(plant: &Plant) -> Vec<Problem> {
         out.push((
             vec![key("history"), key("flush_interval_ms")],
             "must be at least 1".into(),
+        ));
+    }
+    validate_quality(&plant.quality, &mut out);
+    let cpm = plant.simulator.cells_per_minute;
+    if !cpm.is_finite() || !(0.0..=6000.0).contains(&cpm) {
+        out.push((
+            vec![key("simulator"), key("cells_per_minute")],
+            "must be between 0 and 6000".into(),
         ));
     }
     for (di, d) in plant.devices.iter().enumerate() {
@@ -1293,6 +1512,40 @@ scan_group = "fast"
                 format!("[history]\nflush_interval_ms = 0\n{MINIMAL}"),
                 "history.flush_interval_ms",
                 "at least 1",
+            ),
+            (
+                format!("[quality]\ntiers = {{ high = 0.1, moderate = 0.2 }}\n{MINIMAL}"),
+                "quality.tiers.moderate",
+                "below tiers.high",
+            ),
+            (
+                format!("[quality]\ndefault_product = \"XX\"\n{MINIMAL}"),
+                "quality.default_product",
+                "not among",
+            ),
+            (
+                format!(
+                    "[[quality.products]]\nid = \"HC\"\nname = \"H\"\nlimits.kvalue = {{ usl = 1 }}\n{MINIMAL}"
+                ),
+                "quality.products[0].limits.kvalue",
+                "not a known measurement",
+            ),
+            (
+                format!(
+                    "[[quality.products]]\nid = \"HC\"\nname = \"H\"\nlimits.ocv = {{ lsl = 4.0 }}\n{MINIMAL}"
+                ),
+                "quality.products[0].limits.ocv",
+                "above upper limit",
+            ),
+            (
+                format!("[quality]\nthreshold = {{ recall = 1.5 }}\n{MINIMAL}"),
+                "quality.threshold.recall",
+                "share",
+            ),
+            (
+                format!("[simulator]\ncells_per_minute = -1\n{MINIMAL}"),
+                "simulator.cells_per_minute",
+                "between 0",
             ),
         ];
         for (text, field, words) in cases {

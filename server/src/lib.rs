@@ -3,11 +3,13 @@
 //! Data flows one way: PLC → [`acquisition`] → [`bus`] → [`storage`] and the
 //! [`web`] layer. [`config`] describes the plant, [`sim`] simulates it and
 //! [`runtime`] wires it all together.
+#![recursion_limit = "256"]
 pub mod acquisition;
 pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod modbus;
+pub mod quality;
 pub mod risk;
 pub mod runtime;
 pub mod services;

@@ -68,6 +68,15 @@ async fn main() -> ExitCode {
         Command::Simulate {
             what: Simulate::Line { seed },
         } => simulate_line(plant, seed).await,
+        Command::Simulate {
+            what: Simulate::Dataset { cells, seed, out },
+        } => sim::cells::write_dataset_cli(cells, seed, &out),
+        Command::Train(args) => {
+            tokio::task::spawn_blocking(move || cellguard::risk::train::run_cli(&plant, &args))
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("training stopped: {e}")))
+        }
+        Command::Import(args) => cellguard::quality::import_cli::run(&plant, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,10 @@ use tracing::info;
 use crate::acquisition::{DeviceStats, Endpoint, spawn_all};
 use crate::bus::Bus;
 use crate::config::{Device, Plant};
+use crate::quality::service::Quality;
+use crate::quality::store::QualityStore;
 use crate::services::Line;
+use crate::sim::stations::Truth;
 use crate::sim::{RunningDevice, start_device};
 use crate::storage::HistoryStore;
 use crate::storage::sqlite::SqliteStore;
@@ -37,6 +40,10 @@ pub struct Running {
     pub stats: Vec<Arc<DeviceStats>>,
     /// The history store.
     pub store: Arc<dyn HistoryStore>,
+    /// Cells, scores and models.
+    pub quality: Arc<Quality>,
+    /// Ground truth of the simulated cells (evaluation only).
+    pub truth: Arc<Truth>,
     /// The task tracker (for restarting simulators in tests).
     pub tasks: TaskTracker,
     /// Cancelled to stop everything.
@@ -87,11 +94,18 @@ pub async fn start(
     let plant = Arc::new(plant);
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let store: Arc<dyn HistoryStore> = Arc::new(
-        SqliteStore::open_in(data_dir)
-            .await
-            .with_context(|| format!("opening the database in {}", data_dir.display()))?,
+    let sqlite = SqliteStore::open_in(data_dir)
+        .await
+        .with_context(|| format!("opening the database in {}", data_dir.display()))?;
+    let quality = Arc::new(
+        Quality::open(
+            Arc::new(plant.quality.clone()),
+            QualityStore::new(sqlite.pool().clone()),
+        )
+        .await
+        .context("opening the quality records")?,
     );
+    let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
     let bus = Arc::new(Bus::new(&plant, BUS_CAPACITY));
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
 
@@ -159,10 +173,32 @@ pub async fn start(
         options,
         WebState {
             line,
+            quality: Arc::clone(&quality),
             shutdown: shutdown.clone(),
         },
     );
     let addr = listener.local_addr()?;
+    let truth = Arc::new(Truth::default());
+    if !simulators.is_empty() {
+        // The simulated stations post to this very server, as real ones would.
+        let ip = if addr.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            addr.ip()
+        };
+        tasks.spawn(crate::sim::stations::run(
+            Arc::clone(&plant),
+            Arc::clone(&bus),
+            format!(
+                "http://{}/api/v1/inspections",
+                SocketAddr::new(ip, addr.port())
+            ),
+            plant.simulator.cells_per_minute,
+            plant.simulator.seed.unwrap_or_else(rand::random),
+            Arc::clone(&truth),
+            shutdown.clone(),
+        ));
+    }
     let http_shutdown = shutdown.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
@@ -179,6 +215,8 @@ pub async fn start(
         simulators,
         stats,
         store,
+        quality,
+        truth,
         tasks,
         shutdown,
     })

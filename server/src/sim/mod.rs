@@ -1,7 +1,9 @@
 //! The line simulator: one Modbus TCP server per machine, serving the plant file's
 //! register map with the dynamics of [`model`].
 
+pub mod cells;
 pub mod model;
+pub mod stations;
 
 use std::future;
 use std::io;

@@ -65,24 +65,36 @@ pub async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before the snapshot so nothing falls between them.
     let rx = state.line.bus().subscribe();
+    let cells = state.quality.subscribe();
     let line: Arc<Line> = Arc::clone(&state.line);
     let first = snapshot(&line).await;
-    let events = stream::unfold((rx, line), |(mut rx, line)| async move {
+    let events = stream::unfold((rx, cells, line), |(mut rx, mut cells, line)| async move {
         loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    if let Some(out) = to_live_event(&line, &ev) {
-                        return Some((Ok(encode(&out)), (rx, line)));
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Ok(ev) => {
+                        if let Some(out) = to_live_event(&line, &ev) {
+                            return Some((Ok(encode(&out)), (rx, cells, line)));
+                        }
                     }
-                }
-                Err(RecvError::Lagged(_)) => {
-                    // Skip what is still queued (it is older than the snapshot) and
-                    // go on from now.
-                    let rx = rx.resubscribe();
-                    let snap = snapshot(&line).await;
-                    return Some((Ok(snap), (rx, line)));
-                }
-                Err(RecvError::Closed) => return None,
+                    Err(RecvError::Lagged(_)) => {
+                        // Skip what is still queued (it is older than the snapshot) and
+                        // go on from now.
+                        let rx = rx.resubscribe();
+                        let snap = snapshot(&line).await;
+                        return Some((Ok(snap), (rx, cells, line)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                got = cells.recv() => match got {
+                    Ok(cell) => {
+                        let ev = encode(&LiveEvent::Cell { cell });
+                        return Some((Ok(ev), (rx, cells, line)));
+                    }
+                    // Missed cells are picked up by the pages' next fetch.
+                    Err(RecvError::Lagged(_)) => cells = cells.resubscribe(),
+                    Err(RecvError::Closed) => return None,
+                },
             }
         }
     });

@@ -4,14 +4,16 @@
 pub mod assets;
 pub mod health;
 pub mod live;
+pub mod quality;
 
 use std::sync::Arc;
 
-use app::api::service::SharedLineService;
+use app::api::service::{SharedLineService, SharedQualityService};
 use app::{App, shell};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
@@ -19,6 +21,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::quality::service::Quality;
 use crate::services::Line;
 
 /// Everything the HTTP handlers need.
@@ -26,6 +29,8 @@ use crate::services::Line;
 pub struct WebState {
     /// The line service.
     pub line: Arc<Line>,
+    /// Cells, scores and models.
+    pub quality: Arc<Quality>,
     /// Stops long-lived responses (the live stream) at shutdown.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -34,8 +39,19 @@ pub struct WebState {
 pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let routes = generate_route_list(App);
     let service: SharedLineService = state.line.clone();
+    let quality_service: SharedQualityService = state.quality.clone();
     let api: Router<LeptosOptions> = Router::new()
         .route("/api/v1/live", get(live::stream))
+        .route(
+            "/api/v1/inspections",
+            post(quality::post_inspections).layer(DefaultBodyLimit::max(quality::MAX_INGEST_BYTES)),
+        )
+        .route(
+            "/api/v1/imports",
+            post(quality::post_import).layer(DefaultBodyLimit::max(quality::MAX_IMPORT_BYTES)),
+        )
+        .route("/api/v1/export/cells.csv", get(quality::export_cells))
+        .route("/api/v1/openapi.json", get(quality::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state);
@@ -53,7 +69,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .leptos_routes_with_context(
             &options,
             routes,
-            move || provide_context(service.clone()),
+            move || {
+                provide_context(service.clone());
+                provide_context(quality_service.clone());
+            },
             {
                 let options = options.clone();
                 move || shell(options.clone())

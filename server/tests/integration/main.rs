@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod faults;
 mod pymodbus;
+mod quality;
 mod web;

@@ -1,0 +1,534 @@
+//! Cell quality: the words and views shared by the server and the browser.
+//!
+//! Stages, verdicts, risk bands and lot tiers are defined once here; the server's
+//! domain code and storage reuse them, the pages render them. Pure, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// Where in the line an inspection was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Stage {
+    /// In-process quality control (electrode, assembly, filling).
+    Ipqc,
+    /// Final quality control (formation, aging, end-of-line test).
+    Fqc,
+    /// Outgoing quality control (before shipping).
+    Oqc,
+}
+
+impl Stage {
+    /// Every stage, in line order.
+    pub const ALL: [Stage; 3] = [Stage::Ipqc, Stage::Fqc, Stage::Oqc];
+
+    /// The stage's short name as written in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ipqc => "IPQC",
+            Stage::Fqc => "FQC",
+            Stage::Oqc => "OQC",
+        }
+    }
+
+    /// Parses `IPQC`, `FQC` or `OQC` (any case).
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// A measurement against its spec limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Within limits.
+    Pass,
+    /// Outside a limit.
+    Fail,
+}
+
+impl Verdict {
+    /// Judges `value` against optional lower and upper limits (inclusive).
+    pub fn judge(value: f64, lsl: Option<f64>, usl: Option<f64>) -> Verdict {
+        let low_ok = lsl.is_none_or(|l| value >= l);
+        let high_ok = usl.is_none_or(|u| value <= u);
+        if value.is_finite() && low_ok && high_ok {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+}
+
+/// A cell's risk band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Band {
+    /// Score at or above the model's threshold.
+    High,
+    /// Score below the threshold.
+    Low,
+}
+
+impl Band {
+    /// The band of `score` at `threshold`.
+    pub fn of(score: f64, threshold: f64) -> Band {
+        if score >= threshold {
+            Band::High
+        } else {
+            Band::Low
+        }
+    }
+
+    /// What the floor should do with such a cell.
+    pub fn recommendation(self) -> &'static str {
+        match self {
+            Band::High => "short-term testing recommended",
+            Band::Low => "safe for all usage",
+        }
+    }
+
+    /// Lower-case name, as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Band::High => "high",
+            Band::Low => "low",
+        }
+    }
+
+    /// Parses `high` or `low` (any case).
+    pub fn parse(s: &str) -> Option<Band> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "high" => Some(Band::High),
+            "low" => Some(Band::Low),
+            _ => None,
+        }
+    }
+}
+
+/// Where a lot's high-risk share puts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LotTier {
+    /// Share at or above the high bound.
+    High,
+    /// Share between the moderate and the high bound.
+    Moderate,
+    /// Share below the moderate bound.
+    Low,
+}
+
+/// The bounds of the lot tiers, as shares of scored cells (configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TierBounds {
+    /// At or above: [`LotTier::High`] (default 0.20).
+    pub high: f64,
+    /// At or above (and below `high`): [`LotTier::Moderate`] (default 0.10).
+    pub moderate: f64,
+}
+
+impl Default for TierBounds {
+    fn default() -> Self {
+        Self {
+            high: 0.20,
+            moderate: 0.10,
+        }
+    }
+}
+
+impl LotTier {
+    /// The tier of a lot with `high` high-risk cells among `scored`; `None` before any
+    /// cell of the lot is scored.
+    pub fn of(high: u64, scored: u64, bounds: TierBounds) -> Option<LotTier> {
+        if scored == 0 {
+            return None;
+        }
+        let share = high as f64 / scored as f64;
+        Some(if share >= bounds.high {
+            LotTier::High
+        } else if share >= bounds.moderate {
+            LotTier::Moderate
+        } else {
+            LotTier::Low
+        })
+    }
+
+    /// What to do with the lot.
+    pub fn recommendation(self) -> &'static str {
+        match self {
+            LotTier::High => "short-term test recommended only",
+            LotTier::Moderate => "moderate risk, further analysis",
+            LotTier::Low => "low risk, safe for vehicle installation",
+        }
+    }
+
+    /// A short label for badges.
+    pub fn label(self) -> &'static str {
+        match self {
+            LotTier::High => "High",
+            LotTier::Moderate => "Moderate",
+            LotTier::Low => "Low",
+        }
+    }
+}
+
+/// One measurement of an inspection, with its limits and verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementView {
+    /// Catalogue name, e.g. `k_value`.
+    pub name: String,
+    /// Human label, e.g. `K-value (self-discharge)`.
+    pub label: String,
+    /// Unit, e.g. `mV/day`.
+    pub unit: String,
+    /// Measured value.
+    pub value: f64,
+    /// Lower spec limit.
+    pub lsl: Option<f64>,
+    /// Upper spec limit.
+    pub usl: Option<f64>,
+    /// Against the limits.
+    pub verdict: Verdict,
+}
+
+/// One inspection of a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectionView {
+    /// Stage.
+    pub stage: Stage,
+    /// Station (machine or test bench) that made it.
+    pub station: String,
+    /// When it was made (Unix ms).
+    pub ts_ms: i64,
+    /// Its measurements.
+    pub measurements: Vec<MeasurementView>,
+}
+
+/// A machine value recorded when a cell passed a station.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextValue {
+    /// Machine id, e.g. `CAS_01`.
+    pub machine: String,
+    /// Tag name.
+    pub tag: String,
+    /// Unit.
+    pub unit: String,
+    /// Value.
+    pub value: f64,
+    /// When it was read (Unix ms).
+    pub ts_ms: i64,
+}
+
+/// Why a score is what it is: one feature's share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Catalogue name.
+    pub feature: String,
+    /// Human label.
+    pub label: String,
+    /// The cell's value.
+    pub value: f64,
+    /// Unit.
+    pub unit: String,
+    /// Signed contribution (log-odds for the linear model; importance-weighted
+    /// deviation for the forest). Positive raises the risk.
+    pub contribution: f64,
+    /// Whether the value was missing and filled with the training mean.
+    pub imputed: bool,
+}
+
+/// A stored risk score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreView {
+    /// Estimated probability of a latent defect.
+    pub score: f64,
+    /// Band at the threshold.
+    pub band: Band,
+    /// The model's threshold.
+    pub threshold: f64,
+    /// Model name, e.g. `default-logistic`.
+    pub model: String,
+    /// Model version (training fingerprint).
+    pub model_version: String,
+    /// When scored (Unix ms).
+    pub scored_ms: i64,
+    /// Largest contributions first.
+    pub reasons: Vec<Reason>,
+}
+
+/// A cell in a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellSummary {
+    /// Serial number.
+    pub serial: String,
+    /// Production order.
+    pub order: String,
+    /// Lot.
+    pub lot: String,
+    /// Product id.
+    pub product: String,
+    /// First seen (Unix ms).
+    pub created_ms: i64,
+    /// Last inspection (Unix ms).
+    pub updated_ms: i64,
+    /// Stages inspected so far.
+    pub stages: Vec<Stage>,
+    /// Measurements out of spec.
+    pub failed: u32,
+    /// Score, when the cell has every required feature.
+    pub score: Option<f64>,
+    /// Band, when scored.
+    pub band: Option<Band>,
+}
+
+/// Everything about one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellDetail {
+    /// The table row.
+    pub summary: CellSummary,
+    /// Inspections in line order.
+    pub inspections: Vec<InspectionView>,
+    /// Machine values when the cell passed each station.
+    pub context: Vec<ContextValue>,
+    /// The active model's score, if complete.
+    pub score: Option<ScoreView>,
+    /// Required features still missing (empty once scored).
+    pub missing: Vec<String>,
+}
+
+/// A lot card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LotView {
+    /// Lot id.
+    pub lot: String,
+    /// Production order(s) of its cells (usually one).
+    pub order: String,
+    /// Product id.
+    pub product: String,
+    /// Cells seen.
+    pub cells: u64,
+    /// Cells scored.
+    pub scored: u64,
+    /// Scored cells in the high band.
+    pub high: u64,
+    /// Tier, once any cell is scored.
+    pub tier: Option<LotTier>,
+    /// Last activity (Unix ms).
+    pub updated_ms: i64,
+}
+
+impl LotView {
+    /// High-risk share of scored cells.
+    pub fn share(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.high as f64 / self.scored as f64)
+    }
+}
+
+/// The quality overview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityOverview {
+    /// Cells seen.
+    pub cells: u64,
+    /// Cells scored.
+    pub scored: u64,
+    /// Cells still missing required data.
+    pub incomplete: u64,
+    /// Scored cells in the high band.
+    pub high: u64,
+    /// Score histogram: `histogram[i]` counts scores in `[i/10, (i+1)/10)`.
+    pub histogram: Vec<u64>,
+    /// The active model's threshold.
+    pub threshold: Option<f64>,
+    /// The active model's name.
+    pub model: Option<String>,
+    /// High-risk cells awaiting short-term testing, newest first.
+    pub high_waiting: Vec<CellSummary>,
+    /// Lots, most recent first.
+    pub lots: Vec<LotView>,
+    /// The tier bounds in force.
+    pub tiers: TierBounds,
+}
+
+/// Filter and page of the cells table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CellFilter {
+    /// Exact lot.
+    pub lot: Option<String>,
+    /// Exact production order.
+    pub order: Option<String>,
+    /// Band (`high`, `low`) or `incomplete`.
+    pub band: Option<String>,
+    /// Created at or after (Unix ms).
+    pub from_ms: Option<i64>,
+    /// Created before (Unix ms).
+    pub to_ms: Option<i64>,
+    /// 0-based page.
+    pub page: u32,
+    /// Rows per page (capped by the server).
+    pub page_size: u32,
+}
+
+/// One page of cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellPage {
+    /// The rows.
+    pub rows: Vec<CellSummary>,
+    /// Rows matching the filter.
+    pub total: u64,
+    /// This page (0-based).
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+}
+
+/// A model's figures on its held-out lots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelMetrics {
+    /// Precision–recall AUC (average precision).
+    pub pr_auc: f64,
+    /// ROC AUC.
+    pub roc_auc: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Share of defective cells in the held-out lots.
+    pub base_rate: f64,
+    /// Operating threshold (chosen on the validation lots).
+    pub threshold: f64,
+    /// Share of defective cells flagged at the threshold.
+    pub recall: f64,
+    /// Share of flagged cells that are defective.
+    pub precision: f64,
+    /// Share of all cells flagged.
+    pub flag_rate: f64,
+    /// Share of good cells flagged (needless tests).
+    pub producers_risk: f64,
+    /// Share of defective cells passed (misses).
+    pub consumers_risk: f64,
+    /// Confusion matrix at the threshold.
+    pub confusion: ConfusionView,
+    /// Precision–recall curve: (recall, precision).
+    pub pr_curve: Vec<(f64, f64)>,
+    /// Calibration: (mean predicted, observed rate, cells) per bin.
+    pub calibration: Vec<(f64, f64, u64)>,
+    /// Held-out cells.
+    pub n_test: u64,
+}
+
+/// Confusion counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfusionView {
+    /// Defective and flagged.
+    pub tp: u64,
+    /// Good but flagged.
+    pub fp: u64,
+    /// Good and passed.
+    pub tn: u64,
+    /// Defective but passed.
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+}
+
+/// A trained model as the models page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelView {
+    /// Artifact name, e.g. `default-logistic`.
+    pub name: String,
+    /// `logistic` or `forest`.
+    pub kind: String,
+    /// Version (training-data fingerprint).
+    pub version: String,
+    /// When trained (RFC 3339).
+    pub created: String,
+    /// Whether it scores cells now.
+    pub active: bool,
+    /// Features it reads, in order.
+    pub features: Vec<String>,
+    /// Its held-out figures.
+    pub metrics: ModelMetrics,
+    /// The model card (Markdown text).
+    pub card: String,
+}
+
+/// A recorded switch of the active model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSwitch {
+    /// When (Unix ms).
+    pub ts_ms: i64,
+    /// Previous active model.
+    pub from: String,
+    /// New active model.
+    pub to: String,
+    /// Who switched.
+    pub by: String,
+}
+
+/// What the models page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelsView {
+    /// Every loadable model.
+    pub models: Vec<ModelView>,
+    /// Models that failed to load, with the reason.
+    pub broken: Vec<(String, String)>,
+    /// Switches of the active model, newest first.
+    pub switches: Vec<ModelSwitch>,
+}
+
+/// Result of an import (or of its preview).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Whether anything was written.
+    pub committed: bool,
+    /// Rows (cells) read.
+    pub rows: u64,
+    /// Cells new to the database.
+    pub new_cells: u64,
+    /// Inspections written (or that would be).
+    pub inspections: u64,
+    /// Inspections already present (same key), left alone.
+    pub duplicates: u64,
+    /// Lots in the file.
+    pub lots: Vec<String>,
+    /// The first rows, for the preview: serial, lot, order, measurements present.
+    pub preview: Vec<(String, String, String, u32)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_limits_are_inclusive_and_optional() {
+        assert_eq!(Verdict::judge(1.0, Some(1.0), Some(2.0)), Verdict::Pass);
+        assert_eq!(Verdict::judge(2.0, Some(1.0), Some(2.0)), Verdict::Pass);
+        assert_eq!(Verdict::judge(0.99, Some(1.0), None), Verdict::Fail);
+        assert_eq!(Verdict::judge(1e9, Some(1.0), None), Verdict::Pass);
+        assert_eq!(Verdict::judge(f64::NAN, None, None), Verdict::Fail);
+    }
+
+    #[test]
+    fn lot_tiers_follow_the_bounds() {
+        let b = TierBounds::default();
+        assert_eq!(LotTier::of(0, 0, b), None);
+        assert_eq!(LotTier::of(20, 100, b), Some(LotTier::High));
+        assert_eq!(LotTier::of(19, 100, b), Some(LotTier::Moderate));
+        assert_eq!(LotTier::of(10, 100, b), Some(LotTier::Moderate));
+        assert_eq!(LotTier::of(9, 100, b), Some(LotTier::Low));
+    }
+
+    #[test]
+    fn band_and_stage_round_trip() {
+        assert_eq!(Band::of(0.5, 0.5), Band::High);
+        assert_eq!(Band::of(0.49, 0.5), Band::Low);
+        assert_eq!(Band::parse(" HIGH"), Some(Band::High));
+        assert_eq!(Stage::parse("fqc"), Some(Stage::Fqc));
+        assert_eq!(Stage::parse("EOL"), None);
+        assert_eq!(
+            serde_json::to_string(&Stage::Oqc).ok().as_deref(),
+            Some("\"OQC\"")
+        );
+    }
+}

@@ -1,0 +1,484 @@
+//! The quality service: ingestion (validate → store → score → announce), imports,
+//! the active model and its promotion, and the views the pages ask for.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use app::api::service::{QualityService, ServiceError};
+use app::quality::{
+    Band, CellDetail, CellFilter, CellPage, CellSummary, ConfusionView, ImportReport, ModelMetrics,
+    ModelSwitch, ModelView, ModelsView, QualityOverview, Reason, ScoreView,
+};
+use tokio::sync::broadcast;
+
+use super::ingest::{self, FieldError, InspectionIn};
+use super::store::{IngestError, IngestOutcome, QualityStore, ScoreState};
+use super::{CellRecord, def};
+use crate::bus::now_ms;
+use crate::config::QualityConfig;
+use crate::risk::model::{Model, Scratch};
+use crate::storage::StoreError;
+
+/// Reasons kept per score.
+const REASONS: usize = 6;
+/// Cells announced to browsers per second at most during an import (the rest are
+/// picked up by the pages' refetch).
+const ANNOUNCE_CAP: usize = 200;
+
+/// Why an ingestion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestFailure {
+    /// The body is invalid; nothing was written.
+    #[error("invalid inspections")]
+    Invalid(Vec<FieldError>),
+    /// A key or a cell clashes with stored data; nothing was written.
+    #[error("record {record}: {message}")]
+    Conflict {
+        /// Index in the batch.
+        record: usize,
+        /// What clashes.
+        message: String,
+    },
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<IngestError> for IngestFailure {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Conflict { record, message } => {
+                IngestFailure::Conflict { record, message }
+            }
+            IngestError::Store(s) => IngestFailure::Store(s),
+        }
+    }
+}
+
+/// The active model, loaded.
+struct Active {
+    model: Arc<Model>,
+}
+
+/// Cells, scores and models.
+pub struct Quality {
+    cfg: Arc<QualityConfig>,
+    store: QualityStore,
+    models_dir: PathBuf,
+    active: RwLock<Option<Active>>,
+    active_name: RwLock<String>,
+    events: broadcast::Sender<CellSummary>,
+}
+
+impl Quality {
+    /// Opens the service: the active model is the last promoted one, else the
+    /// configured one. A model that cannot be loaded leaves cells unscored (shown as
+    /// incomplete with the reason logged), never scored by something else.
+    pub async fn open(cfg: Arc<QualityConfig>, store: QualityStore) -> Result<Self, StoreError> {
+        let name = store
+            .switches()
+            .await?
+            .first()
+            .map_or_else(|| cfg.active_model.clone(), |s| s.to.clone());
+        let models_dir = cfg.models_dir.clone();
+        let active = match Model::load(&models_dir.join(&name)) {
+            Ok(m) => Some(Active { model: Arc::new(m) }),
+            Err(e) => {
+                tracing::error!(model = %name, error = %e, "the active model cannot be loaded; cells stay unscored");
+                None
+            }
+        };
+        let (events, _) = broadcast::channel(1024);
+        Ok(Self {
+            cfg,
+            store,
+            models_dir,
+            active: RwLock::new(active),
+            active_name: RwLock::new(name),
+            events,
+        })
+    }
+
+    /// Cell updates, for the live stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<CellSummary> {
+        self.events.subscribe()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &QualityStore {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &QualityConfig {
+        &self.cfg
+    }
+
+    fn model(&self) -> Option<Arc<Model>> {
+        self.active
+            .read()
+            .ok()
+            .and_then(|a| a.as_ref().map(|a| Arc::clone(&a.model)))
+    }
+
+    fn active_name(&self) -> String {
+        self.active_name
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+
+    /// Validates, stores and scores a batch from the API: all of it or nothing.
+    pub async fn ingest(&self, batch: Vec<InspectionIn>) -> Result<IngestOutcome, IngestFailure> {
+        ingest::check_batch_size(batch.len()).map_err(IngestFailure::Invalid)?;
+        let checked =
+            ingest::validate(batch, &self.cfg, now_ms()).map_err(IngestFailure::Invalid)?;
+        let outcome = self.store.ingest(&checked, now_ms()).await?;
+        self.rescore(&outcome.touched).await?;
+        Ok(outcome)
+    }
+
+    /// Checks a dataset's records and, unless `dry_run`, writes them all (or none)
+    /// and scores their cells. `progress` hears (stage, done, total).
+    pub async fn import(
+        &self,
+        records: &[CellRecord],
+        dry_run: bool,
+        progress: &(dyn Fn(&str, u64, u64) + Sync),
+    ) -> Result<ImportReport, IngestFailure> {
+        let now = now_ms();
+        let mut batch = Vec::new();
+        for r in records {
+            batch.extend(ingest::from_record(r, "import", now));
+        }
+        progress("checking", 0, records.len() as u64);
+        let checked = ingest::validate(batch, &self.cfg, now)
+            .map_err(|errs| IngestFailure::Invalid(errs.into_iter().take(100).collect()))?;
+        let mut lots: Vec<String> = records.iter().map(|r| r.lot.clone()).collect();
+        lots.sort();
+        lots.dedup();
+        let preview = records
+            .iter()
+            .take(10)
+            .map(|r| {
+                (
+                    r.serial.clone(),
+                    r.lot.clone(),
+                    r.order.clone(),
+                    r.values.iter().filter(|v| v.is_some()).count() as u32,
+                )
+            })
+            .collect();
+        let mut report = ImportReport {
+            committed: false,
+            rows: records.len() as u64,
+            new_cells: 0,
+            inspections: checked.len() as u64,
+            duplicates: 0,
+            lots,
+            preview,
+        };
+        if dry_run {
+            let (new_cells, dupes) = self.store.preview(&checked).await?;
+            report.new_cells = new_cells;
+            report.duplicates = dupes;
+            report.inspections -= dupes;
+            return Ok(report);
+        }
+        progress("writing", 0, checked.len() as u64);
+        let outcome = self.store.ingest(&checked, now).await?;
+        progress("writing", checked.len() as u64, checked.len() as u64);
+        report.committed = true;
+        report.new_cells = outcome.new_cells;
+        report.inspections = outcome.created;
+        report.duplicates = outcome.duplicates;
+        // Score from the database so a cell's earlier inspections count too.
+        let total = outcome.touched.len() as u64;
+        for (i, chunk) in outcome.touched.chunks(500).enumerate() {
+            self.rescore(chunk).await?;
+            progress("scoring", ((i + 1) * 500).min(total as usize) as u64, total);
+        }
+        Ok(report)
+    }
+
+    /// Scores `serials` with the active model, stores the verdicts and announces
+    /// the cells.
+    pub async fn rescore(&self, serials: &[String]) -> Result<(), StoreError> {
+        if serials.is_empty() {
+            return Ok(());
+        }
+        let model = self.model();
+        let name = self.active_name();
+        let mut verdicts = Vec::with_capacity(serials.len());
+        let mut scratch = model.as_ref().map(|m| m.scratch());
+        for serial in serials {
+            let Some(record) = self.store.record(serial).await? else {
+                continue;
+            };
+            let state = match (&model, &mut scratch) {
+                (Some(m), Some(s)) => score_record(m, &record, s, now_ms()),
+                _ => ScoreState::Incomplete {
+                    model: name.clone(),
+                    model_version: String::new(),
+                    missing: vec!["(no loadable model)".into()],
+                    at_ms: now_ms(),
+                },
+            };
+            verdicts.push((serial.clone(), state));
+        }
+        self.store.save_scores(&verdicts).await?;
+        if self.events.receiver_count() > 0 {
+            for serial in serials.iter().rev().take(ANNOUNCE_CAP).rev() {
+                if let Some(summary) = self.store.summary_of(serial).await? {
+                    let _ = self.events.send(summary);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the models page shows of one artifact folder.
+fn model_view(dir: &Path, active: &str) -> Result<ModelView, String> {
+    {
+        let model = Model::load(dir).map_err(|e| e.to_string())?;
+        let read_json = |file: &str| -> serde_json::Value {
+            std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let m = read_json("metrics.json");
+        let meta = read_json("meta.json");
+        let f = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(f64::NAN)
+        };
+        let u = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0)
+        };
+        let conf = m.get("confusion").cloned().unwrap_or_default();
+        let list = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let num = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0)
+        };
+        let metrics = ModelMetrics {
+            pr_auc: f("pr_auc"),
+            roc_auc: f("roc_auc"),
+            brier: f("brier"),
+            base_rate: f("base_rate"),
+            threshold: model.threshold(),
+            recall: f("recall"),
+            precision: f("precision"),
+            flag_rate: f("flag_rate"),
+            producers_risk: f("producers_risk"),
+            consumers_risk: f("consumers_risk"),
+            confusion: ConfusionView {
+                tp: u(&conf, "tp"),
+                fp: u(&conf, "fp"),
+                tn: u(&conf, "tn"),
+                fn_: u(&conf, "fn"),
+            },
+            pr_curve: list("pr_curve")
+                .iter()
+                .map(|p| (num(p, "recall"), num(p, "precision")))
+                .collect(),
+            calibration: list("calibration")
+                .iter()
+                .map(|b| (num(b, "mean_score"), num(b, "observed_rate"), u(b, "count")))
+                .collect(),
+            n_test: u(&m, "n_test"),
+        };
+        let name = model.name().to_owned();
+        Ok(ModelView {
+            active: name == active,
+            kind: model.kind().as_str().to_owned(),
+            version: model.version().to_owned(),
+            created: meta
+                .get("created")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            features: model.features().iter().map(|f| f.name.clone()).collect(),
+            metrics,
+            card: std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap_or_default(),
+            name,
+        })
+    }
+}
+
+/// Scores one record with `model` into a storable verdict.
+pub fn score_record(
+    model: &Model,
+    record: &CellRecord,
+    scratch: &mut Scratch,
+    at_ms: i64,
+) -> ScoreState {
+    let x = model.features_from_record(record);
+    match model.score_with(&x, scratch) {
+        Err(missing) => ScoreState::Incomplete {
+            model: model.name().to_owned(),
+            model_version: model.version().to_owned(),
+            missing: missing.0,
+            at_ms,
+        },
+        Ok(scored) => {
+            let mut reasons: Vec<Reason> = model
+                .features()
+                .iter()
+                .zip(&x)
+                .enumerate()
+                .map(|(i, (f, v))| {
+                    let d = def(&f.name);
+                    Reason {
+                        feature: f.name.clone(),
+                        label: d.map_or_else(|| f.name.clone(), |d| d.label.to_owned()),
+                        value: v.unwrap_or(f.mean),
+                        unit: d.map(|d| d.unit.to_owned()).unwrap_or_default(),
+                        contribution: scored.contributions.get(i).copied().unwrap_or(0.0),
+                        imputed: scored.imputed.get(i).copied().unwrap_or(false),
+                    }
+                })
+                .collect();
+            reasons.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+            reasons.truncate(REASONS);
+            let threshold = model.threshold();
+            ScoreState::Scored(ScoreView {
+                score: scored.p,
+                band: Band::of(scored.p, threshold),
+                threshold,
+                model: model.name().to_owned(),
+                model_version: model.version().to_owned(),
+                scored_ms: at_ms,
+                reasons,
+            })
+        }
+    }
+}
+
+fn unavailable(e: StoreError) -> ServiceError {
+    tracing::warn!(error = %e, "quality storage failed");
+    ServiceError::Unavailable
+}
+
+#[async_trait::async_trait]
+impl QualityService for Quality {
+    async fn overview(&self) -> Result<QualityOverview, ServiceError> {
+        let tiers = self.cfg.tiers.bounds();
+        let o = self
+            .store
+            .overview(tiers, 20, 24)
+            .await
+            .map_err(unavailable)?;
+        let model = self.model();
+        Ok(QualityOverview {
+            cells: o.cells,
+            scored: o.scored,
+            incomplete: o.cells.saturating_sub(o.scored),
+            high: o.high,
+            histogram: o.histogram,
+            threshold: model.as_ref().map(|m| m.threshold()),
+            model: Some(self.active_name()),
+            high_waiting: o.high_waiting,
+            lots: o.lots,
+            tiers,
+        })
+    }
+
+    async fn cells(&self, filter: CellFilter) -> Result<CellPage, ServiceError> {
+        self.store.cells(&filter).await.map_err(unavailable)
+    }
+
+    async fn cell(&self, serial: &str) -> Result<Option<CellDetail>, ServiceError> {
+        self.store.cell(serial).await.map_err(unavailable)
+    }
+
+    async fn models(&self) -> Result<ModelsView, ServiceError> {
+        let active = self.active_name();
+        let mut models = Vec::new();
+        let mut broken = Vec::new();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.models_dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.join("model.json").is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        for dir in dirs {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir2 = dir.clone();
+            let active2 = active.clone();
+            // Loading a forest parses megabytes of JSON: off the async threads.
+            let view = tokio::task::spawn_blocking(move || model_view(&dir2, &active2))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match view {
+                Ok(v) => models.push(v),
+                Err(reason) => broken.push((name, reason)),
+            }
+        }
+        let switches = self.store.switches().await.map_err(unavailable)?;
+        Ok(ModelsView {
+            models,
+            broken,
+            switches,
+        })
+    }
+
+    async fn promote(&self, name: &str, by: &str) -> Result<(), ServiceError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
+            return Err(ServiceError::UnknownModel(name.to_owned()));
+        }
+        let dir = self.models_dir.join(name);
+        if !dir.join("model.json").is_file() {
+            return Err(ServiceError::UnknownModel(name.to_owned()));
+        }
+        let model = tokio::task::spawn_blocking(move || Model::load(&dir))
+            .await
+            .map_err(|_| ServiceError::Unavailable)?
+            .map_err(|e| ServiceError::BadModel {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let from = self.active_name();
+        self.store
+            .record_switch(&ModelSwitch {
+                ts_ms: now_ms(),
+                from: from.clone(),
+                to: name.to_owned(),
+                by: by.to_owned(),
+            })
+            .await
+            .map_err(unavailable)?;
+        if let Ok(mut a) = self.active.write() {
+            *a = Some(Active {
+                model: Arc::new(model),
+            });
+        }
+        if let Ok(mut n) = self.active_name.write() {
+            *n = name.to_owned();
+        }
+        tracing::info!(from = %from, to = %name, by, "active model switched");
+        let serials = self.store.serials().await.map_err(unavailable)?;
+        for chunk in serials.chunks(1000) {
+            self.rescore(chunk).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

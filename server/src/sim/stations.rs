@@ -1,0 +1,293 @@
+//! The simulated line's test stations: cells flow CAS_01 → FORM_01 → EOL_01 and each
+//! stage's inspection is posted to CellGuard's public ingestion API over HTTP, exactly
+//! as a real station would. The cells' measurements come from [`super::cells`]'s
+//! latent-defect process, driven by the machine values acquisition reads at that
+//! moment, so a change of setpoint shows up in the cells that follow.
+//!
+//! The ground truth (did the cell fail its short-term test) stays here, for
+//! evaluation only; it is never posted.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use app::model::Quality as TagQuality;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::cells::{CellSim, Conditions, LotProfile, SimCell};
+use crate::bus::{Bus, now_ms};
+use crate::config::Plant;
+use crate::quality::{CATALOGUE, Stage};
+
+/// Cells per lot on the simulated line.
+const LOT_SIZE: u64 = 300;
+/// Ticks a cell spends between stages.
+const STAGE_GAP: usize = 2;
+/// Ground-truth entries kept.
+const TRUTH_KEPT: usize = 100_000;
+
+/// Which machine measures which stage, and the tags recorded as the cell's context.
+const STATIONS: [(Stage, &str, &[&str]); 3] = [
+    (
+        Stage::Ipqc,
+        "CAS_01",
+        &["speed", "vibration", "temperature", "force", "pressure"],
+    ),
+    (
+        Stage::Fqc,
+        "FORM_01",
+        &["temperature", "current", "voltage"],
+    ),
+    (Stage::Oqc, "EOL_01", &["temperature", "voltage", "soc"]),
+];
+
+/// Ground truth of the simulated cells: serial → failed the short-term test.
+#[derive(Debug, Default)]
+pub struct Truth {
+    map: Mutex<(HashMap<String, bool>, VecDeque<String>)>,
+}
+
+impl Truth {
+    fn insert(&self, serial: &str, defective: bool) {
+        let mut g = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let (map, order) = &mut *g;
+        map.insert(serial.to_owned(), defective);
+        order.push_back(serial.to_owned());
+        while order.len() > TRUTH_KEPT {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `serial` is (secretly) defective.
+    pub fn get(&self, serial: &str) -> Option<bool> {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .get(serial)
+            .copied()
+    }
+
+    /// Cells produced so far (up to the kept window).
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .len()
+    }
+
+    /// Whether no cell was produced yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads the current conditions from the bus (good values only; nominal otherwise).
+pub fn conditions(plant: &Plant, bus: &Bus) -> Conditions {
+    let mut c = Conditions::nominal();
+    let read = |machine: &str, tag: &str| -> Option<f64> {
+        let di = plant.devices.iter().position(|d| d.id == machine)?;
+        let ti = plant.devices[di].tags.iter().position(|t| t.name == tag)?;
+        let (_, latest) = bus.latest(u32::try_from(di).ok()?)?;
+        let l = latest.get(ti)?;
+        (l.quality == TagQuality::Good)
+            .then(|| l.value.as_ref().and_then(|v| v.as_f64()))
+            .flatten()
+    };
+    if let Some(v) = read("CAS_01", "speed") {
+        c.cas_speed = v;
+    }
+    if let Some(v) = read("CAS_01", "vibration") {
+        c.cas_vibration = v;
+    }
+    if let Some(v) = read("CAS_01", "temperature") {
+        c.cas_temperature = v;
+    }
+    if let Some(v) = read("FORM_01", "temperature") {
+        c.form_temperature = v;
+    }
+    if let Some(v) = read("FORM_01", "current") {
+        c.form_current = v;
+    }
+    c.sanitized()
+}
+
+fn context(plant: &Plant, bus: &Bus, machine: &str, tags: &[&str]) -> Vec<serde_json::Value> {
+    let Some(di) = plant.devices.iter().position(|d| d.id == machine) else {
+        return Vec::new();
+    };
+    let dev = &plant.devices[di];
+    let Some((_, latest)) = u32::try_from(di).ok().and_then(|i| bus.latest(i)) else {
+        return Vec::new();
+    };
+    tags.iter()
+        .filter_map(|name| {
+            let ti = dev.tags.iter().position(|t| t.name == *name)?;
+            let l = latest.get(ti)?;
+            let v = l.value.as_ref().and_then(|v| v.as_f64())?;
+            (l.quality == TagQuality::Good).then(|| {
+                json!({"machine": machine, "tag": name, "value": v,
+                       "unit": dev.tags[ti].unit, "ts_ms": l.ts_ms})
+            })
+        })
+        .collect()
+}
+
+/// The body one station posts for one stage of a cell.
+pub fn inspection(
+    cell: &SimCell,
+    lot: &LotProfile,
+    stage: Stage,
+    station: &str,
+    ts_ms: i64,
+    context: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let r = &cell.record;
+    let measurements: Vec<serde_json::Value> = CATALOGUE
+        .iter()
+        .zip(&r.values)
+        .filter(|(d, _)| d.stage == stage)
+        .filter_map(|(d, v)| v.map(|v| json!({"name": d.name, "value": v, "unit": d.unit})))
+        .collect();
+    json!({
+        "key": format!("{station}:{}:{}", r.serial, stage.as_str()),
+        "serial": r.serial, "order": lot.order, "lot": lot.id, "product": lot.product,
+        "stage": stage.as_str(), "station": station, "ts": ts_ms,
+        "measurements": measurements, "context": context,
+    })
+}
+
+/// Runs the stations until shutdown: one new cell every `60 / cells_per_minute`
+/// seconds, each stage posted to `url` (CellGuard's `/api/v1/inspections`).
+pub async fn run(
+    plant: Arc<Plant>,
+    bus: Arc<Bus>,
+    url: String,
+    cells_per_minute: f64,
+    seed: u64,
+    truth: Arc<Truth>,
+    shutdown: CancellationToken,
+) {
+    if !(cells_per_minute.is_finite() && cells_per_minute > 0.0) {
+        return;
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "simulated stations cannot build an HTTP client");
+            return;
+        }
+    };
+    let period = Duration::from_secs_f64((60.0 / cells_per_minute).max(0.01));
+    let mut sim = CellSim::new(seed);
+    let start = jiff::Timestamp::from_millisecond(now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let stamp = start.strftime("%y%m%d-%H%M").to_string();
+    let mut n: u64 = 0;
+    let mut lot = sim.draw_lot(&format!("L{stamp}-01"), "98765", "HC");
+    // Cells between stages: (cell, lot, next stage index).
+    let mut pipeline: VecDeque<(SimCell, Arc<LotProfile>)> = VecDeque::new();
+    let mut lot_arc = Arc::new(lot.clone());
+    // Posts that failed, retried first (same key: a resend is harmless).
+    let mut retry: VecDeque<serde_json::Value> = VecDeque::new();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if n > 0 && n.is_multiple_of(LOT_SIZE) {
+            let lot_no = n / LOT_SIZE + 1;
+            let (order, product) = if lot_no.is_multiple_of(2) {
+                ("98766", "SC")
+            } else {
+                ("98765", "HC")
+            };
+            lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), order, product);
+            lot_arc = Arc::new(lot.clone());
+        }
+        n += 1;
+        let serial = format!("{}-{:04}", lot.id, (n - 1) % LOT_SIZE + 1);
+        let cell = sim.next_cell(&serial, &lot, &conditions(&plant, &bus));
+        truth.insert(&serial, cell.defective);
+        pipeline.push_back((cell, Arc::clone(&lot_arc)));
+        let now = now_ms();
+        let mut posts: Vec<serde_json::Value> = retry.drain(..).collect();
+        for (k, (stage, station, tags)) in STATIONS.iter().enumerate() {
+            let back = k * STAGE_GAP;
+            if let Some(idx) = pipeline.len().checked_sub(back + 1)
+                && let Some((cell, lot)) = pipeline.get(idx)
+            {
+                let ctx = context(&plant, &bus, station, tags);
+                posts.push(inspection(cell, lot, *stage, station, now, ctx));
+            }
+        }
+        while pipeline.len() > (STATIONS.len() - 1) * STAGE_GAP + 1 {
+            pipeline.pop_front();
+        }
+        for body in posts {
+            let sent = client.post(&url).json(&body).send().await;
+            let ok = match sent {
+                Ok(r) if r.status().is_success() => true,
+                Ok(r) if r.status().is_client_error() => {
+                    // A station's bug, not a fault to retry: log what the API said.
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    tracing::warn!(%status, answer = %text, "simulated station's inspection refused");
+                    true
+                }
+                Ok(r) => {
+                    if !warned {
+                        tracing::warn!(status = %r.status(), "simulated station cannot post; retrying");
+                    }
+                    false
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(error = %e, "simulated station cannot post; retrying");
+                    }
+                    false
+                }
+            };
+            warned = !ok;
+            if !ok && retry.len() < 1000 {
+                retry.push_back(body);
+            }
+            if shutdown.is_cancelled() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stage_posts_only_its_measurements_with_a_stable_key() {
+        let mut sim = CellSim::new(1);
+        let lot = sim.draw_lot("L1", "98765", "HC");
+        let cell = sim.next_cell("L1-0001", &lot, &Conditions::nominal());
+        let body = inspection(&cell, &lot, Stage::Fqc, "FORM_01", 5, Vec::new());
+        assert_eq!(body["key"], "FORM_01:L1-0001:FQC");
+        let names: Vec<&str> = body["measurements"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"k_value"));
+        assert!(!names.contains(&"moisture"));
+        // The posted body passes the API's own validation.
+        let batch = vec![serde_json::from_value(body).expect("inspection")];
+        let cfg = crate::config::QualityConfig::default();
+        assert!(crate::quality::ingest::validate(batch, &cfg, 10).is_ok());
+    }
+}

@@ -1,0 +1,260 @@
+//! The quality REST API: ingestion for stations and the MES, file imports, CSV
+//! export and the OpenAPI document describing them.
+
+use app::quality::CellFilter;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::WebState;
+use crate::quality::dataset::{self, Format, format_time};
+use crate::quality::ingest::{FieldError, InspectionIn};
+use crate::quality::service::IngestFailure;
+
+/// Largest ingestion body (bytes).
+pub const MAX_INGEST_BYTES: usize = 2 * 1024 * 1024;
+/// Largest import file (bytes).
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+fn problem(status: StatusCode, errors: Vec<FieldError>) -> Response {
+    (status, Json(json!({ "errors": errors }))).into_response()
+}
+
+fn body_error(message: String) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        vec![FieldError {
+            record: 0,
+            key: None,
+            field: "(body)".into(),
+            message,
+        }],
+    )
+}
+
+/// Parses the body record by record, so a malformed record is named.
+pub fn parse_body(bytes: &[u8]) -> Result<Vec<InspectionIn>, Vec<FieldError>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        vec![FieldError {
+            record: 0,
+            key: None,
+            field: "(body)".into(),
+            message: format!("not valid JSON: {e}"),
+        }]
+    })?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        one @ serde_json::Value::Object(_) => vec![one],
+        _ => {
+            return Err(vec![FieldError {
+                record: 0,
+                key: None,
+                field: "(body)".into(),
+                message: "expected an inspection object or an array of them".into(),
+            }]);
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let key = item.get("key").and_then(|k| k.as_str()).map(str::to_owned);
+        match serde_json::from_value::<InspectionIn>(item) {
+            Ok(rec) => out.push(rec),
+            Err(e) => errors.push(FieldError {
+                record: i,
+                key,
+                field: format!("[{i}]"),
+                message: e.to_string(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `POST /api/v1/inspections`.
+pub async fn post_inspections(State(state): State<WebState>, body: Bytes) -> Response {
+    let batch = match parse_body(&body) {
+        Ok(b) => b,
+        Err(errors) if errors.len() == 1 && errors[0].field == "(body)" => {
+            return problem(StatusCode::BAD_REQUEST, errors);
+        }
+        Err(errors) => return problem(StatusCode::UNPROCESSABLE_ENTITY, errors),
+    };
+    match state.quality.ingest(batch).await {
+        Ok(outcome) => {
+            let status = if outcome.created > 0 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(outcome)).into_response()
+        }
+        Err(IngestFailure::Invalid(errors)) => problem(StatusCode::UNPROCESSABLE_ENTITY, errors),
+        Err(IngestFailure::Conflict { record, message }) => problem(
+            StatusCode::CONFLICT,
+            vec![FieldError {
+                record,
+                key: None,
+                field: format!("[{record}]"),
+                message,
+            }],
+        ),
+        Err(IngestFailure::Store(e)) => {
+            tracing::error!(error = %e, "ingestion failed in storage");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"errors": [{"field": "(server)", "message": "storage is not available; retry later"}]})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Query of `POST /api/v1/imports`.
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    /// File name (its extension picks CSV or .xlsx).
+    #[serde(default)]
+    name: String,
+    /// Only check and preview.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/imports?name=F&dry_run=B` with the file as the body.
+pub async fn post_import(
+    State(state): State<WebState>,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> Response {
+    let cfg = state.quality.config().clone();
+    let format = Format::of_name(&q.name);
+    let parsed =
+        tokio::task::spawn_blocking(move || dataset::read_bytes(format, &body, &cfg)).await;
+    let records = match parsed {
+        Ok(Ok(r)) => r,
+        Ok(Err(errs)) => return (StatusCode::UNPROCESSABLE_ENTITY, Json(errs)).into_response(),
+        Err(_) => return body_error("the file could not be read".into()),
+    };
+    match state
+        .quality
+        .import(&records, q.dry_run, &|_, _, _| {})
+        .await
+    {
+        Ok(report) => Json(report).into_response(),
+        Err(IngestFailure::Invalid(errors)) => {
+            // Map record-level problems back to the file: one row per cell.
+            let errors: Vec<_> = errors
+                .iter()
+                .map(|e| dataset::RowError {
+                    row: 0,
+                    column: Some(e.field.clone()),
+                    message: format!("cell {}: {}", e.key.as_deref().unwrap_or("?"), e.message),
+                })
+                .collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(dataset::DatasetErrors {
+                    errors,
+                    truncated: false,
+                }),
+            )
+                .into_response()
+        }
+        Err(IngestFailure::Conflict { message, .. }) => (
+            StatusCode::CONFLICT,
+            Json(dataset::DatasetErrors {
+                errors: vec![dataset::RowError {
+                    row: 0,
+                    column: None,
+                    message,
+                }],
+                truncated: false,
+            }),
+        )
+            .into_response(),
+        Err(IngestFailure::Store(e)) => {
+            tracing::error!(error = %e, "import failed in storage");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is not available; retry later",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /api/v1/export/cells.csv?lot=&order=&band=&from_ms=&to_ms=`.
+pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFilter>) -> Response {
+    let rows = match state.quality.store().export_rows(&f).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "export failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is not available; retry later",
+            )
+                .into_response();
+        }
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = crate::quality::dataset_header();
+    header.extend(["score", "band", "model", "scored_at"]);
+    let mut ok = w.write_record(&header).is_ok();
+    for r in &rows {
+        let rec = &r.record;
+        let mut line: Vec<String> = vec![
+            rec.serial.clone(),
+            rec.lot.clone(),
+            rec.order.clone(),
+            rec.product.clone(),
+            rec.produced_ms.map(format_time).unwrap_or_default(),
+        ];
+        line.extend(
+            rec.values
+                .iter()
+                .map(|v| v.map(|v| v.to_string()).unwrap_or_default()),
+        );
+        line.push(match rec.label {
+            Some(true) => "1".into(),
+            Some(false) => "0".into(),
+            None => String::new(),
+        });
+        line.push(r.score.map(|s| format!("{s:.4}")).unwrap_or_default());
+        line.push(r.band.clone().unwrap_or_else(|| "incomplete".into()));
+        line.push(r.model.clone().unwrap_or_default());
+        line.push(r.scored_ms.map(format_time).unwrap_or_default());
+        ok &= w.write_record(&line).is_ok();
+    }
+    let bytes = match (ok, w.into_inner()) {
+        (true, Ok(b)) => b,
+        _ => return (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"cells.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

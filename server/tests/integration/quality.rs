@@ -1,0 +1,354 @@
+//! The quality API over real HTTP on a real SQLite file: ingestion (idempotent,
+//! all or nothing, field-named errors, size limit), imports with preview, export,
+//! scoring by the shipped model, and the simulated stations posting cells.
+
+use std::time::Duration;
+
+use app::quality::{Band, CellFilter};
+use cellguard::quality::dataset::write_csv;
+use cellguard::runtime::{Running, start};
+use cellguard::sim::cells::dataset;
+use leptos::prelude::LeptosOptions;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::common::default_plant;
+
+async fn spawn_app(data_dir: &std::path::Path, cells_per_minute: f64) -> (Running, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let options = LeptosOptions::builder()
+        .output_name("cellguard")
+        .site_root("target/site")
+        .site_addr(addr)
+        .build();
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = cells_per_minute;
+    let running = start(plant, data_dir, options, listener)
+        .await
+        .expect("app starts");
+    (running, format!("http://{addr}"))
+}
+
+fn inspection(key: &str, serial: &str, stage: &str, measurements: Value) -> Value {
+    json!({"key": key, "serial": serial, "order": "98765", "lot": "LT-1", "product": "HC",
+           "stage": stage, "station": "BENCH_1", "ts": "2026-11-25T10:00:00Z",
+           "measurements": measurements})
+}
+
+/// Every IPQC and FQC measurement of a cell, from the simulated process.
+fn full_cell(serial: &str) -> Vec<Value> {
+    let rec = &dataset(1, 11)[0];
+    ["IPQC", "FQC", "OQC"]
+        .iter()
+        .map(|stage| {
+            let ms: Vec<Value> = cellguard::quality::CATALOGUE
+                .iter()
+                .zip(&rec.values)
+                .filter(|(d, _)| d.stage.as_str() == *stage)
+                .filter_map(|(d, v)| v.map(|v| json!({"name": d.name, "value": v})))
+                .collect();
+            inspection(&format!("{serial}:{stage}"), serial, stage, json!(ms))
+        })
+        .collect()
+}
+
+async fn count_cells(app: &Running) -> u64 {
+    app.quality
+        .store()
+        .cells(&CellFilter {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("cells")
+        .total
+}
+
+#[tokio::test]
+async fn ingestion_is_idempotent_all_or_nothing_and_scores_cells() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, base) = spawn_app(dir.path(), 0.0).await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/v1/inspections");
+    let stages = full_cell("S-1");
+
+    // IPQC alone: stored, not scored (FQC is required).
+    let r = client
+        .post(&url)
+        .json(&stages[0])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 201);
+    let cell = app
+        .quality
+        .store()
+        .cell("S-1")
+        .await
+        .expect("db")
+        .expect("cell");
+    assert!(cell.score.is_none());
+    assert!(
+        cell.missing.iter().any(|m| m == "k_value"),
+        "{:?}",
+        cell.missing
+    );
+
+    // FQC and OQC in one batch: scored, with reasons.
+    let r = client
+        .post(&url)
+        .json(&json!([stages[1], stages[2]]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 201);
+    let cell = app
+        .quality
+        .store()
+        .cell("S-1")
+        .await
+        .expect("db")
+        .expect("cell");
+    let score = cell.score.expect("scored once FQC arrived");
+    assert!((0.0..=1.0).contains(&score.score));
+    assert_eq!(score.model, "default-logistic");
+    assert!(!score.reasons.is_empty());
+    assert_eq!(cell.inspections.len(), 3);
+
+    // A resend changes nothing.
+    let r = client
+        .post(&url)
+        .json(&stages[1])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["duplicates"], 1);
+    assert_eq!(body["created"], 0);
+
+    // The same key with other content: 409, and the good record beside it is not written.
+    let mut changed = stages[1].clone();
+    changed["measurements"][0]["value"] = json!(1.0);
+    let fresh = full_cell("S-2");
+    let r = client
+        .post(&url)
+        .json(&json!([fresh[0], changed]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 409);
+    assert!(app.quality.store().cell("S-2").await.expect("db").is_none());
+
+    // Invalid fields: 422 naming record and field; nothing written.
+    let mut bad = fresh[1].clone();
+    bad["measurements"][0]["value"] = json!("high");
+    let r = client
+        .post(&url)
+        .json(&json!([fresh[0], bad]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["errors"][0]["record"], 1);
+    assert_eq!(body["errors"][0]["field"], "[1]");
+    let mut bad = fresh[1].clone();
+    bad["measurements"][1]["name"] = json!("kvalue");
+    let r = client
+        .post(&url)
+        .json(&json!([fresh[0], bad]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["errors"][0]["field"], "[1].measurements[1].name");
+    assert_eq!(count_cells(&app).await, 1);
+
+    // Not JSON: 400. Too large: 413. Neither writes.
+    let r = client.post(&url).body("{nope").send().await.expect("post");
+    assert_eq!(r.status(), 400);
+    let r = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 413);
+    assert_eq!(count_cells(&app).await, 1);
+
+    // The contract is published.
+    let doc: Value = client
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/api/v1/inspections"]["post"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn imports_preview_then_write_all_or_nothing_and_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, base) = spawn_app(dir.path(), 0.0).await;
+    let client = reqwest::Client::new();
+    let records = dataset(400, 5);
+    let mut csv = Vec::new();
+    write_csv(&mut csv, &records).expect("csv");
+
+    // A file with one bad cell: every problem by row and column, nothing written.
+    let text = String::from_utf8(csv.clone()).expect("utf8");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let k = header
+        .iter()
+        .position(|h| *h == "k_value")
+        .expect("k_value column");
+    let mut cells: Vec<String> = lines[7].split(',').map(str::to_owned).collect();
+    cells[k] = "n/a".into();
+    lines[7] = cells.join(",");
+    let r = client
+        .post(format!("{base}/api/v1/imports?name=bad.csv"))
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["errors"][0]["row"], 8);
+    assert_eq!(body["errors"][0]["column"], "k_value");
+    assert_eq!(count_cells(&app).await, 0);
+
+    // Preview: nothing written.
+    let r = client
+        .post(format!("{base}/api/v1/imports?name=cells.csv&dry_run=true"))
+        .body(csv.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["committed"], false);
+    assert_eq!(report["new_cells"], 400);
+    assert_eq!(count_cells(&app).await, 0);
+
+    // Import: every cell, scored.
+    let r = client
+        .post(format!("{base}/api/v1/imports?name=cells.csv"))
+        .body(csv.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["committed"], true);
+    assert_eq!(count_cells(&app).await, 400);
+    let high = app
+        .quality
+        .store()
+        .cells(&CellFilter {
+            band: Some("high".into()),
+            page_size: 200,
+            ..Default::default()
+        })
+        .await
+        .expect("cells");
+    assert!(high.total > 0, "some cells are high risk");
+    assert!(high.rows.iter().all(|c| c.band == Some(Band::High)));
+
+    // Importing again changes nothing.
+    let r = client
+        .post(format!("{base}/api/v1/imports?name=cells.csv"))
+        .body(csv)
+        .send()
+        .await
+        .expect("post");
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["inspections"], 0);
+    assert_eq!(count_cells(&app).await, 400);
+
+    // Export: readable times, the score beside the data.
+    let lot = &records[0].lot;
+    let text = client
+        .get(format!("{base}/api/v1/export/cells.csv?lot={lot}"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let mut rows = text.lines();
+    let head = rows.next().expect("header");
+    assert!(
+        head.starts_with("serial,lot,order,product,produced_at,"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(head.ends_with(",label,score,band,model,scored_at"));
+    let first = rows.next().expect("a row");
+    assert!(first.contains("T") && first.contains("Z,"), "{first}");
+    assert!(text.lines().skip(1).all(|l| l.contains(lot.as_str())));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn simulated_stations_post_cells_that_get_scored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, _base) = spawn_app(dir.path(), 1200.0).await;
+    let mut scored = 0;
+    for _ in 0..100 {
+        scored = app
+            .quality
+            .store()
+            .cells(&CellFilter {
+                band: Some("low".into()),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("cells")
+            .total;
+        if scored >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        scored >= 3,
+        "cells flow through the stations and get scored"
+    );
+    let page = app
+        .quality
+        .store()
+        .cells(&CellFilter {
+            page_size: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("cells");
+    let done = page
+        .rows
+        .iter()
+        .find(|c| c.stages.len() == 3)
+        .expect("a cell through all three stages");
+    let detail = app
+        .quality
+        .store()
+        .cell(&done.serial)
+        .await
+        .expect("db")
+        .expect("cell");
+    let machines: Vec<&str> = detail.context.iter().map(|c| c.machine.as_str()).collect();
+    assert!(machines.contains(&"CAS_01") && machines.contains(&"FORM_01"));
+    assert!(
+        app.truth.get(&done.serial).is_some(),
+        "ground truth kept aside"
+    );
+    app.stop().await;
+}
