@@ -7,6 +7,7 @@ pub mod components;
 pub mod live;
 pub mod model;
 pub mod pages;
+pub mod quality;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -15,8 +16,13 @@ use leptos_router::{StaticSegment, path};
 
 use crate::components::header::Header;
 use crate::live::Live;
+use crate::pages::cell::CellDetailPage;
+use crate::pages::cells::CellsPage;
+use crate::pages::import::ImportPage;
 use crate::pages::machine::MachinePage;
+use crate::pages::models::ModelsPage;
 use crate::pages::overview::OverviewPage;
+use crate::pages::quality::QualityPage;
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,6 +66,11 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="error">"No such page."</p> }>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=path!("/machines/:id") view=MachinePage/>
+                    <Route path=path!("/quality") view=QualityPage/>
+                    <Route path=path!("/cells") view=CellsPage/>
+                    <Route path=path!("/cells/:serial") view=CellDetailPage/>
+                    <Route path=path!("/models") view=ModelsPage/>
+                    <Route path=path!("/import") view=ImportPage/>
                 </Routes>
             </main>
         </Router>

@@ -20,8 +20,12 @@ pub fn Header() -> impl IntoView {
                 " CellGuard"
             </A>
             <span class="plant">{plant}</span>
-            <nav class="nav">
-                <A href="/">"Line"</A>
+            <nav class="nav" aria-label="Main">
+                <A href="/" exact=true>"Line"</A>
+                <A href="/quality">"Quality"</A>
+                <A href="/cells">"Cells"</A>
+                <A href="/models">"Models"</A>
+                <A href="/import">"Import"</A>
             </nav>
             <span
                 class=move || format!("conn conn-{}", live.conn.get().css())

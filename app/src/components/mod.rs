@@ -1,4 +1,9 @@
 //! Reusable pieces of the UI.
+pub mod cell_refresh;
 pub mod chart;
+pub mod fmt;
 pub mod header;
 pub mod machine_card;
+pub mod reason_bars;
+pub mod risk_badge;
+pub mod risk_chart;

@@ -1,0 +1,378 @@
+//! `/cells`: the cells table. The filter (lot, order, band, dates) and the page live
+//! in the URL query, so a link or the back button brings the same view back; the CSV
+//! download uses the same filter.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::api::get_cells;
+use crate::components::cell_refresh::use_cell_refresh;
+use crate::components::fmt::{
+    encode_query_value, format_date, format_score, format_time, parse_date, query_string,
+};
+use crate::components::risk_badge::BandBadge;
+use crate::quality::{Band, CellFilter, CellPage, CellSummary};
+
+/// Rows per page.
+pub const PAGE_SIZE: u32 = 50;
+const DAY_MS: i64 = 86_400_000;
+
+/// The table's filter as the URL query holds it: dates as `YYYY-MM-DD` (UTC, both
+/// ends included), the page counted from 1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellQuery {
+    /// Exact lot.
+    pub lot: String,
+    /// Exact production order.
+    pub order: String,
+    /// `high`, `low`, `incomplete` or empty for any.
+    pub band: String,
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub to: String,
+    /// Page, from 1.
+    pub page: u32,
+}
+
+impl CellQuery {
+    /// Reads the query; anything malformed is left out rather than refused.
+    pub fn from_params(q: &ParamsMap) -> Self {
+        let text = |k: &str| q.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+        let date = |k: &str| {
+            let v = text(k);
+            if parse_date(&v).is_some() {
+                v
+            } else {
+                String::new()
+            }
+        };
+        let band = text("band").to_ascii_lowercase();
+        let band = if band == "incomplete" || Band::parse(&band).is_some() {
+            band
+        } else {
+            String::new()
+        };
+        Self {
+            lot: text("lot"),
+            order: text("order"),
+            band,
+            from: date("from"),
+            to: date("to"),
+            page: text("page").parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+        }
+    }
+
+    fn start_ms(&self) -> Option<i64> {
+        parse_date(&self.from)
+    }
+
+    fn end_ms(&self) -> Option<i64> {
+        parse_date(&self.to).map(|d| d + DAY_MS)
+    }
+
+    fn opt(s: &str) -> Option<String> {
+        (!s.is_empty()).then(|| s.to_owned())
+    }
+
+    /// The server-side filter of this query.
+    pub fn filter(&self) -> CellFilter {
+        CellFilter {
+            lot: Self::opt(&self.lot),
+            order: Self::opt(&self.order),
+            band: Self::opt(&self.band),
+            from_ms: self.start_ms(),
+            to_ms: self.end_ms(),
+            page: self.page.saturating_sub(1),
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Whether anything is filtered.
+    pub fn is_filtered(&self) -> bool {
+        !(self.lot.is_empty()
+            && self.order.is_empty()
+            && self.band.is_empty()
+            && self.from.is_empty()
+            && self.to.is_empty())
+    }
+
+    /// Link to page `page` (from 1) of this filter.
+    pub fn href(&self, page: u32) -> String {
+        let page = if page > 1 {
+            page.to_string()
+        } else {
+            String::new()
+        };
+        format!(
+            "/cells{}",
+            query_string(&[
+                ("lot", self.lot.clone()),
+                ("order", self.order.clone()),
+                ("band", self.band.clone()),
+                ("from", self.from.clone()),
+                ("to", self.to.clone()),
+                ("page", page),
+            ])
+        )
+    }
+
+    /// The CSV export of every row of this filter (not only this page).
+    pub fn export_href(&self) -> String {
+        let ms = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        format!(
+            "/api/v1/export/cells.csv{}",
+            query_string(&[
+                ("lot", self.lot.clone()),
+                ("order", self.order.clone()),
+                ("band", self.band.clone()),
+                ("from_ms", ms(self.start_ms())),
+                ("to_ms", ms(self.end_ms())),
+            ])
+        )
+    }
+}
+
+/// Pages needed for `total` rows, at least one.
+pub fn page_count(total: u64, page_size: u32) -> u64 {
+    total.div_ceil(u64::from(page_size.max(1))).max(1)
+}
+
+/// The cells page.
+#[component]
+pub fn CellsPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = Memo::new(move |_| query.with(CellQuery::from_params));
+    // A busy line pushes a cell a second: the table follows every few seconds.
+    let refresh = use_cell_refresh(Duration::from_secs(3), |_| true);
+    let cells = Resource::new(
+        move || (q.get().filter(), refresh.get()),
+        |(f, _)| get_cells(f),
+    );
+    view! {
+        <Title text="Cells · CellGuard"/>
+        <section class="cells-page" aria-labelledby="cells-title">
+            <div class="page-head">
+                <h1 id="cells-title">"Cells"</h1>
+                <a class="button" href=move || q.get().export_href() download="cells.csv" data-testid="export">
+                    "Download CSV"
+                </a>
+            </div>
+            {move || view! { <Filters q=q.get()/> }}
+            <Transition fallback=|| view! { <p class="loading">"Loading cells…"</p> }>
+                {move || {
+                    cells.get().map(|r| match r {
+                        Ok(page) => view! { <CellTable page=page q=q.get_untracked()/> }.into_any(),
+                        Err(e) => view! {
+                            <p class="error" role="alert">{format!("Cells are not available: {e}")}</p>
+                        }.into_any(),
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Filters(q: CellQuery) -> impl IntoView {
+    let band = q.band.clone();
+    let band_option = move |value: &'static str, label: &'static str| {
+        let selected = band == value;
+        view! { <option value=value selected=selected>{label}</option> }
+    };
+    view! {
+        <Form method="GET" action="/cells" attr:class="filters" attr:aria-label="Filter cells">
+            <label>"Lot" <input type="text" name="lot" value=q.lot.clone() autocomplete="off"/></label>
+            <label>"Order" <input type="text" name="order" value=q.order.clone() autocomplete="off"/></label>
+            <label>"Risk"
+                <select name="band">
+                    {band_option("", "Any")}
+                    {band_option("high", "High")}
+                    {band_option("low", "Low")}
+                    {band_option("incomplete", "Incomplete")}
+                </select>
+            </label>
+            <label>"From (UTC)" <input type="date" name="from" value=q.from.clone()/></label>
+            <label>"To (UTC)" <input type="date" name="to" value=q.to.clone()/></label>
+            <div class="filter-actions">
+                <button type="submit" class="button primary">"Apply"</button>
+                {q.is_filtered().then(|| view! { <A href="/cells" attr:class="button">"Clear"</A> })}
+            </div>
+        </Form>
+    }
+}
+
+#[component]
+fn CellTable(page: CellPage, q: CellQuery) -> impl IntoView {
+    let pages = page_count(page.total, page.page_size);
+    let current = u64::from(page.page) + 1;
+    if page.rows.is_empty() {
+        let text = if page.total > 0 {
+            "No rows on this page."
+        } else if q.is_filtered() {
+            "No cells match this filter."
+        } else {
+            "No cells yet. They appear as the line inspects them, or import a file."
+        };
+        return view! {
+            <p class="empty" data-testid="no-cells">{text}</p>
+            {(page.total > 0).then(|| view! { <A href=q.href(1) attr:class="button">"First page"</A> })}
+        }
+        .into_any();
+    }
+    let prev = (current > 1).then(|| q.href((current - 1) as u32));
+    let next = (current < pages).then(|| q.href((current + 1) as u32));
+    view! {
+        <p class="muted" data-testid="cell-count">{format!("{} cells", page.total)}</p>
+        <table class="cells-table" data-testid="cells-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Serial"</th>
+                    <th scope="col">"Lot"</th>
+                    <th scope="col" class="col-opt">"Order"</th>
+                    <th scope="col" class="col-opt">"Product"</th>
+                    <th scope="col" class="col-opt">"Stages"</th>
+                    <th scope="col">"Produced"</th>
+                    <th scope="col" class="col-num">"Fails"</th>
+                    <th scope="col" class="col-num">"Score"</th>
+                    <th scope="col">"Risk"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.rows.into_iter().map(|c| view! { <CellRow c=c/> }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {match prev {
+                Some(h) => view! { <A href=h attr:class="button" attr:rel="prev">"← Previous"</A> }.into_any(),
+                None => view! { <span class="button disabled" aria-disabled="true">"← Previous"</span> }.into_any(),
+            }}
+            <span class="page-of" data-testid="page-of">{format!("Page {current} of {pages}")}</span>
+            {match next {
+                Some(h) => view! { <A href=h attr:class="button" attr:rel="next">"Next →"</A> }.into_any(),
+                None => view! { <span class="button disabled" aria-disabled="true">"Next →"</span> }.into_any(),
+            }}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn CellRow(c: CellSummary) -> impl IntoView {
+    let href = format!("/cells/{}", encode_query_value(&c.serial));
+    let serial = c.serial.clone();
+    let stages = c
+        .stages
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let band_class = match c.band {
+        Some(Band::High) => "row-high",
+        Some(Band::Low) => "row-low",
+        None => "row-none",
+    };
+    view! {
+        <tr class=band_class data-testid="cell-row" data-serial=c.serial.clone()>
+            <td class="col-serial"><A href=href attr:class="row-link">{serial}</A></td>
+            <td>{c.lot.clone()}</td>
+            <td class="col-opt">{c.order.clone()}</td>
+            <td class="col-opt">{c.product.clone()}</td>
+            <td class="col-opt">{if stages.is_empty() { "—".to_owned() } else { stages }}</td>
+            <td title=format_time(c.created_ms)>{format_date(c.created_ms)}</td>
+            <td class={if c.failed > 0 { "col-num fails" } else { "col-num" }}>{c.failed}</td>
+            <td class="col-num">{c.score.map(format_score).unwrap_or_else(|| "—".into())}</td>
+            <td><BandBadge band=c.band/></td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+        let mut m = ParamsMap::new();
+        for (k, v) in pairs {
+            m.insert((*k).to_owned(), (*v).to_owned());
+        }
+        m
+    }
+
+    #[test]
+    fn the_query_becomes_the_server_filter() {
+        let q = CellQuery::from_params(&params(&[
+            ("lot", "L2606-001"),
+            ("band", "HIGH"),
+            ("from", "2026-06-01"),
+            ("to", "2026-06-01"),
+            ("page", "3"),
+        ]));
+        let f = q.filter();
+        assert_eq!(f.lot.as_deref(), Some("L2606-001"));
+        assert_eq!(f.order, None);
+        assert_eq!(f.band.as_deref(), Some("high"));
+        assert_eq!(f.from_ms, Some(1_780_272_000_000));
+        assert_eq!(
+            f.to_ms,
+            Some(1_780_272_000_000 + DAY_MS),
+            "the last day is included"
+        );
+        assert_eq!(f.page, 2, "the URL counts pages from 1");
+        assert_eq!(f.page_size, PAGE_SIZE);
+    }
+
+    #[test]
+    fn malformed_query_values_are_ignored() {
+        let q = CellQuery::from_params(&params(&[
+            ("band", "medium"),
+            ("from", "yesterday"),
+            ("page", "0"),
+        ]));
+        assert_eq!(
+            q,
+            CellQuery {
+                page: 1,
+                ..CellQuery::default()
+            }
+        );
+        assert!(!q.is_filtered());
+        let q = CellQuery::from_params(&params(&[("page", "-4"), ("band", "incomplete")]));
+        assert_eq!(q.page, 1);
+        assert_eq!(q.filter().band.as_deref(), Some("incomplete"));
+    }
+
+    #[test]
+    fn links_keep_the_filter_and_change_only_the_page() {
+        let q = CellQuery::from_params(&params(&[("lot", "L 1"), ("band", "low"), ("page", "2")]));
+        assert_eq!(q.href(3), "/cells?lot=L%201&band=low&page=3");
+        assert_eq!(q.href(1), "/cells?lot=L%201&band=low");
+        assert_eq!(CellQuery::default().href(1), "/cells");
+    }
+
+    #[test]
+    fn the_export_link_carries_the_same_filter_in_ms() {
+        let q = CellQuery::from_params(&params(&[("order", "98765"), ("from", "1970-01-02")]));
+        assert_eq!(
+            q.export_href(),
+            "/api/v1/export/cells.csv?order=98765&from_ms=86400000"
+        );
+        assert_eq!(
+            CellQuery::default().export_href(),
+            "/api/v1/export/cells.csv"
+        );
+    }
+
+    #[test]
+    fn there_is_always_at_least_one_page() {
+        assert_eq!(page_count(0, 50), 1);
+        assert_eq!(page_count(50, 50), 1);
+        assert_eq!(page_count(51, 50), 2);
+        assert_eq!(page_count(10, 0), 10);
+    }
+}

@@ -1,0 +1,170 @@
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import { join } from 'node:path';
+
+// 300 simulated cells in one lot (`cellguard simulate dataset --cells 300 --seed 3`,
+// serials and lot renamed so they cannot collide with the simulated line's cells).
+const FIXTURE = join(__dirname, '..', 'fixtures', 'cells.csv');
+const LOT = 'E2E-LOT-1';
+const CELLS_IN_FIXTURE = 300;
+
+// The tests build on each other: the first imports the file the others look at.
+test.describe.configure({ mode: 'serial' });
+
+async function waitForLive(page: Page) {
+  // Hydrated and subscribed: the header says "live".
+  await expect(page.getByTestId('connection')).toHaveText(/live/);
+}
+
+async function noHorizontalScroll(page: Page) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+}
+
+async function allTallEnough(targets: Locator) {
+  const heights = await targets.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+  expect(heights.length).toBeGreaterThan(0);
+  for (const h of heights) {
+    expect(h).toBeGreaterThanOrEqual(44);
+  }
+}
+
+test('a checked file writes nothing until Import is pressed', async ({ page, context }) => {
+  await page.goto('/import');
+  await waitForLive(page);
+  await page.getByTestId('import-file').setInputFiles(FIXTURE);
+  const check = page.getByTestId('check');
+  await expect(check).toBeEnabled();
+  await check.tap();
+
+  const preview = page.getByTestId('preview');
+  await expect(preview).toBeVisible();
+  await expect(preview.getByTestId('rows')).toHaveText(String(CELLS_IN_FIXTURE));
+  await expect(preview).toContainText(LOT);
+
+  // The check wrote nothing.
+  const other = await context.newPage();
+  await other.goto(`/cells?lot=${LOT}`);
+  await expect(other.getByTestId('no-cells')).toBeVisible();
+  await other.close();
+
+  await page.getByTestId('import').tap();
+  const done = page.getByTestId('import-done');
+  await expect(done).toContainText('Imported');
+  await done.getByTestId('lot-link').filter({ hasText: LOT }).tap();
+  await expect(page).toHaveURL(new RegExp(`/cells\\?lot=${LOT}$`));
+  await expect(page.getByTestId('cell-count')).toHaveText(`${CELLS_IN_FIXTURE} cells`);
+  await noHorizontalScroll(page);
+});
+
+test('the cells table keeps its filter in the URL, pages, and exports the same filter', async ({ page }) => {
+  await page.goto(`/cells?lot=${LOT}`);
+  await waitForLive(page);
+  await expect(page.getByTestId('page-of')).toHaveText(/^Page 1 of \d+$/);
+  await expect(page.getByTestId('export')).toHaveAttribute('href', `/api/v1/export/cells.csv?lot=${LOT}`);
+
+  await page.getByRole('link', { name: 'Next →' }).tap();
+  await expect(page).toHaveURL(new RegExp(`lot=${LOT}&page=2`));
+  await expect(page.getByTestId('page-of')).toHaveText(/^Page 2 of \d+$/);
+
+  await page.getByLabel('Risk').selectOption('incomplete');
+  await page.getByRole('button', { name: 'Apply' }).tap();
+  await expect(page).toHaveURL(/band=incomplete/);
+  await expect(page).not.toHaveURL(/page=2/);
+  // Every fixture cell has every measurement: none is incomplete.
+  await expect(page.getByTestId('no-cells')).toBeVisible();
+
+  await page.goBack();
+  await expect(page).toHaveURL(new RegExp(`lot=${LOT}&page=2`));
+  await expect(page.getByTestId('page-of')).toHaveText(/^Page 2 of \d+$/);
+
+  const csv = await page.request.get(`/api/v1/export/cells.csv?lot=${LOT}`);
+  expect(csv.status()).toBe(200);
+  const text = await csv.text();
+  expect(text.split('\n')[0]).toContain('serial');
+  expect(text).toContain('E2E-000001');
+  await noHorizontalScroll(page);
+});
+
+test('a high-risk cell shows its recommendation, reasons and measurements', async ({ page }) => {
+  await page.goto(`/cells?lot=${LOT}&band=high`);
+  await waitForLive(page);
+  // Imported cells are scored right after the import: allow it a moment.
+  const rows = page.getByTestId('cell-row');
+  await expect(async () => {
+    await page.reload();
+    await expect(rows.first()).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
+  const first = rows.first();
+  await expect(first.getByTestId('band')).toHaveText('HIGH');
+  const serial = await first.getAttribute('data-serial');
+  expect(serial).toBeTruthy();
+  await allTallEnough(rows);
+  await noHorizontalScroll(page);
+
+  await first.getByRole('link').tap();
+  await expect(page).toHaveURL(new RegExp(`/cells/${serial}$`));
+  await expect(page.getByTestId('serial')).toHaveText(serial!);
+  const rec = page.getByTestId('recommendation');
+  await expect(rec).toHaveAttribute('data-band', 'high');
+  await expect(rec).toContainText('HIGH RISK');
+  await expect(rec).toContainText('High risk — short-term testing recommended');
+  await expect(page.getByTestId('score')).toHaveText(/^0\.\d{3}$|^1\.000$/);
+  const reasons = page.getByTestId('reasons').locator('li.reason');
+  await expect(reasons.first()).toBeVisible();
+  await expect(reasons.first()).toContainText(/[+−]\d/);
+  for (const stage of ['IPQC', 'FQC']) {
+    await expect(page.locator(`[data-testid="stage"][data-stage="${stage}"] tbody tr`).first()).toBeVisible();
+  }
+  await page.getByRole('link', { name: LOT }).tap();
+  await expect(page).toHaveURL(new RegExp(`/cells\\?lot=${LOT}$`));
+  await noHorizontalScroll(page);
+});
+
+test('the quality overview shows the lot tier and the high-risk cells waiting', async ({ page }) => {
+  await page.goto('/quality');
+  await waitForLive(page);
+  const card = page.locator(`[data-testid="lot-card"][data-lot="${LOT}"]`);
+  await expect(card).toBeVisible();
+  await expect(card.getByTestId('tier')).toHaveText(/^(High|Moderate|Low)$/);
+  await expect(card).toContainText('% high risk');
+  await expect(page.getByTestId('histogram').locator('svg')).toBeVisible();
+  await expect(page.getByTestId('histogram')).not.toContainText('No data yet');
+  const waiting = page.getByTestId('high-waiting').locator('a.tap-row');
+  await expect(waiting.first()).toBeVisible();
+  await allTallEnough(waiting);
+  await allTallEnough(page.getByRole('navigation', { name: 'Main' }).getByRole('link'));
+  await noHorizontalScroll(page);
+
+  await waiting.first().tap();
+  await expect(page).toHaveURL(/\/cells\/[^/?]+$/);
+  await expect(page.getByTestId('recommendation')).toHaveAttribute('data-band', 'high');
+});
+
+test('a bad file is refused with row and column, and a bad serial is an unknown cell', async ({ page }) => {
+  await page.goto('/import');
+  await waitForLive(page);
+  await page.getByTestId('import-file').setInputFiles({
+    name: 'bad.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('serial,lot,order,k_value\nE2E-BAD-1,E2E-LOT-BAD,1,abc\n'),
+  });
+  await page.getByTestId('check').tap();
+  const problems = page.getByTestId('problems');
+  await expect(problems).toBeVisible();
+  await expect(problems.locator('tbody tr').first()).toContainText('2');
+  await expect(problems).toContainText('k_value');
+  await expect(page.getByTestId('import')).toHaveCount(0);
+
+  await page.goto('/cells/NO-SUCH-CELL');
+  await expect(page.getByTestId('unknown-cell')).toBeVisible();
+});
+
+test('the models page shows each model with its figures', async ({ page }) => {
+  await page.goto('/models');
+  await waitForLive(page);
+  const cards = page.getByTestId('model-card');
+  await expect(cards.first()).toBeVisible();
+  await expect(cards.first()).toContainText('PR AUC');
+  await expect(page.getByTestId('active')).toHaveCount(1);
+  await noHorizontalScroll(page);
+});
