@@ -8,9 +8,11 @@ use leptos::prelude::*;
 
 use crate::quality::CellSummary;
 
-/// A counter that ticks at most once per `every` after a pushed cell for which
-/// `matters` is true. Put it in a resource's source to refetch live. Cells pushed
-/// before the page opened are ignored; on the server it never ticks.
+/// A counter that ticks after a pushed cell for which `matters` is true: at once for
+/// the first, then at most once per `every` (cells arriving in between are folded
+/// into one tick at the end of the interval). Put it in a resource's source to
+/// refetch live. Cells pushed before the page opened are ignored; on the server it
+/// never ticks.
 pub fn use_cell_refresh(
     every: Duration,
     matters: impl Fn(&CellSummary) -> bool + Send + Sync + 'static,
@@ -19,22 +21,35 @@ pub fn use_cell_refresh(
     #[cfg(feature = "hydrate")]
     {
         let live = crate::live::use_live();
-        let pending = StoredValue::new(false);
+        // (cooling down after a tick, a cell arrived while cooling)
+        let state = StoredValue::new((false, false));
+        fn cool(state: StoredValue<(bool, bool)>, set_tick: WriteSignal<u32>, every: Duration) {
+            set_timeout(
+                move || {
+                    let dirty = state.try_get_value().is_some_and(|s| s.1);
+                    if dirty {
+                        state.try_set_value((true, false));
+                        set_tick.try_update(|n| *n = n.wrapping_add(1));
+                        cool(state, set_tick, every);
+                    } else {
+                        state.try_set_value((false, false));
+                    }
+                },
+                every,
+            );
+        }
         Effect::new(move |seen: Option<()>| {
             let cell = live.last_cell.get();
-            if seen.is_none() || pending.get_value() {
+            if seen.is_none() || !cell.as_ref().is_some_and(&matters) {
                 return;
             }
-            if cell.as_ref().is_some_and(&matters) {
-                pending.set_value(true);
-                // Trailing: changes during the interval are folded into one refetch.
-                set_timeout(
-                    move || {
-                        pending.try_set_value(false);
-                        set_tick.try_update(|n| *n = n.wrapping_add(1));
-                    },
-                    every,
-                );
+            if state.get_value().0 {
+                state.update_value(|s| s.1 = true);
+            } else {
+                // Leading edge: the first change shows at once.
+                state.set_value((true, false));
+                set_tick.update(|n| *n = n.wrapping_add(1));
+                cool(state, set_tick, every);
             }
         });
     }

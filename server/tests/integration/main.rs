@@ -5,6 +5,7 @@ mod acquisition;
 mod cli;
 mod common;
 mod faults;
+mod models;
 mod pymodbus;
 mod quality;
 mod web;

@@ -294,6 +294,31 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
     let first = rows.next().expect("a row");
     assert!(first.contains("T") && first.contains("Z,"), "{first}");
     assert!(text.lines().skip(1).all(|l| l.contains(lot.as_str())));
+
+    // Promoting the forest is recorded and re-scores every cell with it.
+    use app::api::service::QualityService;
+    app.quality
+        .promote("default-forest", "test")
+        .await
+        .expect("promotes");
+    let models = app.quality.models().await.expect("models");
+    assert_eq!(models.switches[0].from, "default-logistic");
+    assert_eq!(models.switches[0].to, "default-forest");
+    assert!(
+        models
+            .models
+            .iter()
+            .any(|m| m.name == "default-forest" && m.active)
+    );
+    let cell = app
+        .quality
+        .store()
+        .cell(&records[0].serial)
+        .await
+        .expect("db")
+        .expect("cell");
+    assert_eq!(cell.score.expect("scored").model, "default-forest");
+    assert!(app.quality.promote("../etc", "test").await.is_err());
     app.stop().await;
 }
 

@@ -1,0 +1,62 @@
+//! The shipped default models: reproducible from the documented commands
+//! (`simulate dataset --cells 20000 --seed 7`, `train --seed 7`), loadable, and far
+//! better than the base rate on held-out lots.
+
+use std::path::{Path, PathBuf};
+
+use cellguard::config::QualityConfig;
+use cellguard::risk::model::Model;
+use cellguard::risk::train::{ForestOptions, TrainOptions, fingerprint, train, write_artifacts};
+use cellguard::sim::cells::dataset;
+
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../model-artifacts")
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_shipped_models_come_from_the_documented_commands() {
+    let records = dataset(20_000, 7);
+    let print = fingerprint(&records);
+    for kind in ["logistic", "forest"] {
+        let dir = artifacts().join(format!("default-{kind}"));
+        let meta = json(&dir.join("meta.json"));
+        assert_eq!(
+            meta["fingerprint"].as_str(),
+            Some(print.as_str()),
+            "default-{kind} was trained on other data than `simulate dataset --cells 20000 --seed 7`"
+        );
+        let model = Model::load(&dir).expect("the shipped model loads");
+        let metrics = json(&dir.join("metrics.json"));
+        let pr_auc = metrics["pr_auc"].as_f64().expect("pr_auc");
+        let base = metrics["base_rate"].as_f64().expect("base_rate");
+        assert!(
+            pr_auc >= 3.0 * base,
+            "default-{kind}: PR AUC {pr_auc} is not 3× the base rate {base}"
+        );
+        assert!(
+            (model.threshold() - metrics["threshold"].as_f64().expect("threshold")).abs() < 1e-12
+        );
+    }
+    // Retraining gives the same logistic model, byte for byte (the forest is left
+    // small here: its determinism is a unit test, and it is slow in debug builds).
+    let mut opts = TrainOptions::new(7, QualityConfig::default().threshold.policy());
+    opts.forest = ForestOptions {
+        n_trees: 4,
+        chunk: 4,
+        ..ForestOptions::default()
+    };
+    let outcome = train(&records, &opts, &|_, _, _| {}).expect("trains");
+    let out = tempfile::tempdir().expect("tempdir");
+    write_artifacts(&outcome, out.path(), "default").expect("writes");
+    let again = std::fs::read(out.path().join("default-logistic/model.json")).expect("written");
+    let shipped = std::fs::read(artifacts().join("default-logistic/model.json")).expect("shipped");
+    assert!(
+        again == shipped,
+        "retraining changed default-logistic/model.json"
+    );
+}
