@@ -383,29 +383,45 @@ pub struct CellPage {
     pub page_size: u32,
 }
 
+/// A figure that is undefined on the held-out lots (e.g. precision when nothing was
+/// flagged) travels as JSON `null` and is shown as "—".
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// A model's figures on its held-out lots.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModelMetrics {
     /// Precision–recall AUC (average precision).
+    #[serde(deserialize_with = "nan_if_null")]
     pub pr_auc: f64,
     /// ROC AUC.
+    #[serde(deserialize_with = "nan_if_null")]
     pub roc_auc: f64,
     /// Brier score.
+    #[serde(deserialize_with = "nan_if_null")]
     pub brier: f64,
     /// Share of defective cells in the held-out lots.
+    #[serde(deserialize_with = "nan_if_null")]
     pub base_rate: f64,
     /// Operating threshold (chosen on the validation lots).
+    #[serde(deserialize_with = "nan_if_null")]
     pub threshold: f64,
     /// Share of defective cells flagged at the threshold.
+    #[serde(deserialize_with = "nan_if_null")]
     pub recall: f64,
     /// Share of flagged cells that are defective.
+    #[serde(deserialize_with = "nan_if_null")]
     pub precision: f64,
     /// Share of all cells flagged.
+    #[serde(deserialize_with = "nan_if_null")]
     pub flag_rate: f64,
     /// Share of good cells flagged (needless tests).
+    #[serde(deserialize_with = "nan_if_null")]
     pub producers_risk: f64,
     /// Share of defective cells passed (misses).
+    #[serde(deserialize_with = "nan_if_null")]
     pub consumers_risk: f64,
     /// Confusion matrix at the threshold.
     pub confusion: ConfusionView,
@@ -517,6 +533,18 @@ mod tests {
         assert_eq!(LotTier::of(19, 100, b), Some(LotTier::Moderate));
         assert_eq!(LotTier::of(10, 100, b), Some(LotTier::Moderate));
         assert_eq!(LotTier::of(9, 100, b), Some(LotTier::Low));
+    }
+
+    #[test]
+    fn undefined_metrics_survive_the_wire() {
+        let m = ModelMetrics {
+            precision: f64::NAN,
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&m).expect("serialises");
+        assert!(text.contains("\"precision\":null"));
+        let back: ModelMetrics = serde_json::from_str(&text).expect("reads null back");
+        assert!(back.precision.is_nan());
     }
 
     #[test]

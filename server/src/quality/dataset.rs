@@ -167,10 +167,25 @@ fn csv_table(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Raw>>), DatasetErrors
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
+    if header.len() > MAX_COLUMNS as usize {
+        return Err(DatasetErrors::one(
+            1,
+            None,
+            format!("{} columns; at most {MAX_COLUMNS}", header.len()),
+        ));
+    }
     let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| DatasetErrors::one(row, None, format!("unreadable row: {e}")))?;
+        // Refuse runaway rows before keeping them (a file of commas is cheap to send).
+        if rec.len() > header.len().max(1) * 2 + 16 {
+            return Err(DatasetErrors::one(
+                row,
+                None,
+                format!("{} values for {} columns", rec.len(), header.len()),
+            ));
+        }
         if rows.len() == MAX_ROWS {
             return Err(DatasetErrors::one(
                 row,
@@ -183,49 +198,71 @@ fn csv_table(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Raw>>), DatasetErrors
     Ok((header, rows))
 }
 
+/// Most columns a sheet may use (the catalogue has fewer than 40).
+pub const MAX_COLUMNS: u32 = 256;
+
 fn xlsx_table(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Raw>>), DatasetErrors> {
-    use calamine::{Data, Reader, Xlsx};
+    use calamine::{DataRef, Reader, Xlsx};
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| DatasetErrors::one(0, None, format!("not a readable .xlsx workbook: {e}")))?;
-    let range = match book.worksheet_range_at(0) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            return Err(DatasetErrors::one(
-                0,
-                None,
-                format!("cannot read the first sheet: {e}"),
-            ));
-        }
-        None => return Err(DatasetErrors::one(0, None, "the workbook has no sheet")),
+    let Some(first) = book.sheet_names().first().cloned() else {
+        return Err(DatasetErrors::one(0, None, "the workbook has no sheet"));
     };
-    let raw = |d: &Data| match d {
-        Data::Empty => Raw::Empty,
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Raw::text(s),
-        Data::Float(f) => Raw::Number(*f),
-        Data::Int(i) => Raw::Number(*i as f64),
-        Data::Bool(b) => Raw::Bool(*b),
-        Data::DateTime(dt) => Raw::ExcelDate(dt.as_f64()),
-        Data::Error(e) => Raw::Text(format!("#{e:?}")),
+    let unreadable = |e: calamine::XlsxError| {
+        DatasetErrors::one(0, None, format!("cannot read sheet {first:?}: {e}"))
     };
-    let mut iter = range.rows();
-    let header = iter
-        .next()
-        .map(|r| r.iter().map(|d| raw(d).shown().trim().to_owned()).collect())
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    for (i, r) in iter.enumerate() {
-        if rows.len() == MAX_ROWS {
+    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
+    // Cells are streamed and placed one by one: a sheet that claims (or uses) a far
+    // corner must not make us allocate its whole rectangle.
+    let mut grid: Vec<Vec<Raw>> = Vec::new();
+    let mut origin: Option<(u32, u32)> = None;
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (r, c) = cell.get_position();
+        let raw = match cell.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Raw::text(s),
+            DataRef::SharedString(s) => Raw::text(s),
+            DataRef::Float(f) => Raw::Number(*f),
+            DataRef::Int(i) => Raw::Number(*i as f64),
+            DataRef::Bool(b) => Raw::Bool(*b),
+            DataRef::DateTime(dt) => Raw::ExcelDate(dt.as_f64()),
+            DataRef::Error(e) => Raw::Text(format!("#{e:?}")),
+        };
+        // The table starts at the first used cell (row-major order).
+        let (r0, c0) = *origin.get_or_insert((r, c));
+        let (Some(row), Some(col)) = (r.checked_sub(r0), c.checked_sub(c0)) else {
+            continue;
+        };
+        if row as usize > MAX_ROWS {
             return Err(DatasetErrors::one(
-                i + 2,
+                row as usize + 1,
                 None,
                 format!("more than {MAX_ROWS} rows; split the file"),
             ));
         }
-        rows.push(r.iter().map(raw).collect());
+        if col >= MAX_COLUMNS {
+            return Err(DatasetErrors::one(
+                row as usize + 1,
+                None,
+                format!("a value beyond column {MAX_COLUMNS}"),
+            ));
+        }
+        let (row, col) = (row as usize, col as usize);
+        if grid.len() <= row {
+            grid.resize_with(row + 1, Vec::new);
+        }
+        let line = &mut grid[row];
+        if line.len() <= col {
+            line.resize(col + 1, Raw::Empty);
+        }
+        line[col] = raw;
     }
-    // A sheet's range starts at its first used cell; a header elsewhere than A1 is
-    // still row 1 of the range, which is what people see as the first row.
-    Ok((header, rows))
+    let mut rows = grid.into_iter();
+    let header = rows
+        .next()
+        .map(|r| r.iter().map(|d| d.shown().trim().to_owned()).collect())
+        .unwrap_or_default();
+    Ok((header, rows.collect()))
 }
 
 #[derive(Clone, Copy)]
@@ -608,6 +645,25 @@ mod tests {
         assert_eq!(parse_time("3000"), Some(3000));
         assert_eq!(parse_time("-5"), None);
         assert_eq!(format_time(1000), "1970-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn a_far_away_cell_is_refused_without_allocating_the_sheet() {
+        use rust_xlsxwriter::Workbook;
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "serial").expect("write");
+        sheet.write_string(1_048_575, 16_383, "far").expect("write");
+        let bytes = book.save_to_buffer().expect("saves");
+        let e = read_bytes(Format::Xlsx, &bytes, &q()).expect_err("refused");
+        assert!(
+            e.to_string().contains("rows") || e.to_string().contains("column"),
+            "{e}"
+        );
+        let wide = format!("{}\n", vec!["x"; 5000].join(","));
+        assert!(read_bytes(Format::Csv, wide.as_bytes(), &q()).is_err());
+        let ragged = format!("serial,lot,order\nS1,L1,O1{}\n", ",".repeat(100_000));
+        assert!(read_bytes(Format::Csv, ragged.as_bytes(), &q()).is_err());
     }
 
     #[test]

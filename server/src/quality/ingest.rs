@@ -20,6 +20,9 @@ pub const MAX_BATCH: usize = 1000;
 pub const MAX_MEASUREMENTS: usize = 100;
 /// Most context values in one inspection.
 pub const MAX_CONTEXT: usize = 100;
+/// Largest magnitude of a measured value (no cell measurement comes near it; larger
+/// values are typing or unit errors and would swamp a model).
+pub const MAX_MAGNITUDE: f64 = 1e9;
 /// Longest idempotency key.
 pub const MAX_KEY_LEN: usize = 128;
 
@@ -359,10 +362,13 @@ pub fn validate(
                     format!("{u:?} is not {name}'s unit {:?}", d.unit),
                 );
             }
-            let Some(value) = m.value.filter(|v| v.is_finite()) else {
+            let Some(value) = m
+                .value
+                .filter(|v| v.is_finite() && v.abs() <= MAX_MAGNITUDE)
+            else {
                 err(
                     &f("value"),
-                    "is required and must be a finite number".into(),
+                    format!("is required and must be a number within ±{MAX_MAGNITUDE:e}"),
                 );
                 continue;
             };
@@ -381,7 +387,10 @@ pub fn validate(
             let f = |leaf: &str| format!("context[{ci}].{leaf}");
             let machine = id(&f("machine"), &c.machine, &mut err);
             let tag = id(&f("tag"), &c.tag, &mut err);
-            let Some(value) = c.value.filter(|v| v.is_finite()) else {
+            let Some(value) = c
+                .value
+                .filter(|v| v.is_finite() && v.abs() <= MAX_MAGNITUDE)
+            else {
                 err(
                     &f("value"),
                     "is required and must be a finite number".into(),

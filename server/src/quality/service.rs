@@ -68,6 +68,7 @@ pub struct Quality {
     active: RwLock<Option<Active>>,
     active_name: RwLock<String>,
     events: broadcast::Sender<CellSummary>,
+    scoring: tokio::sync::Mutex<()>,
 }
 
 impl Quality {
@@ -96,6 +97,7 @@ impl Quality {
             active: RwLock::new(active),
             active_name: RwLock::new(name),
             events,
+            scoring: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -134,7 +136,11 @@ impl Quality {
         let checked =
             ingest::validate(batch, &self.cfg, now_ms()).map_err(IngestFailure::Invalid)?;
         let outcome = self.store.ingest(&checked, now_ms()).await?;
-        self.rescore(&outcome.touched).await?;
+        // The data is committed: a scoring failure must not read as "nothing written".
+        // A resend of the same records re-scores (duplicates count as touched).
+        if let Err(e) = self.rescore(&outcome.touched).await {
+            tracing::error!(error = %e, cells = outcome.touched.len(), "stored, but scoring failed; a resend re-scores");
+        }
         Ok(outcome)
     }
 
@@ -195,7 +201,10 @@ impl Quality {
         // Score from the database so a cell's earlier inspections count too.
         let total = outcome.touched.len() as u64;
         for (i, chunk) in outcome.touched.chunks(500).enumerate() {
-            self.rescore(chunk).await?;
+            if let Err(e) = self.rescore(chunk).await {
+                tracing::error!(error = %e, "imported, but scoring failed; importing the file again re-scores");
+                break;
+            }
             progress("scoring", ((i + 1) * 500).min(total as usize) as u64, total);
         }
         Ok(report)
@@ -207,6 +216,9 @@ impl Quality {
         if serials.is_empty() {
             return Ok(());
         }
+        // One scorer at a time: read → score → save must not interleave with another
+        // for the same cell, or an older verdict could be saved last.
+        let _turn = self.scoring.lock().await;
         let model = self.model();
         let name = self.active_name();
         let mut verdicts = Vec::with_capacity(serials.len());
@@ -328,6 +340,13 @@ pub fn score_record(
             missing: missing.0,
             at_ms,
         },
+        // Never call a cell low-risk on a number that is not one.
+        Ok(scored) if !scored.p.is_finite() => ScoreState::Incomplete {
+            model: model.name().to_owned(),
+            model_version: model.version().to_owned(),
+            missing: vec!["(the model gave no valid score)".into()],
+            at_ms,
+        },
         Ok(scored) => {
             let mut reasons: Vec<Reason> = model
                 .features()
@@ -384,7 +403,7 @@ impl QualityService for Quality {
             high: o.high,
             histogram: o.histogram,
             threshold: model.as_ref().map(|m| m.threshold()),
-            model: Some(self.active_name()),
+            model: model.as_ref().map(|_| self.active_name()),
             high_waiting: o.high_waiting,
             lots: o.lots,
             tiers,
@@ -424,8 +443,16 @@ impl QualityService for Quality {
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
             match view {
-                Ok(v) => models.push(v),
-                Err(reason) => broken.push((name, reason)),
+                Ok(mut v) => {
+                    // The folder is the model's name: promotion and "active" use it.
+                    v.active = name == active;
+                    v.name = name;
+                    models.push(v);
+                }
+                Err(reason) => {
+                    tracing::warn!(model = %name, error = %reason, "model cannot be loaded");
+                    broken.push((name, "cannot be loaded (the server log says why)".into()));
+                }
             }
         }
         let switches = self.store.switches().await.map_err(unavailable)?;
@@ -452,9 +479,12 @@ impl QualityService for Quality {
         let model = tokio::task::spawn_blocking(move || Model::load(&dir))
             .await
             .map_err(|_| ServiceError::Unavailable)?
-            .map_err(|e| ServiceError::BadModel {
-                name: name.to_owned(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                tracing::warn!(model = %name, error = %e, "model cannot be promoted");
+                ServiceError::BadModel {
+                    name: name.to_owned(),
+                    reason: "it cannot be loaded (the server log says why)".into(),
+                }
             })?;
         let from = self.active_name();
         self.store

@@ -127,6 +127,10 @@ impl QualityStore {
                     });
                 }
                 out.duplicates += 1;
+                // A resend re-scores: scoring may have failed after the first commit.
+                if !out.touched.contains(&ins.serial) {
+                    out.touched.push(ins.serial.clone());
+                }
                 out.results.push(RecordResult {
                     key: ins.key.clone(),
                     serial: ins.serial.clone(),
@@ -148,9 +152,10 @@ impl QualityStore {
                 }
                 Some(_) => {
                     sqlx::query(
-                        "UPDATE cells SET updated_ms = max(updated_ms, ?), \
+                        "UPDATE cells SET updated_ms = max(updated_ms, ?), created_ms = min(created_ms, ?), \
                          short_term_failed = coalesce(?, short_term_failed) WHERE serial = ?",
                     )
+                    .bind(ins.ts_ms)
                     .bind(ins.ts_ms)
                     .bind(ins.short_term_failed)
                     .bind(&ins.serial)
