@@ -276,6 +276,9 @@ pub struct CellSummary {
     pub stages: Vec<Stage>,
     /// Measurements out of spec.
     pub failed: u32,
+    /// The short-term test's outcome once known (`true`: failed).
+    #[serde(default)]
+    pub short_term_failed: Option<bool>,
     /// Score, when the cell has every required feature.
     pub score: Option<f64>,
     /// Band, when scored.

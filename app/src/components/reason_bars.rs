@@ -30,7 +30,13 @@ pub fn signed(v: f64) -> String {
 
 /// The reasons list.
 #[component]
-pub fn ReasonBars(reasons: Vec<Reason>) -> impl IntoView {
+pub fn ReasonBars(
+    reasons: Vec<Reason>,
+    /// Whether contributions are signed effects on the risk (linear model) or only
+    /// distances from usual (forest).
+    #[prop(default = true)]
+    linear: bool,
+) -> impl IntoView {
     if reasons.is_empty() {
         return view! { <p class="empty">"The model gave no reasons for this score."</p> }
             .into_any();
@@ -47,7 +53,12 @@ pub fn ReasonBars(reasons: Vec<Reason>) -> impl IntoView {
                 .map(|r| {
                     let pct = bar_percent(r.contribution, largest);
                     let raises = r.contribution > 0.0;
-                    let (side, effect) = if raises { ("up", "raises risk") } else { ("down", "lowers risk") };
+                    let (side, effect) = match (raises, linear) {
+                        (true, true) => ("up", "raises risk"),
+                        (false, true) => ("down", "lowers risk"),
+                        (true, false) => ("up", "above usual"),
+                        (false, false) => ("down", "below usual"),
+                    };
                     view! {
                         <li class=format!("reason reason-{side}") data-feature=r.feature.clone()>
                             <div class="reason-text">

@@ -101,6 +101,15 @@ fn CellView(d: CellDetail) -> impl IntoView {
                 <div class="age">{format!("first seen {} · last inspection {}", format_time(s.created_ms), format_time(s.updated_ms))}</div>
             </div>
         </div>
+        {s.short_term_failed.map(|failed| view! {
+            <p class=if failed { "test-result test-failed" } else { "test-result test-passed" } data-testid="short-term">
+                {if failed {
+                    "Short-term test done: FAILED — the cell is defective, whatever its score."
+                } else {
+                    "Short-term test done: passed."
+                }}
+            </p>
+        })}
         {match d.score {
             Some(score) => view! { <Recommendation score=score/> }.into_any(),
             None => view! { <Incomplete missing=d.missing/> }.into_any(),
@@ -129,6 +138,9 @@ fn Recommendation(score: ScoreView) -> impl IntoView {
         Band::Low => "LOW RISK",
     };
     let reasons: Vec<_> = score.reasons.iter().take(TOP_REASONS).cloned().collect();
+    // A linear model's contributions raise or lower the risk; a forest's are
+    // importance × distance from the training mean, whose sign only says which side.
+    let linear = score.model_version.starts_with("logistic");
     view! {
         <div class=class role="status" data-testid="recommendation" data-band=score.band.as_str()>
             <div class="rec-word">{word}</div>
@@ -142,8 +154,14 @@ fn Recommendation(score: ScoreView) -> impl IntoView {
             {format!("Model {} · version {} · scored {}", score.model, score.model_version, format_time(score.scored_ms))}
         </p>
         <section class="panel" aria-labelledby="reasons-title" data-testid="reasons">
-            <h2 id="reasons-title">"Why: the measurements that moved the score most"</h2>
-            <ReasonBars reasons=reasons/>
+            <h2 id="reasons-title">
+                {if linear {
+                    "Why: the measurements that moved the score most"
+                } else {
+                    "Why: important measurements furthest from usual"
+                }}
+            </h2>
+            <ReasonBars reasons=reasons linear=linear/>
         </section>
     }
 }

@@ -397,7 +397,7 @@ impl QualityStore {
     }
 
     const SUMMARY_COLS: &'static str = "SELECT c.serial, c.lot, c.order_id, c.product, \
-        c.created_ms, c.updated_ms, s.score, s.band, \
+        c.created_ms, c.updated_ms, c.short_term_failed, s.score, s.band, \
         (SELECT group_concat(DISTINCT i.stage) FROM inspections i WHERE i.serial = c.serial) AS stages, \
         (SELECT count(*) FROM measurements m JOIN inspections i ON i.id = m.inspection_id \
          WHERE i.serial = c.serial AND m.pass = 0) AS failed \
@@ -421,6 +421,7 @@ impl QualityStore {
             updated_ms: row.get("updated_ms"),
             stages,
             failed: row.get::<i64, _>("failed").try_into().unwrap_or(u32::MAX),
+            short_term_failed: row.get("short_term_failed"),
             score: row.get("score"),
             band: band.as_deref().and_then(Band::parse),
         }

@@ -318,6 +318,8 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
         .expect("db")
         .expect("cell");
     assert_eq!(cell.score.expect("scored").model, "default-forest");
+    // The file's short-term test outcome is kept with the cell.
+    assert_eq!(cell.summary.short_term_failed, records[0].label);
     assert!(app.quality.promote("../etc", "test").await.is_err());
     app.stop().await;
 }
