@@ -83,6 +83,52 @@ pub enum ScoreState {
     },
 }
 
+type Tx = sqlx::Transaction<'static, Sqlite>;
+
+/// Whether record `i`'s key is already stored with the same content; the same key
+/// with other content is a conflict.
+async fn is_duplicate(tx: &mut Tx, i: usize, ins: &Inspection) -> Result<bool, IngestError> {
+    let existing: Option<(String, String)> =
+        sqlx::query_as("SELECT digest, serial FROM inspections WHERE idem_key = ?")
+            .bind(&ins.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match existing {
+        None => Ok(false),
+        Some((digest, _)) if digest == ins.digest => Ok(true),
+        Some((_, serial)) => Err(IngestError::Conflict {
+            record: i,
+            message: format!(
+                "key {:?} was already used for different content (cell {serial})",
+                ins.key
+            ),
+        }),
+    }
+}
+
+/// Whether record `i`'s cell is known; a known cell with another lot, order or
+/// product is a conflict (limits and verdicts depend on the product).
+async fn cell_exists(tx: &mut Tx, i: usize, ins: &Inspection) -> Result<bool, IngestError> {
+    let cell: Option<(String, String, String)> =
+        sqlx::query_as("SELECT lot, order_id, product FROM cells WHERE serial = ?")
+            .bind(&ins.serial)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let conflict = |message: String| Err(IngestError::Conflict { record: i, message });
+    match cell {
+        None => Ok(false),
+        Some((lot, order, _)) if lot != ins.lot || order != ins.order => conflict(format!(
+            "cell {} belongs to lot {lot}, order {order}",
+            ins.serial
+        )),
+        Some((_, _, product)) if product != ins.product => conflict(format!(
+            "cell {} is product {product}; this record is for {} (name the product)",
+            ins.serial, ins.product
+        )),
+        Some(_) => Ok(true),
+    }
+}
+
 /// The quality tables.
 #[derive(Debug, Clone)]
 pub struct QualityStore {
@@ -111,21 +157,7 @@ impl QualityStore {
         // fails with "database is locked" when another writer commits in between.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (i, ins) in batch.iter().enumerate() {
-            let existing: Option<(String, String)> =
-                sqlx::query_as("SELECT digest, serial FROM inspections WHERE idem_key = ?")
-                    .bind(&ins.key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some((digest, serial)) = existing {
-                if digest != ins.digest {
-                    return Err(IngestError::Conflict {
-                        record: i,
-                        message: format!(
-                            "key {:?} was already used for different content (cell {serial})",
-                            ins.key
-                        ),
-                    });
-                }
+            if is_duplicate(&mut tx, i, ins).await? {
                 out.duplicates += 1;
                 // A resend re-scores: scoring may have failed after the first commit.
                 if !out.touched.contains(&ins.serial) {
@@ -138,19 +170,8 @@ impl QualityStore {
                 });
                 continue;
             }
-            let cell: Option<(String, String)> =
-                sqlx::query_as("SELECT lot, order_id FROM cells WHERE serial = ?")
-                    .bind(&ins.serial)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match cell {
-                Some((lot, order)) if lot != ins.lot || order != ins.order => {
-                    return Err(IngestError::Conflict {
-                        record: i,
-                        message: format!("cell {} belongs to lot {lot}, order {order}", ins.serial),
-                    });
-                }
-                Some(_) => {
+            match cell_exists(&mut tx, i, ins).await? {
+                true => {
                     sqlx::query(
                         "UPDATE cells SET updated_ms = max(updated_ms, ?), created_ms = min(created_ms, ?), \
                          short_term_failed = coalesce(?, short_term_failed) WHERE serial = ?",
@@ -162,7 +183,7 @@ impl QualityStore {
                     .execute(&mut *tx)
                     .await?;
                 }
-                None => {
+                false => {
                     sqlx::query(
                         "INSERT INTO cells (serial, lot, order_id, product, created_ms, updated_ms, \
                          short_term_failed) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -242,40 +263,11 @@ impl QualityStore {
         let mut new_cells = std::collections::HashSet::new();
         let mut dupes = 0;
         for (i, ins) in batch.iter().enumerate() {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT digest FROM inspections WHERE idem_key = ?")
-                    .bind(&ins.key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match existing {
-                Some(d) if d == ins.digest => dupes += 1,
-                Some(_) => {
-                    return Err(IngestError::Conflict {
-                        record: i,
-                        message: format!(
-                            "key {:?} was already used for different content",
-                            ins.key
-                        ),
-                    });
-                }
-                None => {}
+            if is_duplicate(&mut tx, i, ins).await? {
+                dupes += 1;
             }
-            let cell: Option<(String, String)> =
-                sqlx::query_as("SELECT lot, order_id FROM cells WHERE serial = ?")
-                    .bind(&ins.serial)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match cell {
-                Some((lot, order)) if lot != ins.lot || order != ins.order => {
-                    return Err(IngestError::Conflict {
-                        record: i,
-                        message: format!("cell {} belongs to lot {lot}, order {order}", ins.serial),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    new_cells.insert(ins.serial.as_str());
-                }
+            if !cell_exists(&mut tx, i, ins).await? {
+                new_cells.insert(ins.serial.as_str());
             }
         }
         tx.rollback().await?;

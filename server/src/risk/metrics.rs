@@ -117,11 +117,27 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> Option<f64> {
     if pos == 0.0 {
         return None;
     }
+    let (mut ap, mut last_recall) = (0.0, 0.0);
+    for (tp, fp) in sweep(scores, labels) {
+        let recall = tp / pos;
+        ap += (recall - last_recall) * tp / (tp + fp);
+        last_recall = recall;
+    }
+    Some(ap)
+}
+
+/// Lowers the threshold through every distinct score, highest first, and gives the
+/// cumulative (true positives, false positives) flagged at each; all cells with the
+/// same score cross the threshold together. The basis of PR and ROC curves.
+pub fn sweep(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    if scores.len() != labels.len() {
+        return Vec::new();
+    }
     let idx = by_score_desc(scores);
-    let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = Vec::new();
     let mut i = 0;
     while i < idx.len() {
-        // All cells with the same score cross the threshold together.
         let s = scores[idx[i]];
         while i < idx.len() && scores[idx[i]] == s {
             if labels[idx[i]] {
@@ -131,11 +147,9 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> Option<f64> {
             }
             i += 1;
         }
-        let recall = tp / pos;
-        ap += (recall - last_recall) * tp / (tp + fp);
-        last_recall = recall;
+        out.push((tp, fp));
     }
-    Some(ap)
+    out
 }
 
 /// Brier score: mean squared difference between score and outcome (lower is better).
@@ -290,6 +304,20 @@ mod tests {
     // The classic four-cell example: two good (0.1, 0.4), two defective (0.35, 0.8).
     const S: [f64; 4] = [0.1, 0.4, 0.35, 0.8];
     const L: [bool; 4] = [false, false, true, true];
+
+    #[test]
+    fn the_sweep_counts_flags_threshold_by_threshold_with_ties_together() {
+        // 0.8 (defective), 0.4 (good), 0.35 (defective), 0.1 (good).
+        assert_eq!(
+            sweep(&S, &L),
+            vec![(1.0, 0.0), (1.0, 1.0), (2.0, 1.0), (2.0, 2.0)]
+        );
+        assert_eq!(
+            sweep(&[0.5, 0.5, 0.2], &[true, false, false]),
+            vec![(1.0, 1.0), (1.0, 2.0)]
+        );
+        assert!(sweep(&[0.5], &[]).is_empty());
+    }
 
     #[test]
     fn roc_auc_of_the_four_cell_example_is_three_quarters() {

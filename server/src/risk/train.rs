@@ -502,22 +502,9 @@ fn curves(scores: &[f64], labels: &[bool]) -> (Vec<PrPoint>, Vec<RocPoint>) {
     if pos == 0.0 || neg == 0.0 {
         return (Vec::new(), Vec::new());
     }
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp) = (0.0, 0.0);
     let mut pr = Vec::new();
     let mut roc = vec![RocPoint { fpr: 0.0, tpr: 0.0 }];
-    let mut i = 0;
-    while i < idx.len() {
-        let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
-            if labels[idx[i]] {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            i += 1;
-        }
+    for (tp, fp) in metrics::sweep(scores, labels) {
         pr.push(PrPoint {
             recall: tp / pos,
             precision: tp / (tp + fp),

@@ -141,6 +141,20 @@ async fn ingestion_is_idempotent_all_or_nothing_and_scores_cells() {
     assert_eq!(r.status(), 409);
     assert!(app.quality.store().cell("S-2").await.expect("db").is_none());
 
+    // Another product for a known cell: 409, with both products named.
+    let mut other = stages[1].clone();
+    other["key"] = json!("S-1:FQC:again");
+    other["product"] = json!("SC");
+    let r = client.post(&url).json(&other).send().await.expect("post");
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is product HC")),
+        "{body}"
+    );
+
     // Invalid fields: 422 naming record and field; nothing written.
     let mut bad = fresh[1].clone();
     bad["measurements"][0]["value"] = json!("high");
