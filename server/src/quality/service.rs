@@ -21,8 +21,8 @@ use crate::storage::StoreError;
 
 /// Reasons kept per score.
 const REASONS: usize = 6;
-/// Cells announced to browsers per second at most during an import (the rest are
-/// picked up by the pages' refetch).
+/// Cells announced to browsers per scoring round at most (an import scores 500 at a
+/// time); open pages refetch on any announcement, so the rest still show.
 const ANNOUNCE_CAP: usize = 200;
 
 /// Why an ingestion failed.

@@ -191,7 +191,8 @@ pub async fn run(
     let stamp = start.strftime("%y%m%d-%H%M").to_string();
     let mut n: u64 = 0;
     let mut lot = sim.draw_lot(&format!("L{stamp}-01"), "98765", "HC");
-    // Cells between stages: (cell, lot, next stage index).
+    // The last few cells, newest last: each tick a station inspects the cell that
+    // left the previous station `STAGE_GAP` ticks earlier.
     let mut pipeline: VecDeque<(SimCell, Arc<LotProfile>)> = VecDeque::new();
     let mut lot_arc = Arc::new(lot.clone());
     // Posts that failed, retried first (same key: a resend is harmless).
