@@ -119,8 +119,10 @@ pub enum LotTier {
     Low,
 }
 
-/// The bounds of the lot tiers, as shares of scored cells (configuration).
+/// The bounds of the lot tiers, as shares of scored cells (configuration: the plant
+/// file's `quality.tiers`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TierBounds {
     /// At or above: [`LotTier::High`] (default 0.20).
     pub high: f64,

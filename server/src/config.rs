@@ -78,43 +78,13 @@ pub struct QualityConfig {
     /// Products and their spec limits (overrides of the catalogue defaults).
     pub products: Vec<Product>,
     /// Lot tiers by high-risk share.
-    pub tiers: Tiers,
+    pub tiers: TierBounds,
     /// Folder of model artifacts (relative paths are relative to the working directory).
     pub models_dir: PathBuf,
     /// Model that scores cells until another is promoted.
     pub active_model: String,
     /// How `cellguard train` chooses the threshold on the validation lots.
     pub threshold: ThresholdConfig,
-}
-
-/// Lot tier bounds, as shares of scored cells.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Tiers {
-    /// At or above: high tier (short-term test only).
-    pub high: f64,
-    /// At or above (below `high`): moderate tier.
-    pub moderate: f64,
-}
-
-impl Default for Tiers {
-    fn default() -> Self {
-        let b = TierBounds::default();
-        Self {
-            high: b.high,
-            moderate: b.moderate,
-        }
-    }
-}
-
-impl Tiers {
-    /// As the app's bounds.
-    pub fn bounds(self) -> TierBounds {
-        TierBounds {
-            high: self.high,
-            moderate: self.moderate,
-        }
-    }
 }
 
 /// Threshold policy: either a recall target within a flag-rate cap, or a cost ratio.
@@ -165,7 +135,7 @@ impl Default for QualityConfig {
                 product("HC", "High Capacity Cell"),
                 product("SC", "Standard Capacity Cell"),
             ],
-            tiers: Tiers::default(),
+            tiers: TierBounds::default(),
             models_dir: PathBuf::from("model-artifacts"),
             active_model: "default-logistic".into(),
             threshold: ThresholdConfig::default(),

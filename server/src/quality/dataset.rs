@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -533,33 +533,33 @@ fn parse_table(
 pub fn write_csv<W: Write>(w: W, records: &[CellRecord]) -> Result<(), csv::Error> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(dataset_header())?;
-    let mut line: Vec<String> = Vec::with_capacity(dataset_header().len());
     for r in records {
-        line.clear();
-        line.push(r.serial.clone());
-        line.push(r.lot.clone());
-        line.push(r.order.clone());
-        line.push(r.product.clone());
-        line.push(r.produced_ms.map(format_time).unwrap_or_default());
-        for v in &r.values {
-            line.push(v.map(|v| v.to_string()).unwrap_or_default());
-        }
-        line.push(match r.label {
-            Some(true) => "1".into(),
-            Some(false) => "0".into(),
-            None => String::new(),
-        });
-        out.write_record(&line)?;
+        out.write_record(record_row(r))?;
     }
     out.flush()?;
     Ok(())
 }
 
-/// Reads all of `r` (for uploads of unknown length) up to `limit` bytes.
-pub fn read_limited<R: Read>(r: R, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.take(limit).read_to_end(&mut buf)?;
-    Ok(buf)
+/// One record as the fields of a dataset row, in [`dataset_header`] order (times in
+/// RFC 3339 UTC, label `1`/`0`/empty).
+pub fn record_row(r: &CellRecord) -> Vec<String> {
+    let mut line = Vec::with_capacity(ID_COLUMNS.len() + r.values.len() + 1);
+    line.push(r.serial.clone());
+    line.push(r.lot.clone());
+    line.push(r.order.clone());
+    line.push(r.product.clone());
+    line.push(r.produced_ms.map(format_time).unwrap_or_default());
+    line.extend(
+        r.values
+            .iter()
+            .map(|v| v.map(|v| v.to_string()).unwrap_or_default()),
+    );
+    line.push(match r.label {
+        Some(true) => "1".into(),
+        Some(false) => "0".into(),
+        None => String::new(),
+    });
+    line
 }
 
 #[cfg(test)]

@@ -483,41 +483,49 @@ fn digest(i: &Inspection) -> String {
 /// keyed `import:<serial>:<stage>` so a re-import changes nothing.
 pub fn from_record(r: &CellRecord, station: &str, default_ts_ms: i64) -> Vec<InspectionIn> {
     let ts = r.produced_ms.unwrap_or(default_ts_ms);
-    let mut out = Vec::new();
-    for stage in Stage::ALL {
-        let measurements: Vec<MeasurementIn> = super::CATALOGUE
-            .iter()
-            .zip(&r.values)
-            .filter(|(d, v)| d.stage == stage && v.is_some())
-            .map(|(d, v)| MeasurementIn {
-                name: Some(d.name.to_owned()),
-                value: *v,
-                unit: None,
-            })
-            .collect();
-        // The short-term test follows the final inspection; its outcome rides on the
-        // last stage present.
-        if measurements.is_empty() {
-            continue;
-        }
-        out.push(InspectionIn {
-            key: Some(format!("import:{}:{}", r.serial, stage.as_str())),
-            serial: Some(r.serial.clone()),
-            order: Some(r.order.clone()),
-            lot: Some(r.lot.clone()),
-            product: (!r.product.is_empty()).then(|| r.product.clone()),
-            stage: Some(stage.as_str().to_owned()),
-            station: Some(station.to_owned()),
-            ts: Some(serde_json::Value::from(ts)),
-            measurements,
-            context: Vec::new(),
-            short_term_failed: None,
-        });
-    }
+    let mut out: Vec<InspectionIn> = Stage::ALL
+        .into_iter()
+        .filter_map(|stage| stage_inspection(r, stage, station, ts))
+        .collect();
+    // The short-term test follows the final inspection; its outcome rides on the
+    // last stage present.
     if let (Some(label), Some(last)) = (r.label, out.last_mut()) {
         last.short_term_failed = Some(label);
     }
     out
+}
+
+/// The inspection `station` reports for `stage` of a cell: the record's measurements
+/// of that stage, keyed `<station>:<serial>:<stage>`; `None` when it has none.
+pub fn stage_inspection(
+    r: &CellRecord,
+    stage: Stage,
+    station: &str,
+    ts_ms: i64,
+) -> Option<InspectionIn> {
+    let measurements: Vec<MeasurementIn> = super::CATALOGUE
+        .iter()
+        .zip(&r.values)
+        .filter(|(d, v)| d.stage == stage && v.is_some())
+        .map(|(d, v)| MeasurementIn {
+            name: Some(d.name.to_owned()),
+            value: *v,
+            unit: Some(d.unit.to_owned()),
+        })
+        .collect();
+    (!measurements.is_empty()).then(|| InspectionIn {
+        key: Some(format!("{station}:{}:{}", r.serial, stage.as_str())),
+        serial: Some(r.serial.clone()),
+        order: Some(r.order.clone()),
+        lot: Some(r.lot.clone()),
+        product: (!r.product.is_empty()).then(|| r.product.clone()),
+        stage: Some(stage.as_str().to_owned()),
+        station: Some(station.to_owned()),
+        ts: Some(serde_json::Value::from(ts_ms)),
+        measurements,
+        context: Vec::new(),
+        short_term_failed: None,
+    })
 }
 
 #[cfg(test)]

@@ -389,7 +389,7 @@ fn unavailable(e: StoreError) -> ServiceError {
 #[async_trait::async_trait]
 impl QualityService for Quality {
     async fn overview(&self) -> Result<QualityOverview, ServiceError> {
-        let tiers = self.cfg.tiers.bounds();
+        let tiers = self.cfg.tiers;
         let o = self
             .store
             .overview(tiers, 20, 24)

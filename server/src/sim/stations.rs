@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::model::Quality as TagQuality;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::cells::{CellSim, Conditions, LotProfile, SimCell};
+use super::cells::{CellSim, Conditions, SimCell};
 use crate::bus::{Bus, now_ms};
 use crate::config::Plant;
-use crate::quality::{CATALOGUE, Stage};
+use crate::quality::Stage;
+use crate::quality::ingest::{ContextIn, InspectionIn, stage_inspection};
 
 /// Cells per lot on the simulated line.
 const LOT_SIZE: u64 = 300;
@@ -116,7 +116,7 @@ pub fn conditions(plant: &Plant, bus: &Bus) -> Conditions {
     c.sanitized()
 }
 
-fn context(plant: &Plant, bus: &Bus, machine: &str, tags: &[&str]) -> Vec<serde_json::Value> {
+fn context(plant: &Plant, bus: &Bus, machine: &str, tags: &[&str]) -> Vec<ContextIn> {
     let Some(di) = plant.devices.iter().position(|d| d.id == machine) else {
         return Vec::new();
     };
@@ -129,36 +129,29 @@ fn context(plant: &Plant, bus: &Bus, machine: &str, tags: &[&str]) -> Vec<serde_
             let ti = dev.tags.iter().position(|t| t.name == *name)?;
             let l = latest.get(ti)?;
             let v = l.value.as_ref().and_then(|v| v.as_f64())?;
-            (l.quality == TagQuality::Good).then(|| {
-                json!({"machine": machine, "tag": name, "value": v,
-                       "unit": dev.tags[ti].unit, "ts_ms": l.ts_ms})
+            (l.quality == TagQuality::Good).then(|| ContextIn {
+                machine: Some(machine.to_owned()),
+                tag: Some((*name).to_owned()),
+                value: Some(v),
+                unit: dev.tags[ti].unit.clone(),
+                ts_ms: Some(l.ts_ms),
             })
         })
         .collect()
 }
 
-/// The body one station posts for one stage of a cell.
+/// The body one station posts for one stage of a cell (the import path builds the
+/// same with [`stage_inspection`]), with the machine values as context.
 pub fn inspection(
     cell: &SimCell,
-    lot: &LotProfile,
     stage: Stage,
     station: &str,
     ts_ms: i64,
-    context: Vec<serde_json::Value>,
-) -> serde_json::Value {
-    let r = &cell.record;
-    let measurements: Vec<serde_json::Value> = CATALOGUE
-        .iter()
-        .zip(&r.values)
-        .filter(|(d, _)| d.stage == stage)
-        .filter_map(|(d, v)| v.map(|v| json!({"name": d.name, "value": v, "unit": d.unit})))
-        .collect();
-    json!({
-        "key": format!("{station}:{}:{}", r.serial, stage.as_str()),
-        "serial": r.serial, "order": lot.order, "lot": lot.id, "product": lot.product,
-        "stage": stage.as_str(), "station": station, "ts": ts_ms,
-        "measurements": measurements, "context": context,
-    })
+    context: Vec<ContextIn>,
+) -> Option<InspectionIn> {
+    let mut body = stage_inspection(&cell.record, stage, station, ts_ms)?;
+    body.context = context;
+    Some(body)
 }
 
 /// Runs the stations until shutdown: one new cell every `60 / cells_per_minute`
@@ -193,10 +186,9 @@ pub async fn run(
     let mut lot = sim.draw_lot(&format!("L{stamp}-01"), "98765", "HC");
     // The last few cells, newest last: each tick a station inspects the cell that
     // left the previous station `STAGE_GAP` ticks earlier.
-    let mut pipeline: VecDeque<(SimCell, Arc<LotProfile>)> = VecDeque::new();
-    let mut lot_arc = Arc::new(lot.clone());
+    let mut pipeline: VecDeque<SimCell> = VecDeque::new();
     // Posts that failed, retried first (same key: a resend is harmless).
-    let mut retry: VecDeque<serde_json::Value> = VecDeque::new();
+    let mut retry: VecDeque<InspectionIn> = VecDeque::new();
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
@@ -213,22 +205,21 @@ pub async fn run(
                 ("98765", "HC")
             };
             lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), order, product);
-            lot_arc = Arc::new(lot.clone());
         }
         n += 1;
         let serial = format!("{}-{:04}", lot.id, (n - 1) % LOT_SIZE + 1);
         let cell = sim.next_cell(&serial, &lot, &conditions(&plant, &bus));
         truth.insert(&serial, cell.defective);
-        pipeline.push_back((cell, Arc::clone(&lot_arc)));
+        pipeline.push_back(cell);
         let now = now_ms();
-        let mut posts: Vec<serde_json::Value> = retry.drain(..).collect();
+        let mut posts: Vec<InspectionIn> = retry.drain(..).collect();
         for (k, (stage, station, tags)) in STATIONS.iter().enumerate() {
             let back = k * STAGE_GAP;
             if let Some(idx) = pipeline.len().checked_sub(back + 1)
-                && let Some((cell, lot)) = pipeline.get(idx)
+                && let Some(cell) = pipeline.get(idx)
             {
                 let ctx = context(&plant, &bus, station, tags);
-                posts.push(inspection(cell, lot, *stage, station, now, ctx));
+                posts.extend(inspection(cell, *stage, station, now, ctx));
             }
         }
         while pipeline.len() > (STATIONS.len() - 1) * STAGE_GAP + 1 {
@@ -278,7 +269,8 @@ mod tests {
         let mut sim = CellSim::new(1);
         let lot = sim.draw_lot("L1", "98765", "HC");
         let cell = sim.next_cell("L1-0001", &lot, &Conditions::nominal());
-        let body = inspection(&cell, &lot, Stage::Fqc, "FORM_01", 5, Vec::new());
+        let body = serde_json::to_value(inspection(&cell, Stage::Fqc, "FORM_01", 5, Vec::new()))
+            .expect("serialises");
         assert_eq!(body["key"], "FORM_01:L1-0001:FQC");
         let names: Vec<&str> = body["measurements"]
             .as_array()

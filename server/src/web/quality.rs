@@ -213,24 +213,7 @@ pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFil
     header.extend(["score", "band", "model", "scored_at"]);
     let mut ok = w.write_record(&header).is_ok();
     for r in &rows {
-        let rec = &r.record;
-        let mut line: Vec<String> = vec![
-            rec.serial.clone(),
-            rec.lot.clone(),
-            rec.order.clone(),
-            rec.product.clone(),
-            rec.produced_ms.map(format_time).unwrap_or_default(),
-        ];
-        line.extend(
-            rec.values
-                .iter()
-                .map(|v| v.map(|v| v.to_string()).unwrap_or_default()),
-        );
-        line.push(match rec.label {
-            Some(true) => "1".into(),
-            Some(false) => "0".into(),
-            None => String::new(),
-        });
+        let mut line = dataset::record_row(&r.record);
         line.push(r.score.map(|s| format!("{s:.4}")).unwrap_or_default());
         line.push(r.band.clone().unwrap_or_else(|| "incomplete".into()));
         line.push(r.model.clone().unwrap_or_default());
