@@ -2,6 +2,7 @@ import { defineConfig, devices } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ADMIN_PASSWORD, ADMIN_STATE } from './tests/auth';
 
 // Debian's Chromium, never a downloaded browser.
 const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -29,14 +30,25 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'tablet', use: { ...devices['Desktop Chrome'], viewport: { width: 768, height: 1024 }, hasTouch: true } },
+    // Signs the admin in once and adds the users the access tests sign in as.
+    { name: 'setup', testMatch: /auth\.setup\.ts/, use: { viewport: { width: 768, height: 1024 }, hasTouch: true } },
+    {
+      name: 'tablet',
+      dependencies: ['setup'],
+      use: {
+        ...devices['Desktop Chrome'],
+        viewport: { width: 768, height: 1024 },
+        hasTouch: true,
+        storageState: ADMIN_STATE,
+      },
+    },
   ],
   webServer: {
     // The release build made by `cargo leptos build --release`, run from the workspace root.
     command: `./target/release/cellguard serve --data-dir ${dataDir}`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/readyz`,
-    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn' },
+    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn', CELLGUARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
     timeout: 60_000,
     reuseExistingServer: false,
     stdout: 'ignore',

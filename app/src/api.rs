@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::auth::Permission;
+use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
 use crate::model::{HistoryRange, LineView, Series};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
@@ -12,6 +15,7 @@ pub mod service {
     //! through Leptos context.
     use std::sync::Arc;
 
+    use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
     use crate::model::{HistoryRange, LineView, Series};
     use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
@@ -42,8 +46,83 @@ pub mod service {
         async fn cell(&self, serial: &str) -> Result<Option<CellDetail>, ServiceError>;
         /// Every model, the active one marked, and the switch history.
         async fn models(&self) -> Result<ModelsView, ServiceError>;
-        /// Makes `name` the active model and re-scores the cells.
-        async fn promote(&self, name: &str, by: &str) -> Result<(), ServiceError>;
+        /// Makes `name` the active model and re-scores the cells; audited.
+        async fn promote(&self, name: &str, by: &Caller) -> Result<(), ServiceError>;
+    }
+
+    /// Users and the audit trail.
+    #[async_trait::async_trait]
+    pub trait AccessService: Send + Sync + 'static {
+        /// A page of the audit trail.
+        async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, ServiceError>;
+        /// Every user.
+        async fn users(&self) -> Result<Vec<UserView>, ServiceError>;
+        /// Adds a user; audited.
+        async fn add_user(
+            &self,
+            by: &Caller,
+            username: &str,
+            role: Role,
+            password: &str,
+        ) -> Result<(), ServiceError>;
+        /// Changes a user's role; audited.
+        async fn set_role(
+            &self,
+            by: &Caller,
+            username: &str,
+            role: Role,
+        ) -> Result<(), ServiceError>;
+        /// Disables or enables a user; audited.
+        async fn set_disabled(
+            &self,
+            by: &Caller,
+            username: &str,
+            disabled: bool,
+        ) -> Result<(), ServiceError>;
+        /// Records a refused request.
+        async fn denied(&self, by: &Caller, what: Permission);
+    }
+
+    /// A shared access service handle, as provided in context.
+    pub type SharedAccessService = Arc<dyn AccessService>;
+
+    /// The access service from context.
+    pub fn access_service() -> Result<SharedAccessService, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<SharedAccessService>().ok_or_else(|| {
+            leptos::prelude::ServerFnError::new("access service missing from context")
+        })
+    }
+
+    /// The caller the server's access layer attached to this request.
+    pub fn caller() -> Option<Caller> {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+    }
+
+    /// Sets this response's status.
+    pub fn set_status(code: http::StatusCode) {
+        if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(code);
+        }
+    }
+
+    /// The caller, if they may do `p`; otherwise a 401 (not signed in) or 403
+    /// (signed in, not allowed; recorded in the audit trail).
+    pub async fn require(p: Permission) -> Result<Caller, leptos::prelude::ServerFnError> {
+        let Some(c) = caller() else {
+            set_status(http::StatusCode::UNAUTHORIZED);
+            return Err(leptos::prelude::ServerFnError::new("sign in first"));
+        };
+        if c.principal.allows(p) {
+            return Ok(c);
+        }
+        set_status(http::StatusCode::FORBIDDEN);
+        if let Ok(access) = access_service() {
+            access.denied(&c, p).await;
+        }
+        Err(leptos::prelude::ServerFnError::new(
+            "your role does not allow this",
+        ))
     }
 
     /// A shared quality service handle, as provided in context.
@@ -68,6 +147,20 @@ pub mod service {
         /// No such model.
         #[error("unknown model {0}")]
         UnknownModel(String),
+        /// A field is not acceptable.
+        #[error("{field} {reason}")]
+        Invalid {
+            /// Which field.
+            field: String,
+            /// Why.
+            reason: String,
+        },
+        /// The request conflicts with what exists.
+        #[error("{0}")]
+        Conflict(String),
+        /// No such thing.
+        #[error("{0}")]
+        NotFound(String),
         /// A model could not be used.
         #[error("model {name}: {reason}")]
         BadModel {
@@ -88,10 +181,11 @@ pub mod service {
 /// The whole line, for the first render (live updates follow over the stream).
 #[server(prefix = "/api/fn", endpoint = "line")]
 pub async fn get_line() -> Result<LineView, ServerFnError> {
+    service::require(Permission::View).await?;
     let svc = service::line_service()?;
     svc.line().await.map_err(|e| {
         tracing::warn!(error = %e, "line view failed");
-        ServerFnError::new(e.to_string())
+        service_error(e)
     })
 }
 
@@ -101,21 +195,32 @@ pub async fn get_history(
     machine: String,
     range: HistoryRange,
 ) -> Result<Vec<Series>, ServerFnError> {
+    service::require(Permission::View).await?;
     let svc = service::line_service()?;
     svc.history(&machine, range).await.map_err(|e| {
         tracing::warn!(error = %e, machine, "history failed");
-        ServerFnError::new(e.to_string())
+        service_error(e)
     })
 }
 
+/// Maps a service error to its HTTP status and a message safe to show.
 #[cfg(feature = "ssr")]
-fn service_error(e: impl std::fmt::Display) -> ServerFnError {
+fn service_error(e: service::ServiceError) -> ServerFnError {
+    use service::ServiceError as E;
+    let code = match &e {
+        E::Invalid { .. } | E::BadModel { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
+        E::Conflict(_) => http::StatusCode::CONFLICT,
+        E::NotFound(_) | E::UnknownMachine(_) | E::UnknownModel(_) => http::StatusCode::NOT_FOUND,
+        E::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+    };
+    service::set_status(code);
     ServerFnError::new(e.to_string())
 }
 
 /// The quality overview.
 #[server(prefix = "/api/fn", endpoint = "quality")]
 pub async fn get_quality() -> Result<QualityOverview, ServerFnError> {
+    service::require(Permission::View).await?;
     service::quality_service()?
         .overview()
         .await
@@ -125,6 +230,7 @@ pub async fn get_quality() -> Result<QualityOverview, ServerFnError> {
 /// A page of cells.
 #[server(prefix = "/api/fn", endpoint = "cells")]
 pub async fn get_cells(filter: CellFilter) -> Result<CellPage, ServerFnError> {
+    service::require(Permission::View).await?;
     service::quality_service()?
         .cells(filter)
         .await
@@ -134,6 +240,7 @@ pub async fn get_cells(filter: CellFilter) -> Result<CellPage, ServerFnError> {
 /// One cell.
 #[server(prefix = "/api/fn", endpoint = "cell")]
 pub async fn get_cell(serial: String) -> Result<Option<CellDetail>, ServerFnError> {
+    service::require(Permission::View).await?;
     service::quality_service()?
         .cell(&serial)
         .await
@@ -143,6 +250,7 @@ pub async fn get_cell(serial: String) -> Result<Option<CellDetail>, ServerFnErro
 /// The models.
 #[server(prefix = "/api/fn", endpoint = "models")]
 pub async fn get_models() -> Result<ModelsView, ServerFnError> {
+    service::require(Permission::View).await?;
     service::quality_service()?
         .models()
         .await
@@ -152,8 +260,65 @@ pub async fn get_models() -> Result<ModelsView, ServerFnError> {
 /// Makes a model the active one.
 #[server(prefix = "/api/fn", endpoint = "promote")]
 pub async fn promote_model(name: String) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::PromoteModels).await?;
     service::quality_service()?
-        .promote(&name, "web")
+        .promote(&name, &caller)
+        .await
+        .map_err(service_error)
+}
+
+/// Who is signed in (`None` when nobody is).
+#[server(prefix = "/api/fn", endpoint = "me")]
+pub async fn get_me() -> Result<Option<Me>, ServerFnError> {
+    Ok(service::caller().and_then(|c| c.principal.me()))
+}
+
+/// A page of the audit trail.
+#[server(prefix = "/api/fn", endpoint = "audit")]
+pub async fn get_audit(filter: AuditFilter) -> Result<AuditPage, ServerFnError> {
+    service::require(Permission::ViewAudit).await?;
+    service::access_service()?
+        .audit(filter)
+        .await
+        .map_err(service_error)
+}
+
+/// Every user.
+#[server(prefix = "/api/fn", endpoint = "users")]
+pub async fn get_users() -> Result<Vec<UserView>, ServerFnError> {
+    service::require(Permission::ManageUsers).await?;
+    service::access_service()?
+        .users()
+        .await
+        .map_err(service_error)
+}
+
+/// Adds a user.
+#[server(prefix = "/api/fn", endpoint = "add_user")]
+pub async fn add_user(username: String, role: Role, password: String) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::ManageUsers).await?;
+    service::access_service()?
+        .add_user(&caller, &username, role, &password)
+        .await
+        .map_err(service_error)
+}
+
+/// Changes a user's role.
+#[server(prefix = "/api/fn", endpoint = "set_role")]
+pub async fn set_role(username: String, role: Role) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::ManageUsers).await?;
+    service::access_service()?
+        .set_role(&caller, &username, role)
+        .await
+        .map_err(service_error)
+}
+
+/// Disables or enables a user.
+#[server(prefix = "/api/fn", endpoint = "set_disabled")]
+pub async fn set_disabled(username: String, disabled: bool) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::ManageUsers).await?;
+    service::access_service()?
+        .set_disabled(&caller, &username, disabled)
         .await
         .map_err(service_error)
 }

@@ -3,11 +3,13 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 pub mod components;
 pub mod live;
 pub mod model;
 pub mod pages;
 pub mod quality;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -16,6 +18,7 @@ use leptos_router::{StaticSegment, path};
 
 use crate::components::header::Header;
 use crate::live::Live;
+use crate::pages::audit::AuditPage;
 use crate::pages::cell::CellDetailPage;
 use crate::pages::cells::CellsPage;
 use crate::pages::import::ImportPage;
@@ -23,6 +26,8 @@ use crate::pages::machine::MachinePage;
 use crate::pages::models::ModelsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::quality::QualityPage;
+use crate::pages::signin::SignInPage;
+use crate::pages::users::UsersPage;
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,11 +52,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let session = session::load();
+    let signed_in = session.0.is_some();
+    provide_context(session);
     let live = Live::new();
     provide_context(live);
+    // The live stream needs a signed-in person; the sign-in page has none.
     #[cfg(feature = "hydrate")]
     Effect::new(move |started: Option<()>| {
-        if started.is_none() {
+        if started.is_none() && signed_in {
             live::start(live);
         }
     });
@@ -61,7 +70,9 @@ pub fn App() -> impl IntoView {
         <Meta name="theme-color" content="#0b2e4f"/>
         <Link rel="icon" href="/favicon.svg"/>
         <Router>
-            <Header/>
+            <Show when=move || signed_in>
+                <Header/>
+            </Show>
             <main>
                 <Routes fallback=|| view! { <p class="error">"No such page."</p> }>
                     <Route path=StaticSegment("") view=OverviewPage/>
@@ -71,6 +82,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cells/:serial") view=CellDetailPage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/import") view=ImportPage/>
+                    <Route path=path!("/signin") view=SignInPage/>
+                    <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/admin/users") view=UsersPage/>
                 </Routes>
             </main>
         </Router>

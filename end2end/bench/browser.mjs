@@ -27,7 +27,7 @@ plant = plant.replace(/(name = "speed_setpoint"[\s\S]*?scan_group = )"slow"/, '$
 const config = join(work, 'plant.toml');
 writeFileSync(config, plant);
 
-const env = { ...process.env, RUST_LOG: 'warn', LEPTOS_SITE_ADDR: `127.0.0.1:${webPort}` };
+const env = { ...process.env, RUST_LOG: 'warn', LEPTOS_SITE_ADDR: `127.0.0.1:${webPort}`, CELLGUARD_ADMIN_PASSWORD: 'bench admin password' };
 const sim = spawn(exe, ['--config', config, 'simulate', 'line', '--seed', '1'], { cwd: root, env, stdio: 'ignore' });
 const app = spawn(exe, ['--config', config, 'serve', '--data-dir', join(work, 'data')], { cwd: root, env, stdio: 'ignore' });
 const stop = () => { sim.kill('SIGTERM'); app.kill('SIGTERM'); };
@@ -71,7 +71,22 @@ const browser = await chromium.launch({
 });
 
 // 2 + 3: a cold first load of the machine page.
+// Signed in as the bench's admin (created from CELLGUARD_ADMIN_PASSWORD): the
+// session cookie, for Node's fetch and for the browser context.
+const signIn = async (origin) => {
+  const r = await fetch(`${origin}/api/v1/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'bench admin password' }),
+  });
+  if (!r.ok) throw new Error(`sign-in: ${r.status} ${await r.text()}`);
+  const [pair] = r.headers.get('set-cookie').split(';');
+  const [name, value] = pair.split('=');
+  return { name, value, header: pair };
+};
+const session = await signIn(`http://127.0.0.1:${webPort}`);
 const context = await browser.newContext({ viewport: { width: 768, height: 1024 } });
+// The cookie only: the cache stays cold.
+await context.addCookies([{ name: session.name, value: session.value, url: `http://127.0.0.1:${webPort}` }]);
 const page = await context.newPage();
 page.on('console', (m) => { if (m.type() === 'error') console.log('console:', m.text()); });
 page.on('pageerror', (e) => console.log('page error:', e.message));

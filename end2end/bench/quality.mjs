@@ -20,7 +20,7 @@ const base = `http://127.0.0.1:${port}`;
 const plant = readFileSync(join(root, 'config/plant.toml'), 'utf8').replace('cells_per_minute = 30', 'cells_per_minute = 0');
 const config = join(work, 'plant.toml');
 writeFileSync(config, plant);
-const env = { ...process.env, RUST_LOG: 'warn', LEPTOS_SITE_ADDR: `127.0.0.1:${port}` };
+const env = { ...process.env, RUST_LOG: 'warn', LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, CELLGUARD_ADMIN_PASSWORD: 'bench admin password' };
 const app = spawn(exe, ['--config', config, 'serve', '--data-dir', join(work, 'data')], { cwd: root, env, stdio: 'ignore' });
 process.on('exit', () => app.kill('SIGTERM'));
 
@@ -51,8 +51,21 @@ const body = (row, stage) => {
     .filter((m) => stageOf(m.name) === stage);
   return { key: `bench:${serial}:${stage}`, serial, order: v[2], lot: `B-${v[1]}`, product: v[3], stage, station: 'BENCH', ts: Date.now(), measurements };
 };
+// Signed in as the bench's admin (created from CELLGUARD_ADMIN_PASSWORD): the
+// session cookie, for Node's fetch and for the browser context.
+const signIn = async (origin) => {
+  const r = await fetch(`${origin}/api/v1/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'bench admin password' }),
+  });
+  if (!r.ok) throw new Error(`sign-in: ${r.status} ${await r.text()}`);
+  const [pair] = r.headers.get('set-cookie').split(';');
+  const [name, value] = pair.split('=');
+  return { name, value, header: pair };
+};
+const session = await signIn(base);
 const post = async (b) => {
-  const r = await fetch(`${base}/api/v1/inspections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+  const r = await fetch(`${base}/api/v1/inspections`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: session.header }, body: JSON.stringify(b) });
   if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
 };
 
@@ -61,7 +74,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const page = await browser.newPage({ viewport: { width: 768, height: 1024 } });
+const context = await browser.newContext({ viewport: { width: 768, height: 1024 } });
+await context.addCookies([{ name: session.name, value: session.value, url: base }]);
+const page = await context.newPage();
 page.on('pageerror', (e) => console.log('page error:', e.message));
 const latencies = [];
 for (const row of rows) {

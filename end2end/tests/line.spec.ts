@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ADMIN, ADMIN_PASSWORD, signIn } from './auth';
 
 // The data line of a plotters chart (axes and ticks are 1 px wide).
 const DATA_LINE = 'svg polyline[stroke-width="2"]';
@@ -84,7 +85,9 @@ test('a lost connection is shown and re-established by itself', async ({ page })
   const port = Number(process.env.CELLGUARD_E2E_PORT || 3300) + 1;
   const dataDir = mkdtempSync(join(tmpdir(), 'cellguard-e2e-restart-'));
   const start = () => spawn('./target/release/cellguard', ['serve', '--data-dir', dataDir], {
-    cwd: '..', env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn' }, stdio: 'ignore',
+    cwd: '..',
+    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn', CELLGUARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    stdio: 'ignore',
   });
   const ready = async () => {
     await expect(async () => {
@@ -94,7 +97,9 @@ test('a lost connection is shown and re-established by itself', async ({ page })
   let server = start();
   try {
     await ready();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    // Its own database, its own admin; the session outlives the restart (it is
+    // stored in the database, not in the server's memory).
+    await signIn(page, ADMIN, ADMIN_PASSWORD, `http://127.0.0.1:${port}`);
     await waitForLive(page);
     server.kill('SIGTERM');
     await expect(page.getByTestId('connection')).toHaveText(/connection lost/);

@@ -1,4 +1,5 @@
-//! The command line: `cellguard serve`, `simulate line|dataset`, `check-config`, `train`, `import`.
+//! The command line: `cellguard serve`, `simulate line|dataset`, `check-config`, `train`,
+//! `import`, `user`, `token`.
 
 use std::path::PathBuf;
 
@@ -79,6 +80,87 @@ pub enum Command {
     /// Import cells and inspections from a dataset file (CSV or .xlsx) into the
     /// database: all rows or none.
     Import(ImportArgs),
+    /// Manage the people who sign in (passwords are prompted, never arguments).
+    User {
+        /// Where the database lives.
+        #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        what: UserCommand,
+    },
+    /// Manage API tokens for stations and systems.
+    Token {
+        /// Where the database lives.
+        #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
+}
+
+/// `cellguard user …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is prompted twice (or read from standard input).
+    Add {
+        /// Sign-in name.
+        name: String,
+        /// viewer, operator, supervisor, quality_engineer or admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Change a user's role.
+    SetRole {
+        /// Sign-in name.
+        name: String,
+        /// The new role.
+        role: String,
+    },
+    /// Set a new password (signs the user out everywhere).
+    Password {
+        /// Sign-in name.
+        name: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop a user from signing in.
+    Disable {
+        /// Sign-in name.
+        name: String,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        /// Sign-in name.
+        name: String,
+    },
+}
+
+/// `cellguard token …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; it is printed once and stored only as a hash.
+    Add {
+        /// Who it is for (e.g. a station's name).
+        name: String,
+        /// What it may do: `ingest` (post inspections).
+        #[arg(long, default_value = "ingest")]
+        scope: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke every live token with this name.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// Options of `train`.

@@ -67,6 +67,30 @@ pub struct Plant {
     /// Products, spec limits, risk tiers and models.
     #[serde(default)]
     pub quality: QualityConfig,
+    /// Sign-in sessions and cookies.
+    #[serde(default)]
+    pub access: AccessConfig,
+}
+
+/// Sign-in sessions and cookies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// A session ends after this many minutes without a request (default: a
+    /// 12-hour shift).
+    pub session_idle_minutes: f64,
+    /// Mark cookies `Secure` and send HSTS: set when CellGuard is served over
+    /// TLS (directly or behind a TLS-terminating proxy).
+    pub secure_cookies: bool,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 720.0,
+            secure_cookies: false,
+        }
+    }
 }
 
 /// Products, spec limits, lot tiers and the risk models.
@@ -859,6 +883,13 @@ fn validate(plant: &Plant) -> Vec<Problem> {
         ));
     }
     validate_quality(&plant.quality, &mut out);
+    let idle = plant.access.session_idle_minutes;
+    if !idle.is_finite() || !(0.01..=10_080.0).contains(&idle) {
+        out.push((
+            vec![key("access"), key("session_idle_minutes")],
+            "must be between 0.01 and 10080 (a week)".into(),
+        ));
+    }
     let cpm = plant.simulator.cells_per_minute;
     if !cpm.is_finite() || !(0.0..=6000.0).contains(&cpm) {
         out.push((
@@ -1516,6 +1547,11 @@ scan_group = "fast"
                 format!("[simulator]\ncells_per_minute = -1\n{MINIMAL}"),
                 "simulator.cells_per_minute",
                 "between 0",
+            ),
+            (
+                format!("[access]\nsession_idle_minutes = 0\n{MINIMAL}"),
+                "access.session_idle_minutes",
+                "between 0.01",
             ),
         ];
         for (text, field, words) in cases {

@@ -5,6 +5,8 @@
 //! [`runtime`] wires it all together.
 #![recursion_limit = "256"]
 pub mod acquisition;
+pub mod audit;
+pub mod auth;
 pub mod bus;
 pub mod cli;
 pub mod config;

@@ -77,6 +77,10 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("training stopped: {e}")))
         }
         Command::Import(args) => cellguard::quality::import_cli::run(&plant, &args).await,
+        Command::User { data_dir, what } => cellguard::auth::cli::run_user(&data_dir, &what).await,
+        Command::Token { data_dir, what } => {
+            cellguard::auth::cli::run_token(&data_dir, &what).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,7 +106,11 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(options.site_addr)
         .await
         .with_context(|| format!("listening on {}", options.site_addr))?;
-    let running = runtime::start(plant, data_dir, options, listener).await?;
+    let first_admin = env("CELLGUARD_ADMIN_PASSWORD").map(|password| runtime::FirstAdmin {
+        name: env("CELLGUARD_ADMIN_USER").unwrap_or_else(|| "admin".into()),
+        password,
+    });
+    let running = runtime::start(plant, data_dir, options, listener, first_admin).await?;
     println!("CellGuard is running at http://{}", running.addr);
     wait_for_signal().await;
     running.stop().await;

@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use app::auth::Scope;
+
 use crate::acquisition::{DeviceStats, Endpoint, spawn_all};
+use crate::auth::Access;
 use crate::bus::Bus;
 use crate::config::{Device, Plant};
 use crate::quality::service::Quality;
@@ -24,6 +27,9 @@ use crate::sim::{RunningDevice, start_device};
 use crate::storage::HistoryStore;
 use crate::storage::sqlite::SqliteStore;
 use crate::web::{WebState, router};
+
+/// The name of the simulated stations' ingestion token.
+pub const STATIONS_TOKEN: &str = "simulated-stations";
 
 /// Events buffered on the bus per subscriber.
 const BUS_CAPACITY: usize = 16_384;
@@ -42,6 +48,8 @@ pub struct Running {
     pub store: Arc<dyn HistoryStore>,
     /// Cells, scores and models.
     pub quality: Arc<Quality>,
+    /// Users, tokens, sessions and the audit trail.
+    pub access: Access,
     /// Ground truth of the simulated cells (evaluation only).
     pub truth: Arc<Truth>,
     /// The task tracker (for restarting simulators in tests).
@@ -84,12 +92,30 @@ pub async fn start_simulators(
     Ok(out)
 }
 
-/// Starts CellGuard serving on `listener`.
+/// The first admin, created at start while there are no users.
+pub struct FirstAdmin {
+    /// Sign-in name.
+    pub name: String,
+    /// Password (never logged).
+    pub password: String,
+}
+
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstAdmin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts CellGuard serving on `listener`; with `first_admin`, creates that admin
+/// first if there are no users yet (before anything is served).
 pub async fn start(
     plant: Plant,
     data_dir: &Path,
     options: LeptosOptions,
     listener: TcpListener,
+    first_admin: Option<FirstAdmin>,
 ) -> anyhow::Result<Running> {
     let plant = Arc::new(plant);
     let shutdown = CancellationToken::new();
@@ -105,6 +131,24 @@ pub async fn start(
         .await
         .context("opening the quality records")?,
     );
+    let access = Access::new(sqlite.pool().clone());
+    if let Some(first) = first_admin {
+        let created = access
+            .bootstrap_admin(&first.name, &first.password)
+            .await
+            .context("creating the first admin from CELLGUARD_ADMIN_PASSWORD")?;
+        if created {
+            info!(user = %first.name, "first admin created from CELLGUARD_ADMIN_PASSWORD");
+        }
+    }
+    match access.users.count().await {
+        Ok(0) => tracing::warn!(
+            "no users yet: create the first admin with `cellguard user add NAME --role admin`, \
+             or set CELLGUARD_ADMIN_PASSWORD before starting"
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(e).context("reading the users"),
+    }
     let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
     let bus = Arc::new(Bus::new(&plant, BUS_CAPACITY));
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
@@ -174,13 +218,31 @@ pub async fn start(
         WebState {
             line,
             quality: Arc::clone(&quality),
+            access: access.clone(),
+            access_config: plant.access.clone(),
             shutdown: shutdown.clone(),
         },
+    );
+    tasks.spawn(
+        access
+            .clone()
+            .run_housekeeping(std::time::Duration::from_secs(300), shutdown.clone()),
     );
     let addr = listener.local_addr()?;
     let truth = Arc::new(Truth::default());
     if !simulators.is_empty() {
-        // The simulated stations post to this very server, as real ones would.
+        // The simulated stations post to this very server, as real ones would,
+        // with an ingestion token of their own (a fresh one each start).
+        access
+            .tokens
+            .revoke(STATIONS_TOKEN)
+            .await
+            .context("revoking the simulated stations' old token")?;
+        let token = access
+            .tokens
+            .issue(STATIONS_TOKEN, Scope::Ingest)
+            .await
+            .context("issuing the simulated stations' token")?;
         let ip = if addr.ip().is_unspecified() {
             std::net::IpAddr::from([127, 0, 0, 1])
         } else {
@@ -189,10 +251,13 @@ pub async fn start(
         tasks.spawn(crate::sim::stations::run(
             Arc::clone(&plant),
             Arc::clone(&bus),
-            format!(
-                "http://{}/api/v1/inspections",
-                SocketAddr::new(ip, addr.port())
-            ),
+            crate::sim::stations::IngestTarget {
+                url: format!(
+                    "http://{}/api/v1/inspections",
+                    SocketAddr::new(ip, addr.port())
+                ),
+                token,
+            },
             plant.simulator.cells_per_minute,
             plant.simulator.seed.unwrap_or_else(rand::random),
             Arc::clone(&truth),
@@ -201,9 +266,12 @@ pub async fn start(
     }
     let http_shutdown = shutdown.clone();
     tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_shutdown.cancelled_owned())
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "web server failed");
         }
@@ -216,6 +284,7 @@ pub async fn start(
         stats,
         store,
         quality,
+        access,
         truth,
         tasks,
         shutdown,

@@ -4,7 +4,8 @@
 //! render and the hydrated page agree and every screen on the floor shows the same
 //! clock. Pure functions.
 
-const MS_PER_DAY: i64 = 86_400_000;
+/// Milliseconds in a day.
+pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -49,6 +50,25 @@ pub fn format_time(ms: i64) -> String {
         in_day / 60,
         in_day % 60
     )
+}
+
+/// Midnight UTC after a `YYYY-MM-DD` date: the exclusive end of a range whose
+/// last day is included.
+pub fn parse_date_end(s: &str) -> Option<i64> {
+    parse_date(s).map(|d| d + MS_PER_DAY)
+}
+
+/// The message of a server function's error, without the transport's prefix
+/// ("error running server function: …"); the server's messages are safe to show.
+pub fn server_message(e: &leptos::prelude::ServerFnError) -> String {
+    use leptos::prelude::ServerFnError;
+    match e {
+        ServerFnError::ServerError(m) => m.clone(),
+        ServerFnError::Request(_) => {
+            "the server could not be reached; check the connection and try again".into()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Midnight UTC of a `YYYY-MM-DD` date (as an `<input type="date">` gives it).

@@ -1,9 +1,12 @@
-//! The top bar: product name, navigation and the live connection state.
+//! The top bar: product name, navigation (only what the role may use), the live
+//! connection state and the signed-in person with sign-out.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::auth::Permission;
 use crate::live::use_live;
+use crate::session::{can, use_me};
 
 /// The header shown on every page.
 #[component]
@@ -25,7 +28,9 @@ pub fn Header() -> impl IntoView {
                 <A href="/quality">"Quality"</A>
                 <A href="/cells">"Cells"</A>
                 <A href="/models">"Models"</A>
-                <A href="/import">"Import"</A>
+                {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}
+                {can(Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
+                {can(Permission::ManageUsers).then(|| view! { <A href="/admin/users">"Users"</A> })}
             </nav>
             <span
                 class=move || format!("conn conn-{}", live.conn.get().css())
@@ -35,6 +40,15 @@ pub fn Header() -> impl IntoView {
                 <span class="dot" aria-hidden="true"></span>
                 {move || live.conn.get().label()}
             </span>
+            {use_me().map(|me| view! {
+                <form method="post" action="/signout" class="whoami">
+                    <span class="who" data-testid="whoami">
+                        <b>{me.username.clone()}</b>
+                        <span class="muted">{me.role.label()}</span>
+                    </span>
+                    <button class="button" type="submit" data-testid="signout">"Sign out"</button>
+                </form>
+            })}
         </header>
     }
 }

@@ -13,15 +13,15 @@ use leptos_router::params::ParamsMap;
 use crate::api::get_cells;
 use crate::components::cell_refresh::use_cell_refresh;
 use crate::components::fmt::{
-    encode_query_value, format_date, format_score, format_time, parse_date, query_string,
+    encode_query_value, format_date, format_score, format_time, parse_date, parse_date_end,
+    query_string,
 };
+use crate::components::pager::Pager;
 use crate::components::risk_badge::BandBadge;
 use crate::quality::{Band, CellFilter, CellPage, CellSummary};
 
 /// Rows per page.
 pub const PAGE_SIZE: u32 = 50;
-const DAY_MS: i64 = 86_400_000;
-
 /// The table's filter as the URL query holds it: dates as `YYYY-MM-DD` (UTC, both
 /// ends included), the page counted from 1.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl CellQuery {
     }
 
     fn end_ms(&self) -> Option<i64> {
-        parse_date(&self.to).map(|d| d + DAY_MS)
+        parse_date_end(&self.to)
     }
 
     fn opt(s: &str) -> Option<String> {
@@ -247,17 +247,7 @@ fn CellTable(page: CellPage, q: CellQuery) -> impl IntoView {
                 {page.rows.into_iter().map(|c| view! { <CellRow c=c/> }).collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {match prev {
-                Some(h) => view! { <A href=h attr:class="button" attr:rel="prev">"← Previous"</A> }.into_any(),
-                None => view! { <span class="button disabled" aria-disabled="true">"← Previous"</span> }.into_any(),
-            }}
-            <span class="page-of" data-testid="page-of">{format!("Page {current} of {pages}")}</span>
-            {match next {
-                Some(h) => view! { <A href=h attr:class="button" attr:rel="next">"Next →"</A> }.into_any(),
-                None => view! { <span class="button disabled" aria-disabled="true">"Next →"</span> }.into_any(),
-            }}
-        </nav>
+        <Pager prev=prev next=next current=current pages=pages/>
     }
     .into_any()
 }
@@ -295,6 +285,7 @@ fn CellRow(c: CellSummary) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::components::fmt::MS_PER_DAY;
 
     fn params(pairs: &[(&str, &str)]) -> ParamsMap {
         let mut m = ParamsMap::new();
@@ -320,7 +311,7 @@ mod tests {
         assert_eq!(f.from_ms, Some(1_780_272_000_000));
         assert_eq!(
             f.to_ms,
-            Some(1_780_272_000_000 + DAY_MS),
+            Some(1_780_272_000_000 + MS_PER_DAY),
             "the last day is included"
         );
         assert_eq!(f.page, 2, "the URL counts pages from 1");

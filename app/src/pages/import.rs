@@ -7,8 +7,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::Deserialize;
 
+use crate::auth::Permission;
 use crate::components::fmt::encode_query_value;
 use crate::quality::ImportReport;
+use crate::session::{NotAllowed, can};
 
 /// One problem in the file, as the import endpoint reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -102,6 +104,9 @@ pub fn lots_href(lot: &str) -> String {
 /// The import page.
 #[component]
 pub fn ImportPage() -> impl IntoView {
+    if !can(Permission::ImportData) {
+        return view! { <NotAllowed what="import data"/> }.into_any();
+    }
     let state = RwSignal::new(ImportState::Idle);
     let file_name = RwSignal::new(None::<String>);
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
@@ -184,6 +189,7 @@ pub fn ImportPage() -> impl IntoView {
             <div aria-live="polite">{move || view! { <Outcome state=state.get()/> }}</div>
         </section>
     }
+    .into_any()
 }
 
 #[cfg(feature = "hydrate")]

@@ -1,4 +1,5 @@
 //! Routed pages.
+pub mod audit;
 pub mod cell;
 pub mod cells;
 pub mod import;
@@ -6,3 +7,5 @@ pub mod machine;
 pub mod models;
 pub mod overview;
 pub mod quality;
+pub mod signin;
+pub mod users;

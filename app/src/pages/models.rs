@@ -6,9 +6,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{PromoteModel, get_models};
+use crate::auth::Permission;
 use crate::components::fmt::{format_score, format_share, format_time};
 use crate::components::risk_chart::{calibration_svg, pr_curve_svg};
 use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView};
+use crate::session::can;
 
 /// Which way a metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +228,9 @@ fn ModelCard(m: ModelView, promote: ServerAction<PromoteModel>) -> impl IntoView
         if m.active {
             return view! { <span class="badge risk-low" data-testid="active">"ACTIVE"</span> }
                 .into_any();
+        }
+        if !can(Permission::PromoteModels) {
+            return ().into_any();
         }
         if confirming.get() {
             view! {

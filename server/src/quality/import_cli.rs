@@ -56,6 +56,19 @@ pub async fn run(plant: &Plant, args: &ImportArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     match report {
         Ok(r) => {
+            if r.committed {
+                let file = args.file.display().to_string();
+                crate::auth::cli::audit(
+                    &crate::auth::Access::new(sqlite.pool().clone()),
+                    app::auth::AuditAction::DataImported,
+                    &file,
+                    format!(
+                        "{} cells ({} new), {} inspections",
+                        r.rows, r.new_cells, r.inspections
+                    ),
+                )
+                .await?;
+            }
             let verb = if r.committed {
                 "imported"
             } else {

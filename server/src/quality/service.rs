@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use app::api::service::{QualityService, ServiceError};
+use app::auth::{AuditAction, Caller};
 use app::quality::{
     Band, CellDetail, CellFilter, CellPage, CellSummary, ConfusionView, ImportReport, ModelMetrics,
     ModelSwitch, ModelView, ModelsView, QualityOverview, Reason, ScoreView,
@@ -14,6 +15,7 @@ use tokio::sync::broadcast;
 use super::ingest::{self, FieldError, InspectionIn};
 use super::store::{IngestError, IngestOutcome, QualityStore, ScoreState};
 use super::{CellRecord, def};
+use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::now_ms;
 use crate::config::QualityConfig;
 use crate::risk::model::{Model, Scratch};
@@ -69,6 +71,7 @@ pub struct Quality {
     active_name: RwLock<String>,
     events: broadcast::Sender<CellSummary>,
     scoring: tokio::sync::Mutex<()>,
+    audit: AuditLog,
 }
 
 impl Quality {
@@ -90,7 +93,9 @@ impl Quality {
             }
         };
         let (events, _) = broadcast::channel(1024);
+        let audit = AuditLog::new(store.pool().clone());
         Ok(Self {
+            audit,
             cfg,
             store,
             models_dir,
@@ -123,7 +128,8 @@ impl Quality {
             .and_then(|a| a.as_ref().map(|a| Arc::clone(&a.model)))
     }
 
-    fn active_name(&self) -> String {
+    /// The active model's name.
+    pub fn active_name(&self) -> String {
         self.active_name
             .read()
             .map(|n| n.clone())
@@ -463,7 +469,7 @@ impl QualityService for Quality {
         })
     }
 
-    async fn promote(&self, name: &str, by: &str) -> Result<(), ServiceError> {
+    async fn promote(&self, name: &str, by: &Caller) -> Result<(), ServiceError> {
         if name.is_empty()
             || !name
                 .chars()
@@ -492,10 +498,20 @@ impl QualityService for Quality {
                 ts_ms: now_ms(),
                 from: from.clone(),
                 to: name.to_owned(),
-                by: by.to_owned(),
+                by: by.principal.actor(),
             })
             .await
             .map_err(unavailable)?;
+        self.audit
+            .record(AuditEvent::by(
+                &by.principal,
+                &by.source,
+                AuditAction::ModelPromoted,
+                name,
+                format!("{from} → {name}"),
+            ))
+            .await
+            .map_err(|_| ServiceError::Unavailable)?;
         if let Ok(mut a) = self.active.write() {
             *a = Some(Active {
                 model: Arc::new(model),
@@ -504,7 +520,7 @@ impl QualityService for Quality {
         if let Ok(mut n) = self.active_name.write() {
             *n = name.to_owned();
         }
-        tracing::info!(from = %from, to = %name, by, "active model switched");
+        tracing::info!(from = %from, to = %name, by = %by.principal.actor(), "active model switched");
         let serials = self.store.serials().await.map_err(unavailable)?;
         for chunk in serials.chunks(1000) {
             self.rescore(chunk).await.map_err(unavailable)?;

@@ -145,6 +145,11 @@ impl QualityStore {
         Self { pool }
     }
 
+    /// The pool (shared with the audit trail).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Writes a checked batch in one transaction: all of it or, on any conflict,
     /// nothing.
     pub async fn ingest(

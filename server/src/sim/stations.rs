@@ -154,12 +154,21 @@ pub fn inspection(
     Some(body)
 }
 
+/// Where the stations post and how they prove who they are.
+#[derive(Clone)]
+pub struct IngestTarget {
+    /// CellGuard's `/api/v1/inspections`.
+    pub url: String,
+    /// An API token with the `ingest` scope.
+    pub token: String,
+}
+
 /// Runs the stations until shutdown: one new cell every `60 / cells_per_minute`
-/// seconds, each stage posted to `url` (CellGuard's `/api/v1/inspections`).
+/// seconds, each stage posted to the ingestion API.
 pub async fn run(
     plant: Arc<Plant>,
     bus: Arc<Bus>,
-    url: String,
+    target: IngestTarget,
     cells_per_minute: f64,
     seed: u64,
     truth: Arc<Truth>,
@@ -226,7 +235,12 @@ pub async fn run(
             pipeline.pop_front();
         }
         for body in posts {
-            let sent = client.post(&url).json(&body).send().await;
+            let sent = client
+                .post(&target.url)
+                .bearer_auth(&target.token)
+                .json(&body)
+                .send()
+                .await;
             let ok = match sent {
                 Ok(r) if r.status().is_success() => true,
                 Ok(r) if r.status().is_client_error() => {

@@ -1,6 +1,7 @@
 //! The HTTP edge: Leptos pages and server functions, the live event stream,
 //! health endpoints and the response layers around them.
 
+pub mod access;
 pub mod assets;
 pub mod health;
 pub mod live;
@@ -8,19 +9,29 @@ pub mod quality;
 
 use std::sync::Arc;
 
-use app::api::service::{SharedLineService, SharedQualityService};
+use std::time::Duration;
+
+use app::api::service::{SharedAccessService, SharedLineService, SharedQualityService};
+use app::auth::Permission;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use axum_login::AuthManagerLayerBuilder;
+use axum_login::tower_sessions::cookie::SameSite;
+use axum_login::tower_sessions::{Expiry, SessionManagerLayer};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Access;
+use crate::config::AccessConfig;
 use crate::quality::service::Quality;
 use crate::services::Line;
 
@@ -31,27 +42,84 @@ pub struct WebState {
     pub line: Arc<Line>,
     /// Cells, scores and models.
     pub quality: Arc<Quality>,
+    /// Users, tokens, sessions and the audit trail.
+    pub access: Access,
+    /// Session and cookie settings.
+    pub access_config: AccessConfig,
     /// Stops long-lived responses (the live stream) at shutdown.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
+
+/// Longest a request may take to produce its response (streams then run on).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest request body, except where a route says otherwise.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Builds the whole router.
 pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let routes = generate_route_list(App);
     let service: SharedLineService = state.line.clone();
     let quality_service: SharedQualityService = state.quality.clone();
+    let access_service: SharedAccessService = Arc::new(state.access.clone());
+    let access = state.access.clone();
+    let door = access::Door {
+        access: access.clone(),
+        public_files: Arc::new(access::public_files(
+            std::path::Path::new(&*options.site_root),
+            &options.site_pkg_dir,
+        )),
+        pkg_prefix: format!("/{}", options.site_pkg_dir),
+    };
+    let needs = |p: Permission| from_fn_with_state((access.clone(), p), access::guard);
+    let sessions = SessionManagerLayer::new(access.sessions.clone())
+        .with_name(access::SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.access_config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(
+            axum_login::tower_sessions::cookie::time::Duration::seconds_f64(
+                state.access_config.session_idle_minutes * 60.0,
+            ),
+        ));
+    let auth_layer = AuthManagerLayerBuilder::new(access.clone(), sessions).build();
+    let secure = state.access_config.secure_cookies;
+    let dev = options.env == leptos::config::Env::DEV;
+    let door_routes: Router<LeptosOptions> = Router::new()
+        .route(
+            "/api/v1/session",
+            post(access::sign_in).delete(access::sign_out),
+        )
+        .route("/signout", post(access::sign_out_form))
+        .with_state(door.clone());
     let api: Router<LeptosOptions> = Router::new()
-        .route("/api/v1/live", get(live::stream))
+        .route(
+            "/api/v1/live",
+            get(live::stream).route_layer(needs(Permission::View)),
+        )
         .route(
             "/api/v1/inspections",
-            post(quality::post_inspections).layer(DefaultBodyLimit::max(quality::MAX_INGEST_BYTES)),
+            post(quality::post_inspections)
+                .layer(DefaultBodyLimit::max(quality::MAX_INGEST_BYTES))
+                .route_layer(needs(Permission::IngestInspections)),
         )
         .route(
             "/api/v1/imports",
-            post(quality::post_import).layer(DefaultBodyLimit::max(quality::MAX_IMPORT_BYTES)),
+            post(quality::post_import)
+                .layer(DefaultBodyLimit::max(quality::MAX_IMPORT_BYTES))
+                .route_layer(needs(Permission::ImportData)),
         )
-        .route("/api/v1/export/cells.csv", get(quality::export_cells))
-        .route("/api/v1/openapi.json", get(quality::openapi))
+        .route(
+            "/api/v1/export/cells.csv",
+            get(quality::export_cells).route_layer(needs(Permission::View)),
+        )
+        .route(
+            "/api/v1/export/audit.csv",
+            get(access::export_audit).route_layer(needs(Permission::ViewAudit)),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            get(quality::openapi).route_layer(needs(Permission::View)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state);
@@ -72,6 +140,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             move || {
                 provide_context(service.clone());
                 provide_context(quality_service.clone());
+                provide_context(access_service.clone());
             },
             {
                 let options = options.clone();
@@ -79,9 +148,33 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             },
         )
         .merge(api)
+        .merge(door_routes)
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(door, access::attach_caller))
+        .layer(auth_layer)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy(dev),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            if secure {
+                Some(HeaderValue::from_static("max-age=31536000"))
+            } else {
+                None
+            },
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -95,4 +188,22 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// What the pages may load: only this site, plus inline scripts and styles (the
+/// hydration bootstrap and chart styles are inline) and WebAssembly. Under
+/// `cargo leptos watch` the auto-reload socket is allowed too.
+fn content_security_policy(dev: bool) -> HeaderValue {
+    let connect = if dev {
+        "connect-src 'self' ws://127.0.0.1:* ws://localhost:*"
+    } else {
+        "connect-src 'self'"
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; {connect}; \
+         frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }

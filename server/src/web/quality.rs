@@ -1,16 +1,18 @@
 //! The quality REST API: ingestion for stations and the MES, file imports, CSV
 //! export and the OpenAPI document describing them.
 
+use app::auth::{AuditAction, Caller};
 use app::quality::CellFilter;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::WebState;
+use crate::audit::AuditEvent;
 use crate::quality::dataset::{self, Format, format_time};
 use crate::quality::ingest::{FieldError, InspectionIn};
 use crate::quality::service::IngestFailure;
@@ -135,6 +137,7 @@ pub struct ImportQuery {
 /// `POST /api/v1/imports?name=F&dry_run=B` with the file as the body.
 pub async fn post_import(
     State(state): State<WebState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<ImportQuery>,
     body: Bytes,
 ) -> Response {
@@ -152,7 +155,29 @@ pub async fn post_import(
         .import(&records, q.dry_run, &|_, _, _| {})
         .await
     {
-        Ok(report) => Json(report).into_response(),
+        Ok(report) => {
+            if report.committed {
+                let recorded = state
+                    .access
+                    .audit
+                    .record(AuditEvent::by(
+                        &caller.principal,
+                        &caller.source,
+                        AuditAction::DataImported,
+                        q.name.clone(),
+                        format!(
+                            "{} cells ({} new), {} inspections",
+                            report.rows, report.new_cells, report.inspections
+                        ),
+                    ))
+                    .await;
+                if recorded.is_err() {
+                    // The data is in; say so, but flag the missing audit line.
+                    tracing::error!(file = %q.name, by = %caller.principal.actor(), "import committed but not audited");
+                }
+            }
+            Json(report).into_response()
+        }
         Err(IngestFailure::Invalid(errors)) => {
             // Map record-level problems back to the file: one row per cell.
             let errors: Vec<_> = errors

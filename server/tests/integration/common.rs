@@ -4,12 +4,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::auth::Role;
 use app::model::{LinkState, Quality, Value};
 use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, load, parse};
-use cellguard::runtime::start_simulators;
+use cellguard::runtime::{Running, start, start_simulators};
 use cellguard::sim::RunningDevice;
+use leptos::prelude::LeptosOptions;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -188,5 +190,88 @@ impl Line {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+    }
+}
+
+/// The whole app on a random loopback port with `plant`, storing in `data_dir`.
+pub async fn spawn_app(data_dir: &Path, plant: Plant) -> (Running, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let options = LeptosOptions::builder()
+        .output_name("cellguard")
+        .site_root("target/site")
+        .site_addr(addr)
+        .build();
+    let running = start(plant, data_dir, options, listener, None)
+        .await
+        .expect("app starts");
+    (running, format!("http://{addr}"))
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Adds a user with `role` (named after it, unless it exists) and returns a
+/// client signed in as them, with its cookie jar.
+pub async fn sign_in_as(app: &Running, base: &str, role: Role) -> reqwest::Client {
+    let name = format!("test-{}", role.as_str());
+    if app
+        .access
+        .users
+        .by_name(&name)
+        .await
+        .expect("users")
+        .is_none()
+    {
+        app.access
+            .users
+            .add(&name, role, PASSWORD)
+            .await
+            .expect("user added");
+    }
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let r = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({ "username": name, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(r.status(), 200, "{name} could not sign in");
+    client
+}
+
+/// A client that presents a fresh ingestion token named `name`, as a station does.
+pub async fn token_client(app: &Running, name: &str) -> reqwest::Client {
+    let token = app
+        .access
+        .tokens
+        .issue(name, app::auth::Scope::Ingest)
+        .await
+        .expect("token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// An admin calling a service directly (not over HTTP).
+pub fn test_caller() -> app::auth::Caller {
+    app::auth::Caller {
+        principal: app::auth::Principal::User {
+            id: 0,
+            username: "test".into(),
+            role: Role::Admin,
+        },
+        source: "test".into(),
     }
 }

@@ -1,6 +1,7 @@
 //! CellGuard's server integration tests: real TCP on loopback, real simulators,
 //! real SQLite files, an independent Modbus server (pymodbus) and the real HTTP app.
 
+mod access;
 mod acquisition;
 mod cli;
 mod common;

@@ -4,30 +4,18 @@
 
 use std::time::Duration;
 
+use crate::common::{self, default_plant, sign_in_as};
+use app::auth::Role;
 use app::quality::{Band, CellFilter};
 use cellguard::quality::dataset::write_csv;
-use cellguard::runtime::{Running, start};
+use cellguard::runtime::Running;
 use cellguard::sim::cells::dataset;
-use leptos::prelude::LeptosOptions;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-
-use crate::common::default_plant;
 
 async fn spawn_app(data_dir: &std::path::Path, cells_per_minute: f64) -> (Running, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let options = LeptosOptions::builder()
-        .output_name("cellguard")
-        .site_root("target/site")
-        .site_addr(addr)
-        .build();
     let mut plant = default_plant();
     plant.simulator.cells_per_minute = cells_per_minute;
-    let running = start(plant, data_dir, options, listener)
-        .await
-        .expect("app starts");
-    (running, format!("http://{addr}"))
+    common::spawn_app(data_dir, plant).await
 }
 
 fn inspection(key: &str, serial: &str, stage: &str, measurements: Value) -> Value {
@@ -69,7 +57,8 @@ async fn count_cells(app: &Running) -> u64 {
 async fn ingestion_is_idempotent_all_or_nothing_and_scores_cells() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (app, base) = spawn_app(dir.path(), 0.0).await;
-    let client = reqwest::Client::new();
+    // A station's client: an ingestion token, no session.
+    let client = common::token_client(&app, "bench-1").await;
     let url = format!("{base}/api/v1/inspections");
     let stages = full_cell("S-1");
 
@@ -194,8 +183,15 @@ async fn ingestion_is_idempotent_all_or_nothing_and_scores_cells() {
     assert_eq!(r.status(), 413);
     assert_eq!(count_cells(&app).await, 1);
 
-    // The contract is published.
-    let doc: Value = client
+    // The contract is published to people signed in (the station's token may only post).
+    let r = client
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 403);
+    let viewer = sign_in_as(&app, &base, Role::Viewer).await;
+    let doc: Value = viewer
         .get(format!("{base}/api/v1/openapi.json"))
         .send()
         .await
@@ -211,7 +207,7 @@ async fn ingestion_is_idempotent_all_or_nothing_and_scores_cells() {
 async fn imports_preview_then_write_all_or_nothing_and_export() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (app, base) = spawn_app(dir.path(), 0.0).await;
-    let client = reqwest::Client::new();
+    let client = sign_in_as(&app, &base, Role::QualityEngineer).await;
     let records = dataset(400, 5);
     let mut csv = Vec::new();
     write_csv(&mut csv, &records).expect("csv");
@@ -312,7 +308,7 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
     // Promoting the forest is recorded and re-scores every cell with it.
     use app::api::service::QualityService;
     app.quality
-        .promote("default-forest", "test")
+        .promote("default-forest", &common::test_caller())
         .await
         .expect("promotes");
     let models = app.quality.models().await.expect("models");
@@ -334,7 +330,12 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
     assert_eq!(cell.score.expect("scored").model, "default-forest");
     // The file's short-term test outcome is kept with the cell.
     assert_eq!(cell.summary.short_term_failed, records[0].label);
-    assert!(app.quality.promote("../etc", "test").await.is_err());
+    assert!(
+        app.quality
+            .promote("../etc", &common::test_caller())
+            .await
+            .is_err()
+    );
     app.stop().await;
 }
 

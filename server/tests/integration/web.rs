@@ -3,23 +3,14 @@
 
 use std::time::Duration;
 
+use app::auth::Role;
 use app::model::{LineView, LinkState, LiveEvent, Series};
-use cellguard::runtime::{Running, start};
-use leptos::prelude::LeptosOptions;
-use tokio::net::TcpListener;
+use cellguard::runtime::Running;
 
-use crate::common::default_plant;
+use crate::common::{default_plant, sign_in_as};
 
 async fn spawn_app(data_dir: &std::path::Path) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let options = LeptosOptions::builder()
-        .output_name("cellguard")
-        .site_root("target/site")
-        .site_addr(listener.local_addr().expect("addr"))
-        .build();
-    start(default_plant(), data_dir, options, listener)
-        .await
-        .expect("app starts")
+    crate::common::spawn_app(data_dir, default_plant()).await.0
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) -> serde_json::Value {
@@ -68,7 +59,7 @@ async fn the_app_serves_the_line_live_and_keeps_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = spawn_app(dir.path()).await;
     let base = format!("http://{}", app.addr);
-    let client = reqwest::Client::new();
+    let client = sign_in_as(&app, &base, Role::Viewer).await;
 
     assert_eq!(
         client

@@ -1,0 +1,383 @@
+//! The door: who is behind each request, and whether they may have it.
+//!
+//! [`attach_caller`] runs on every request. A bearer token names a station; else
+//! the session cookie names a person. Without either, pages redirect to the
+//! sign-in page and the API answers 401, except for the few public paths. Each
+//! REST route then states its permission with [`guard`]; each server function
+//! checks its own (`app::api::service::require`). Sign-in and sign-out live
+//! here too.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::service::AccessService;
+use app::auth::{AuditAction, Caller, Permission};
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_login::AuthSession;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::AuditEvent;
+use crate::auth::{Access, Credentials, SignIn, principal_of};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cellguard_session";
+
+/// What the door needs.
+#[derive(Debug, Clone)]
+pub struct Door {
+    /// Users, tokens and the audit trail.
+    pub access: Access,
+    /// Static files anyone may fetch (the site root's files, e.g. the icon).
+    pub public_files: Arc<HashSet<String>>,
+    /// The bundle's folder (`/pkg`).
+    pub pkg_prefix: String,
+}
+
+impl Door {
+    fn is_public(&self, method: &Method, path: &str) -> bool {
+        matches!(path, "/signin" | "/healthz" | "/readyz" | "/api/fn/me")
+            || (path == "/api/v1/session" && method == Method::POST)
+            || path
+                .strip_prefix(self.pkg_prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+            || self.public_files.contains(path)
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+pub fn client_ip(req_ext: &axum::http::Extensions) -> Option<IpAddr> {
+    req_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// A path and query safe to send a person back to after signing in: only paths
+/// on this site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains(['\r', '\n'])
+                && n != "/signin" =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Finds the caller, attaches it to the request, and turns away anonymous
+/// requests for anything but public paths.
+pub async fn attach_caller(State(door): State<Door>, mut req: Request, next: Next) -> Response {
+    let source = client_ip(req.extensions())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let principal = if let Some(token) = bearer(req.headers()) {
+        match door.access.tokens.principal(token).await {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "the API token is unknown or revoked",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "token check failed");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sign-in is not available right now",
+                );
+            }
+        }
+    } else {
+        req.extensions()
+            .get::<AuthSession<Access>>()
+            .and_then(|s| s.user.as_ref())
+            .map(principal_of)
+    };
+    match principal {
+        Some(principal) => {
+            req.extensions_mut().insert(Caller { principal, source });
+        }
+        None if door.is_public(req.method(), req.uri().path()) => {}
+        None => {
+            let path = req.uri().path();
+            if path.starts_with("/api/") || !matches!(*req.method(), Method::GET | Method::HEAD) {
+                return error(StatusCode::UNAUTHORIZED, "sign in first");
+            }
+            let here = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let target = if here == "/" {
+                "/signin".to_owned()
+            } else {
+                format!("/signin?next={}", encode(here))
+            };
+            return Redirect::to(&target).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The permission a REST route needs (use with `from_fn_with_state`).
+pub async fn guard(
+    State((access, needed)): State<(Access, Permission)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match req.extensions().get::<Caller>() {
+        None => error(StatusCode::UNAUTHORIZED, "sign in first"),
+        Some(c) if !c.principal.allows(needed) => {
+            access.denied(c, needed).await;
+            error(StatusCode::FORBIDDEN, "your role does not allow this")
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// The sign-in form or JSON body.
+#[derive(Deserialize)]
+pub struct SignInBody {
+    /// Sign-in name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Where to go afterwards (forms only).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn back_to_signin(error: &str, next: &str, retry: Option<Duration>) -> Response {
+    let mut target = format!("/signin?error={error}");
+    if let Some(w) = retry {
+        target.push_str(&format!("&retry={}", w.as_secs().max(1)));
+    }
+    if next != "/" {
+        target.push_str(&format!("&next={}", encode(next)));
+    }
+    Redirect::to(&target).into_response()
+}
+
+/// `POST /api/v1/session`: signs in. A form gets redirects (to `next`, or back
+/// to the sign-in page with the reason); JSON gets a status and a body.
+pub async fn sign_in(
+    State(door): State<Door>,
+    mut auth: AuthSession<Access>,
+    req: Request,
+) -> Response {
+    let addr = client_ip(req.extensions()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let json = is_json(req.headers());
+    let body: SignInBody = if json {
+        match Json::<SignInBody>::from_request(req, &()).await {
+            Ok(Json(b)) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+        }
+    } else {
+        match axum::Form::<SignInBody>::from_request(req, &()).await {
+            Ok(axum::Form(b)) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+        }
+    };
+    let next = safe_next(body.next.as_deref());
+    let creds = Credentials {
+        username: body.username,
+        password: body.password,
+    };
+    match door.access.sign_in(&creds, addr).await {
+        SignIn::Ok(user) => {
+            if let Err(e) = auth.login(&user).await {
+                tracing::error!(error = %e, "cannot start a session");
+                return if json {
+                    error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "sign-in is not available right now",
+                    )
+                } else {
+                    back_to_signin("unavailable", &next, None)
+                };
+            }
+            if json {
+                Json(json!({ "username": user.username, "role": user.role })).into_response()
+            } else {
+                Redirect::to(&next).into_response()
+            }
+        }
+        SignIn::Refused if json => error(StatusCode::UNAUTHORIZED, "wrong name or password"),
+        SignIn::Refused => back_to_signin("refused", &next, None),
+        SignIn::Throttled(wait) if json => {
+            let secs = wait.as_secs().max(1);
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("too many attempts; try again in {secs} s"),
+            );
+            if let Ok(v) = secs.to_string().parse() {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        SignIn::Throttled(wait) => back_to_signin("throttled", &next, Some(wait)),
+        SignIn::Unavailable if json => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sign-in is not available right now",
+        ),
+        SignIn::Unavailable => back_to_signin("unavailable", &next, None),
+    }
+}
+
+async fn end_session(door: &Door, auth: &mut AuthSession<Access>, source: String) {
+    match auth.logout().await {
+        Ok(Some(user)) => {
+            let _ = door
+                .access
+                .audit
+                .record(AuditEvent::by(
+                    &principal_of(&user),
+                    &source,
+                    AuditAction::SignOut,
+                    "",
+                    "",
+                ))
+                .await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "sign-out failed"),
+    }
+}
+
+/// `POST /signout` (the header's form): signs out and shows the sign-in page.
+pub async fn sign_out_form(
+    State(door): State<Door>,
+    mut auth: AuthSession<Access>,
+    req: Request,
+) -> Response {
+    let source = client_ip(req.extensions()).map_or_else(|| "unknown".into(), |i| i.to_string());
+    end_session(&door, &mut auth, source).await;
+    Redirect::to("/signin").into_response()
+}
+
+/// `DELETE /api/v1/session`: signs out.
+pub async fn sign_out(
+    State(door): State<Door>,
+    mut auth: AuthSession<Access>,
+    req: Request,
+) -> Response {
+    let source = client_ip(req.extensions()).map_or_else(|| "unknown".into(), |i| i.to_string());
+    end_session(&door, &mut auth, source).await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /api/v1/export/audit.csv`: the audit trail with the page's filter.
+pub async fn export_audit(
+    State(state): State<super::WebState>,
+    axum::extract::Query(f): axum::extract::Query<app::auth::AuditFilter>,
+) -> Response {
+    let entries = match state.access.audit.export(&f).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "audit export failed");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is not available; retry later",
+            );
+        }
+    };
+    match crate::audit::to_csv(&entries) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit.csv\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "audit export failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "export failed")
+        }
+    }
+}
+
+/// The files directly under the site root (not the bundle), as public paths.
+pub fn public_files(site_root: &std::path::Path, pkg_dir: &str) -> HashSet<String> {
+    let Ok(dir) = std::fs::read_dir(site_root) else {
+        return HashSet::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n != pkg_dir)
+        .map(|n| format!("/{n}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/cells?band=high")), "/cells?band=high");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/a\r\nSet-Cookie: x")), "/");
+        assert_eq!(safe_next(Some("/signin")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer cgt_abc".parse().expect("v"));
+        assert_eq!(bearer(&h), Some("cgt_abc"));
+        h.insert(header::AUTHORIZATION, "Basic xyz".parse().expect("v"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn next_is_percent_encoded() {
+        assert_eq!(
+            encode("/cells?band=high&lot=L 1"),
+            "/cells%3Fband%3Dhigh%26lot%3DL%201"
+        );
+    }
+}

@@ -1,0 +1,490 @@
+//! Who may do what, over real HTTP: every server function and REST route tried
+//! by nobody, by each role and by an ingestion token. Allowed requests succeed;
+//! the rest get 401/403 and change nothing. Sessions expire, tampered cookies
+//! are refused, guessing is slowed down, and the audit trail records it all.
+
+use std::time::Duration;
+
+use app::auth::{AuditAction, Permission, Role, Scope};
+use app::quality::CellFilter;
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, default_plant, sign_in_as, spawn_app, token_client};
+
+/// One request of the table.
+struct Call {
+    /// What it needs (`None`: anyone, even nobody).
+    needs: Option<Permission>,
+    method: &'static str,
+    path: &'static str,
+    form: Vec<(&'static str, String)>,
+    json: Option<Value>,
+}
+
+fn server_fn(needs: Option<Permission>, name: &'static str, form: &[(&'static str, &str)]) -> Call {
+    Call {
+        needs,
+        method: "POST",
+        path: name,
+        form: form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        json: None,
+    }
+}
+
+fn rest(needs: Permission, method: &'static str, path: &'static str, json: Option<Value>) -> Call {
+    Call {
+        needs: Some(needs),
+        method,
+        path,
+        form: Vec::new(),
+        json,
+    }
+}
+
+fn inspection(serial: &str) -> Value {
+    json!({"key": format!("{serial}:IPQC"), "serial": serial, "order": "98765", "lot": "LT-A",
+           "product": "HC", "stage": "IPQC", "station": "BENCH_1", "ts": "2026-11-25T10:00:00Z",
+           "measurements": [{"name": "coating_weight", "value": 21.0}]})
+}
+
+/// Who tries: nobody, each role, a station's token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Nobody,
+    Person(Role),
+    IngestToken,
+}
+
+impl Who {
+    fn allows(self, p: Option<Permission>) -> bool {
+        match (self, p) {
+            (_, None) => true,
+            (Who::Nobody, Some(_)) => false,
+            (Who::Person(r), Some(p)) => r.allows(p),
+            (Who::IngestToken, Some(p)) => Scope::Ingest.allows(p),
+        }
+    }
+
+    fn tag(self) -> String {
+        match self {
+            Who::Nobody => "nobody".into(),
+            Who::Person(r) => r.as_str().replace('_', "-"),
+            Who::IngestToken => "token".into(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_server_function_checks_the_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    let (app, base) = spawn_app(dir.path(), plant).await;
+    let active_before = app.quality.active_name();
+
+    // Every server function the app registers must be in this table.
+    let mut fns = vec![
+        server_fn(Some(Permission::View), "/api/fn/line", &[]),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/history",
+            &[("machine", "CAS_01"), ("range", "Live")],
+        ),
+        server_fn(Some(Permission::View), "/api/fn/quality", &[]),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/cells",
+            &[("filter[page]", "0")],
+        ),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/cell",
+            &[("serial", "NOPE")],
+        ),
+        server_fn(Some(Permission::View), "/api/fn/models", &[]),
+        server_fn(
+            Some(Permission::PromoteModels),
+            "/api/fn/promote",
+            &[("name", "default-logistic")],
+        ),
+        server_fn(None, "/api/fn/me", &[]),
+        server_fn(
+            Some(Permission::ViewAudit),
+            "/api/fn/audit",
+            &[("filter[page]", "0")],
+        ),
+        server_fn(Some(Permission::ManageUsers), "/api/fn/users", &[]),
+        server_fn(
+            Some(Permission::ManageUsers),
+            "/api/fn/set_role",
+            &[("username", "test-viewer"), ("role", "viewer")],
+        ),
+        server_fn(
+            Some(Permission::ManageUsers),
+            "/api/fn/set_disabled",
+            &[("username", "test-operator"), ("disabled", "false")],
+        ),
+    ];
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_owned())
+        .collect();
+    let mut listed: Vec<&str> = fns.iter().map(|c| c.path).collect();
+    listed.push("/api/fn/add_user");
+    for p in &registered {
+        assert!(
+            listed.contains(&p.as_str()),
+            "server function {p} is missing from the access table"
+        );
+    }
+
+    let whos = [
+        Who::Nobody,
+        Who::Person(Role::Viewer),
+        Who::Person(Role::Operator),
+        Who::Person(Role::Supervisor),
+        Who::Person(Role::QualityEngineer),
+        Who::Person(Role::Admin),
+        Who::IngestToken,
+    ];
+    // Every principal signs in first, so their users exist before the table runs.
+    let mut clients = Vec::new();
+    for who in whos {
+        let client = match who {
+            Who::Nobody => reqwest::Client::new(),
+            Who::Person(r) => sign_in_as(&app, &base, r).await,
+            Who::IngestToken => token_client(&app, "station-9").await,
+        };
+        clients.push((who, client));
+    }
+    let users_before = app.access.users.list().await.expect("users").len();
+
+    let csv = "serial,lot,order,coating_weight\nIMP-1,LT-I,98765,21.0\n";
+    for (who, client) in &clients {
+        let tag = who.tag();
+        let mut calls: Vec<Call> = std::mem::take(&mut fns);
+        calls.push(Call {
+            needs: Some(Permission::ManageUsers),
+            method: "POST",
+            path: "/api/fn/add_user",
+            form: vec![
+                ("username", format!("added-by-{tag}")),
+                ("role", "viewer".into()),
+                ("password", PASSWORD.into()),
+            ],
+            json: None,
+        });
+        calls.push(rest(
+            Permission::View,
+            "GET",
+            "/api/v1/export/cells.csv",
+            None,
+        ));
+        calls.push(rest(
+            Permission::ViewAudit,
+            "GET",
+            "/api/v1/export/audit.csv",
+            None,
+        ));
+        calls.push(rest(Permission::View, "GET", "/api/v1/openapi.json", None));
+        calls.push(rest(Permission::View, "GET", "/api/v1/live", None));
+        calls.push(rest(
+            Permission::IngestInspections,
+            "POST",
+            "/api/v1/inspections",
+            Some(inspection(&format!("ACL-{tag}"))),
+        ));
+        calls.push(Call {
+            needs: Some(Permission::ImportData),
+            method: "POST",
+            path: "/api/v1/imports?name=x.csv&dry_run=true",
+            form: Vec::new(),
+            json: None,
+        });
+        for call in &calls {
+            let url = format!("{base}{}", call.path);
+            let req = match call.method {
+                "GET" => client.get(&url),
+                _ if call.path.starts_with("/api/v1/imports") => {
+                    client.post(&url).body(csv.as_bytes().to_vec())
+                }
+                _ if call.json.is_some() => client.post(&url).json(&call.json),
+                _ => client.post(&url).form(&call.form),
+            };
+            let resp = req.send().await.expect("request");
+            let status = resp.status();
+            let expect_ok = who.allows(call.needs);
+            if expect_ok {
+                assert!(
+                    status.is_success(),
+                    "{tag} {} {}: expected success, got {status}: {}",
+                    call.method,
+                    call.path,
+                    resp.text().await.unwrap_or_default()
+                );
+            } else {
+                let want = if *who == Who::Nobody { 401 } else { 403 };
+                assert_eq!(
+                    status.as_u16(),
+                    want,
+                    "{tag} {} {}: expected {want}",
+                    call.method,
+                    call.path
+                );
+            }
+        }
+        // Put the server-function part back for the next principal.
+        fns = calls
+            .into_iter()
+            .filter(|c| c.path.starts_with("/api/fn/") && c.path != "/api/fn/add_user")
+            .collect();
+    }
+
+    // Nothing changed but what was allowed: one user added (by the admin), cells
+    // only from those who may ingest, the same active model.
+    let users = app.access.users.list().await.expect("users");
+    assert_eq!(users.len(), users_before + 1);
+    assert!(users.iter().any(|u| u.username == "added-by-admin"));
+    let mut serials: Vec<String> = app
+        .quality
+        .store()
+        .cells(&CellFilter {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("cells")
+        .rows
+        .into_iter()
+        .map(|c| c.serial)
+        .collect();
+    serials.sort();
+    assert_eq!(
+        serials,
+        vec!["ACL-admin", "ACL-quality-engineer", "ACL-token"]
+    );
+    assert_eq!(app.quality.active_name(), active_before);
+
+    // Refusals are in the audit trail, with who and from where.
+    let denied = app
+        .access
+        .audit
+        .page(&app::auth::AuditFilter {
+            action: Some(AuditAction::Denied),
+            actor: Some("test-viewer".into()),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(denied.total > 0);
+    assert_eq!(denied.entries[0].source, "127.0.0.1");
+
+    // Pages: nobody is sent to the sign-in page, which is itself public.
+    let nobody = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = nobody
+        .get(format!("{base}/cells?band=high"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/signin?next=/cells%3Fband%3Dhigh");
+    let r = nobody
+        .get(format!("{base}/signin"))
+        .send()
+        .await
+        .expect("signin");
+    assert_eq!(r.status(), 200);
+    let headers = r.headers().clone();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_and_tampered_cookies_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    plant.access.session_idle_minutes = 0.05; // 3 s
+    let (app, base) = spawn_app(dir.path(), plant).await;
+    app.access
+        .users
+        .add("sam", Role::Supervisor, PASSWORD)
+        .await
+        .expect("user");
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = client
+        .post(format!("{base}/api/v1/session"))
+        .form(&[
+            ("username", "sam"),
+            ("password", PASSWORD),
+            ("next", "/quality"),
+        ])
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/quality");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(cookie.starts_with("cellguard_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP: no Secure flag ({cookie})"
+    );
+    let value = cookie
+        .split(';')
+        .next()
+        .expect("pair")
+        .trim_start_matches("cellguard_session=")
+        .to_owned();
+
+    let me = |v: String| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}/api/fn/quality"))
+                .header("cookie", format!("cellguard_session={v}"))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(me(value.clone()).await, 200);
+
+    // One character changed: another (unknown) session id.
+    let mut tampered: Vec<char> = value.chars().collect();
+    tampered[3] = if tampered[3] == 'A' { 'B' } else { 'A' };
+    assert_eq!(me(tampered.into_iter().collect()).await, 401);
+    assert_eq!(me("garbage".into()).await, 401);
+
+    // Idle past the limit: the session is gone.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(me(value).await, 401);
+
+    // A wrong password sends the form back with the reason, and no cookie.
+    let r = client
+        .post(format!("{base}/api/v1/session"))
+        .form(&[("username", "sam"), ("password", "wrong password!")])
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/signin?error=refused");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_is_slowed_down_and_everything_is_audited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    let (app, base) = spawn_app(dir.path(), plant).await;
+    app.access
+        .users
+        .add("quinn", Role::QualityEngineer, PASSWORD)
+        .await
+        .expect("user");
+    let client = reqwest::Client::new();
+    let attempt = |pw: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}/api/v1/session"))
+                .json(&json!({"username": "quinn", "password": pw}))
+                .send()
+                .await
+                .expect("sign-in")
+        }
+    };
+    for _ in 0..cellguard::auth::throttle::NAME_BURST {
+        assert_eq!(attempt("not the password").await.status(), 401);
+    }
+    // Now even the right password waits: the bucket is empty.
+    let r = attempt(PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!(retry >= 1);
+
+    // A role change and a promotion by an admin, each recorded.
+    let admin = sign_in_as(&app, &base, Role::Admin).await;
+    let r = admin
+        .post(format!("{base}/api/fn/set_role"))
+        .form(&[("username", "quinn"), ("role", "supervisor")])
+        .send()
+        .await
+        .expect("set_role");
+    assert_eq!(r.status(), 200);
+    let r = admin
+        .post(format!("{base}/api/fn/promote"))
+        .form(&[("name", "default-forest")])
+        .send()
+        .await
+        .expect("promote");
+    assert_eq!(r.status(), 200);
+    // Demoting the last admin is refused with the reason.
+    let r = admin
+        .post(format!("{base}/api/fn/set_role"))
+        .form(&[("username", "test-admin"), ("role", "viewer")])
+        .send()
+        .await
+        .expect("set_role");
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.expect("text").contains("last enabled admin"));
+
+    let csv = admin
+        .get(format!("{base}/api/v1/export/audit.csv"))
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    for needle in [
+        "quinn,,sign_in_failed",
+        "quinn,,sign_in_throttled",
+        "test-admin,admin,sign_in,",
+        "test-admin,admin,role_changed,quinn,quality_engineer → supervisor,127.0.0.1",
+        "test-admin,admin,model_promoted,default-forest,default-logistic → default-forest,127.0.0.1",
+    ] {
+        assert!(csv.contains(needle), "{needle:?} missing from\n{csv}");
+    }
+    // Filtered by action, through the same query the audit page uses.
+    let only = admin
+        .get(format!(
+            "{base}/api/v1/export/audit.csv?action=role_changed"
+        ))
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(only.lines().count(), 2, "{only}");
+    app.stop().await;
+}
