@@ -254,19 +254,26 @@ impl Me {
     }
 }
 
-/// Checks a sign-in name: 1–64 characters of letters, digits, `.`, `_`, `-` and `@`.
+/// Names the system uses for itself in the audit trail.
+pub const RESERVED_NAMES: [&str; 2] = ["system", "local"];
+
+/// Checks a sign-in name: 1–64 ASCII letters, digits, `.`, `_`, `-` and `@`
+/// (ASCII only, so no two names look alike; names are unique ignoring case).
 pub fn valid_username(s: &str) -> Result<(), &'static str> {
     if s.is_empty() {
         return Err("is empty");
     }
-    if s.chars().count() > 64 {
+    if s.len() > 64 {
         return Err("is longer than 64 characters");
     }
     if !s
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
-        return Err("may hold only letters, digits, '.', '_', '-' and '@'");
+        return Err("may hold only ASCII letters, digits, '.', '_', '-' and '@'");
+    }
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+        return Err("is reserved");
     }
     Ok(())
 }
@@ -525,6 +532,8 @@ mod tests {
         assert!(valid_username("").is_err());
         assert!(valid_username("a b").is_err());
         assert!(valid_username(&"x".repeat(65)).is_err());
+        assert!(valid_username("\u{0430}dmin").is_err(), "Cyrillic a");
+        assert!(valid_username("System").is_err());
         assert!(valid_password("short").is_err());
         assert!(valid_password("long enough!").is_ok());
         assert!(valid_password(&"x".repeat(2000)).is_err());

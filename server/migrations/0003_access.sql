@@ -2,7 +2,8 @@
 
 CREATE TABLE users (
     id              INTEGER PRIMARY KEY,
-    username        TEXT NOT NULL UNIQUE,
+    -- Unique ignoring case: "Anna" and "anna" are one person.
+    username        TEXT NOT NULL UNIQUE COLLATE NOCASE,
     -- Argon2id in PHC string format; never the password.
     password_hash   TEXT NOT NULL,
     role            TEXT NOT NULL,

@@ -133,17 +133,32 @@ impl AuditLog {
         })
     }
 
-    /// Every matching entry (up to [`MAX_EXPORT`]), oldest first.
+    /// Every matching entry, oldest first; past [`MAX_EXPORT`], the newest ones
+    /// (narrow the filter for older ones).
     pub async fn export(&self, f: &AuditFilter) -> Result<Vec<AuditEntryView>, sqlx::Error> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM audit");
         Self::filtered(&mut qb, f);
-        qb.push(" ORDER BY id LIMIT ").push_bind(MAX_EXPORT);
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(MAX_EXPORT);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(Self::entry).collect()
+        let mut out: Vec<AuditEntryView> =
+            rows.iter().map(Self::entry).collect::<Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
     }
 }
 
-/// The CSV the audit export serves: one header, one line per entry, RFC 3339 times.
+/// A field a spreadsheet would not run as a formula: text starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe.
+pub fn inert(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The CSV the audit export serves: one header, one line per entry, RFC 3339
+/// times, every free-text field made inert for spreadsheets.
 pub fn to_csv(entries: &[AuditEntryView]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -153,12 +168,12 @@ pub fn to_csv(entries: &[AuditEntryView]) -> Result<Vec<u8>, csv::Error> {
         w.write_record([
             e.id.to_string(),
             crate::quality::dataset::format_time(e.at_ms),
-            e.actor.clone(),
+            inert(&e.actor),
             e.role.clone().unwrap_or_default(),
             e.action.as_str().to_owned(),
-            e.target.clone(),
-            e.detail.clone(),
-            e.source.clone(),
+            inert(&e.target),
+            inert(&e.detail),
+            inert(&e.source),
         ])?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
@@ -167,6 +182,14 @@ pub fn to_csv(entries: &[AuditEntryView]) -> Result<Vec<u8>, csv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_not_exported_as_formulas() {
+        assert_eq!(inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(inert("+1"), "'+1");
+        assert_eq!(inert("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(inert("anna"), "anna");
+    }
 
     #[test]
     fn csv_quotes_what_needs_quoting() {

@@ -9,10 +9,10 @@ use leptos_router::hooks::use_query_map;
 pub fn error_text(code: &str, retry: Option<&str>) -> Option<String> {
     match code {
         "refused" => Some("Wrong name or password.".into()),
-        "throttled" => Some(format!(
-            "Too many attempts. Try again in {} s.",
-            retry.unwrap_or("a few")
-        )),
+        "throttled" => Some(match retry.and_then(|r| r.parse::<u32>().ok()) {
+            Some(s) => format!("Too many attempts. Try again in {s} s."),
+            None => "Too many attempts. Try again in a minute.".into(),
+        }),
         "unavailable" => Some("Sign-in is not available right now. Try again shortly.".into()),
         _ => None,
     }
@@ -84,6 +84,10 @@ mod tests {
             Some("Too many attempts. Try again in 12 s.")
         );
         assert!(error_text("unavailable", None).is_some());
+        assert_eq!(
+            error_text("throttled", Some("call 555-0100")).as_deref(),
+            Some("Too many attempts. Try again in a minute.")
+        );
         assert_eq!(error_text("<script>", None), None);
     }
 }

@@ -49,6 +49,9 @@ pub enum AccessError {
     /// The change would leave nobody able to administer CellGuard.
     #[error("the last enabled admin cannot be demoted or disabled")]
     LastAdmin,
+    /// Too many password checks at once.
+    #[error("too many sign-ins at once; try again shortly")]
+    Busy,
     /// Something that should not happen.
     #[error("{0}")]
     Internal(String),
@@ -65,6 +68,7 @@ impl From<AccessError> for ServiceError {
                 ServiceError::Conflict(e.to_string())
             }
             AccessError::UnknownUser(_) => ServiceError::NotFound(e.to_string()),
+            AccessError::Busy => ServiceError::Unavailable,
             AccessError::Db(_) | AccessError::Internal(_) => {
                 tracing::error!(error = %e, "access store failed");
                 ServiceError::Unavailable
@@ -154,23 +158,56 @@ impl Access {
         Ok(true)
     }
 
-    /// Checks a sign-in: throttled first, then the password; audited either way.
+    /// Checks a sign-in: the address's throttle first (a throttled address costs
+    /// nothing more), then the name's shape and its throttle, then the password.
+    /// Failures are audited; throttling at most once a minute per address.
     pub async fn sign_in(&self, c: &Credentials, addr: IpAddr) -> SignIn {
         let source = addr.to_string();
         let typed = c.username.trim();
-        if let Err(wait) = self.throttle.attempt(typed, addr) {
+        // Something that is not a user name (too long, odd characters, perhaps a
+        // password typed in the wrong box) is never stored or logged as typed.
+        let well_formed = app::auth::valid_username(typed).is_ok();
+        let actor = if well_formed {
+            typed.to_owned()
+        } else {
+            "(not a user name)".to_owned()
+        };
+        let throttled = self.throttle.attempt_from(addr).and_then(|()| {
+            if well_formed {
+                self.throttle.attempt_name(typed, addr)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(wait) = throttled {
+            if self.throttle.note_episode(addr) {
+                let _ = self
+                    .audit
+                    .record(AuditEvent {
+                        actor,
+                        role: None,
+                        action: AuditAction::SignInThrottled,
+                        target: String::new(),
+                        detail: format!("retry in {} s", wait.as_secs().max(1)),
+                        source,
+                    })
+                    .await;
+            }
+            return SignIn::Throttled(wait);
+        }
+        if !well_formed {
             let _ = self
                 .audit
                 .record(AuditEvent {
-                    actor: typed.to_owned(),
+                    actor,
                     role: None,
-                    action: AuditAction::SignInThrottled,
+                    action: AuditAction::SignInFailed,
                     target: String::new(),
-                    detail: format!("retry in {} s", wait.as_secs().max(1)),
+                    detail: "not a user name".into(),
                     source,
                 })
                 .await;
-            return SignIn::Throttled(wait);
+            return SignIn::Refused;
         }
         match self.users.verify(typed, &c.password).await {
             Ok(Some(user)) => {

@@ -69,9 +69,22 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password that matches nothing").unwrap_or_default())
 }
 
+/// Hashes run one per core at most: each takes 19 MiB and tens of milliseconds,
+/// and a burst of sign-ins must not take the whole machine.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))
+});
+
+/// Longest a hash waits for its turn before the request is turned away.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AccessError> {
+    let _turn = tokio::time::timeout(HASHING_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| AccessError::Busy)?
+        .map_err(|_| AccessError::Busy)?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AccessError::Internal(format!("hashing task: {e}")))

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::service::AccessService;
-use app::auth::{AuditAction, Caller, Permission};
+use app::auth::{AuditAction, Caller, Permission, Principal};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -76,7 +76,7 @@ pub fn safe_next(next: Option<&str>) -> String {
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n'])
+                && n.bytes().all(|b| b.is_ascii_graphic())
                 && n != "/signin" =>
         {
             n.to_owned()
@@ -95,6 +95,27 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Whether a browser says this request comes from another site (or subdomain,
+/// or port). SameSite=Lax cookies already stay home on cross-site requests;
+/// this also refuses same-site neighbours (another tool on the same host) and
+/// sign-in forms planted elsewhere. Clients that send neither header (scripts,
+/// stations) are not browsers and are judged by their credentials alone.
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).map(|h| h.as_bytes());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.as_bytes());
+    origin_host.is_none() || origin_host != host
 }
 
 /// Finds the caller, attaches it to the request, and turns away anonymous
@@ -126,6 +147,13 @@ pub async fn attach_caller(State(door): State<Door>, mut req: Request, next: Nex
             .and_then(|s| s.user.as_ref())
             .map(principal_of)
     };
+    let by_token = matches!(principal, Some(Principal::Token { .. }));
+    if !by_token
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && cross_site(req.headers())
+    {
+        return error(StatusCode::FORBIDDEN, "cross-site request refused");
+    }
     match principal {
         Some(principal) => {
             req.extensions_mut().insert(Caller { principal, source });
@@ -221,7 +249,14 @@ pub async fn sign_in(
     };
     match door.access.sign_in(&creds, addr).await {
         SignIn::Ok(user) => {
-            if let Err(e) = auth.login(&user).await {
+            // A new session id at every sign-in, even over a session that was
+            // already signed in (a cookie planted by someone else must not
+            // become this user's session).
+            let cycled = auth.session.cycle_id().await;
+            if let Err(e) = cycled
+                .map_err(|e| e.to_string())
+                .and(auth.login(&user).await.map_err(|e| e.to_string()))
+            {
                 tracing::error!(error = %e, "cannot start a session");
                 return if json {
                     error(
@@ -361,7 +396,34 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/a\r\nSet-Cookie: x")), "/");
         assert_eq!(safe_next(Some("/signin")), "/");
+        // Browsers drop tabs from URLs: "/\t/evil" would become "//evil".
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/cells?lot=L 1")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn requests_from_other_sites_are_told_apart() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().expect("value"));
+            }
+            cross_site(&h)
+        };
+        assert!(!with(&[]), "no browser headers: not a browser");
+        assert!(!with(&[("sec-fetch-site", "same-origin")]));
+        assert!(with(&[("sec-fetch-site", "same-site")]));
+        assert!(with(&[("sec-fetch-site", "cross-site")]));
+        assert!(!with(&[
+            ("origin", "http://10.0.0.5:3000"),
+            ("host", "10.0.0.5:3000")
+        ]));
+        assert!(with(&[
+            ("origin", "http://10.0.0.5:8080"),
+            ("host", "10.0.0.5:3000")
+        ]));
+        assert!(with(&[("origin", "null"), ("host", "10.0.0.5:3000")]));
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! `/healthz` (the process answers) and `/readyz` (database open, each PLC's link).
+//! `/healthz` (the process answers) and `/readyz` (database open, each PLC's link;
+//! the links' error texts, which name hosts, only to signed-in callers).
 
-use axum::Json;
+use app::auth::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Serialize;
 
 use super::WebState;
@@ -19,7 +21,8 @@ pub struct PlcReport {
     pub id: String,
     /// Link state.
     pub link: app::model::LinkState,
-    /// Last link error.
+    /// Last link error (signed-in callers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -33,7 +36,11 @@ pub struct Readiness {
 }
 
 /// Readiness: 200 when the database answers, 503 otherwise; PLC links reported.
-pub async fn readyz(State(state): State<WebState>) -> (StatusCode, Json<Readiness>) {
+pub async fn readyz(
+    State(state): State<WebState>,
+    caller: Option<Extension<Caller>>,
+) -> (StatusCode, Json<Readiness>) {
+    let detailed = caller.is_some();
     let database = state.line.store().ping().await.is_ok();
     let plcs = state
         .line
@@ -48,7 +55,7 @@ pub async fn readyz(State(state): State<WebState>) -> (StatusCode, Json<Readines
                 link: link
                     .as_ref()
                     .map_or(app::model::LinkState::Connecting, |l| l.state),
-                error: link.and_then(|l| l.error),
+                error: link.and_then(|l| l.error).filter(|_| detailed),
             }
         })
         .collect();

@@ -76,6 +76,8 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.access_config.secure_cookies)
+        // Saved on every request, so the idle limit counts from the last request.
+        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(
             axum_login::tower_sessions::cookie::time::Duration::seconds_f64(
                 state.access_config.session_idle_minutes * 60.0,

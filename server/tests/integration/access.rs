@@ -372,6 +372,22 @@ async fn sessions_expire_and_tampered_cookies_are_refused() {
     };
     assert_eq!(me(value.clone()).await, 200);
 
+    // The same request sent by a page of another site (or another port on this
+    // host) is refused, cookie or not.
+    for (name, v) in [
+        ("origin", "http://127.0.0.1:9999"),
+        ("sec-fetch-site", "same-site"),
+    ] {
+        let r = client
+            .post(format!("{base}/api/fn/quality"))
+            .header("cookie", format!("cellguard_session={value}"))
+            .header(name, v)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 403, "{name}: {v}");
+    }
+
     // One character changed: another (unknown) session id.
     let mut tampered: Vec<char> = value.chars().collect();
     tampered[3] = if tampered[3] == 'A' { 'B' } else { 'A' };
