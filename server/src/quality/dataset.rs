@@ -201,8 +201,98 @@ fn csv_table(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Raw>>), DatasetErrors
 /// Most columns a sheet may use (the catalogue has fewer than 40).
 pub const MAX_COLUMNS: u32 = 256;
 
+/// Most distinct strings a workbook may announce (16 per row of the largest file).
+pub const MAX_SHARED_STRINGS: u64 = 16 * MAX_ROWS as u64;
+
+/// The largest `uniqueCount = "N"` anywhere in the XML read from `xml` (saturating at
+/// `u64::MAX`; 0 when there is none).
+fn largest_unique_count(mut xml: impl std::io::Read) -> u64 {
+    const KEY: &[u8] = b"uniqueCount";
+    let (mut best, mut value) = (0u64, 0u64);
+    // Bytes of KEY matched; then 1: before `=`, 2: before the quote, 3: in the digits.
+    let (mut matched, mut stage) = (0usize, 0u8);
+    let mut buf = [0u8; 8192];
+    while let Ok(n @ 1..) = xml.read(&mut buf) {
+        for &b in &buf[..n] {
+            match (stage, b) {
+                (1 | 2, b) if b.is_ascii_whitespace() => continue,
+                (1, b'=') => {
+                    stage = 2;
+                    continue;
+                }
+                (2, b'"' | b'\'') => {
+                    (stage, value) = (3, 0);
+                    continue;
+                }
+                (3, b'0'..=b'9') => {
+                    value = value.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                    continue;
+                }
+                (3, b'+') if value == 0 => continue,
+                (3, _) => best = best.max(value),
+                _ => {}
+            }
+            stage = 0;
+            // KEY's only border: the `u` of "uniqu" is also its first letter.
+            loop {
+                if b == KEY[matched] {
+                    matched += 1;
+                    break;
+                }
+                if matched == 0 {
+                    break;
+                }
+                matched = if matched == 5 { 1 } else { 0 };
+            }
+            if matched == KEY.len() {
+                (stage, matched) = (1, 0);
+            }
+        }
+    }
+    if stage == 3 { best.max(value) } else { best }
+}
+
+/// Refuses a workbook announcing more than [`MAX_SHARED_STRINGS`] shared strings.
+///
+/// calamine 0.38 reserves room for as many strings as the shared-strings part's
+/// `uniqueCount` announces before reading one (tafia/calamine#684): 1 KB announcing
+/// 10^10 made it ask for 240 GB, which aborts the whole process, and 10^18 panics.
+/// So every part calamine could open as the shared strings (it matches names
+/// ignoring case) is read here first, through the same zip crate calamine uses.
+fn check_shared_strings(bytes: &[u8]) -> Result<(), DatasetErrors> {
+    // What the zip crate cannot open, calamine refuses with its own message.
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index(i) else {
+            continue;
+        };
+        let shared = entry.name().is_ok_and(|n| {
+            n.replace('\\', "/")
+                .to_ascii_lowercase()
+                .ends_with("sharedstrings.xml")
+        });
+        if !shared {
+            continue;
+        }
+        let announced = largest_unique_count(entry);
+        if announced > MAX_SHARED_STRINGS {
+            return Err(DatasetErrors::one(
+                0,
+                None,
+                format!(
+                    "the workbook announces {announced} distinct strings; at most {MAX_SHARED_STRINGS}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn xlsx_table(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Raw>>), DatasetErrors> {
     use calamine::{DataRef, Reader, Xlsx};
+    check_shared_strings(bytes)?;
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| DatasetErrors::one(0, None, format!("not a readable .xlsx workbook: {e}")))?;
     let Some(first) = book.sheet_names().first().cloned() else {
@@ -636,6 +726,75 @@ mod tests {
             );
             assert!(read_bytes(Format::Xlsx, bytes, &q()).is_err());
         }
+    }
+
+    /// A zip of `parts`, deflated or stored.
+    fn zip_of(parts: &[(&str, &str)], deflate: bool) -> Vec<u8> {
+        let method = if deflate {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data) in parts {
+            w.start_file(*name, options).expect("entry");
+            w.write_all(data.as_bytes()).expect("written");
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
+    /// A workbook of one cell whose header names come from the shared strings, which
+    /// announce `unique` of them.
+    fn workbook_announcing(unique: &str, deflate: bool) -> Vec<u8> {
+        const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+        const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+        const PKG: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+        let shared = |i| format!(r#"<c r="{}1" t="s"><v>{i}</v></c>"#, ["A", "B", "C"][i]);
+        let parts = [
+            ("[Content_Types].xml", r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#.to_owned()),
+            ("_rels/.rels", format!(r#"<Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#)),
+            ("xl/workbook.xml", format!(r#"<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#)),
+            ("xl/_rels/workbook.xml.rels", format!(r#"<Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#)),
+            ("xl/worksheets/sheet1.xml", format!(r#"<worksheet xmlns="{MAIN}"><sheetData><row r="1">{}{}{}</row><row r="2"><c r="A2" t="inlineStr"><is><t>S1</t></is></c><c r="B2" t="inlineStr"><is><t>L1</t></is></c><c r="C2"><v>7</v></c></row></sheetData></worksheet>"#, shared(0), shared(1), shared(2))),
+            ("xl/sharedStrings.xml", format!(r#"<?xml version="1.0"?><sst xmlns="{MAIN}" count="3" {unique}><si><t>serial</t></si><si><t>lot</t></si><si><t>order</t></si></sst>"#)),
+        ];
+        let parts: Vec<(&str, &str)> = parts.iter().map(|(n, d)| (*n, d.as_str())).collect();
+        zip_of(&parts, deflate)
+    }
+
+    #[test]
+    fn a_workbook_announcing_billions_of_strings_is_refused_before_they_are_reserved() {
+        // calamine reserves room for the announced count before reading a string:
+        // 10^10 (240 GB) aborted the process, 7.8 × 10^18 panicked.
+        for deflate in [false, true] {
+            let ok = workbook_announcing(r#"uniqueCount="3""#, deflate);
+            let recs = read_bytes(Format::Xlsx, &ok, &q()).expect("an honest workbook reads");
+            assert_eq!(
+                (recs[0].serial.as_str(), recs[0].order.as_str()),
+                ("S1", "7")
+            );
+            for unique in [
+                r#"uniqueCount="10000000000""#,
+                "uniqueCount =\n '000000007825402048393540038'",
+            ] {
+                let e = read_bytes(Format::Xlsx, &workbook_announcing(unique, deflate), &q())
+                    .expect_err("refused");
+                assert!(e.to_string().contains("distinct strings"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn announced_string_counts_are_found_wherever_they_stand() {
+        let count = |xml: &str| largest_unique_count(xml.as_bytes());
+        assert_eq!(count(r#"<sst count="9" uniqueCount="5">"#), 5);
+        assert_eq!(count("<sst uniquniqueCount = '+0012' uniqueCount='3'>"), 12);
+        assert_eq!(count(r#"uniqueCount="99999999999999999999999"#), u64::MAX);
+        assert_eq!(
+            count("<si><t>uniqueCount</t></si><si><t>count=\"9\"</t></si>"),
+            0
+        );
     }
 
     #[test]
