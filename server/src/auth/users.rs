@@ -90,6 +90,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| AccessError::Internal(format!("hashing task: {e}")))
 }
 
+/// A new password's hash, once its length is acceptable.
+async fn checked_hash(password: &str) -> Result<String, AccessError> {
+    valid_password(password).map_err(|reason| AccessError::Invalid {
+        field: "password",
+        reason,
+    })?;
+    let pw = password.to_owned();
+    blocking(move || hash_password(&pw)).await?
+}
+
 fn row_to_user(r: &sqlx::sqlite::SqliteRow) -> Result<User, AccessError> {
     let role: String = r.try_get("role")?;
     Ok(User {
@@ -128,12 +138,7 @@ impl Users {
             field: "username",
             reason: why.to_owned(),
         })?;
-        valid_password(password).map_err(|reason| AccessError::Invalid {
-            field: "password",
-            reason,
-        })?;
-        let pw = password.to_owned();
-        let hash = blocking(move || hash_password(&pw)).await??;
+        let hash = checked_hash(password).await?;
         let id = sqlx::query(
             "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)
              ON CONFLICT (username) DO NOTHING",
@@ -265,12 +270,7 @@ impl Users {
 
     /// Sets a new password (signs the user out of every session).
     pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AccessError> {
-        valid_password(password).map_err(|reason| AccessError::Invalid {
-            field: "password",
-            reason,
-        })?;
-        let pw = password.to_owned();
-        let hash = blocking(move || hash_password(&pw)).await??;
+        let hash = checked_hash(password).await?;
         let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
             .bind(hash)
             .bind(username)

@@ -58,6 +58,11 @@ pub fn client_ip(req_ext: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|ConnectInfo(a)| a.ip())
 }
 
+/// The client's address as the audit trail records it.
+fn source_of(req_ext: &axum::http::Extensions) -> String {
+    client_ip(req_ext).map_or_else(|| "unknown".into(), |ip| ip.to_string())
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -121,9 +126,7 @@ pub fn cross_site(headers: &HeaderMap) -> bool {
 /// Finds the caller, attaches it to the request, and turns away anonymous
 /// requests for anything but public paths.
 pub async fn attach_caller(State(door): State<Door>, mut req: Request, next: Next) -> Response {
-    let source = client_ip(req.extensions())
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let source = source_of(req.extensions());
     let principal = if let Some(token) = bearer(req.headers()) {
         match door.access.tokens.principal(token).await {
             Ok(Some(p)) => Some(p),
@@ -321,8 +324,7 @@ pub async fn sign_out_form(
     mut auth: AuthSession<Access>,
     req: Request,
 ) -> Response {
-    let source = client_ip(req.extensions()).map_or_else(|| "unknown".into(), |i| i.to_string());
-    end_session(&door, &mut auth, source).await;
+    end_session(&door, &mut auth, source_of(req.extensions())).await;
     Redirect::to("/signin").into_response()
 }
 
@@ -332,8 +334,7 @@ pub async fn sign_out(
     mut auth: AuthSession<Access>,
     req: Request,
 ) -> Response {
-    let source = client_ip(req.extensions()).map_or_else(|| "unknown".into(), |i| i.to_string());
-    end_session(&door, &mut auth, source).await;
+    end_session(&door, &mut auth, source_of(req.extensions())).await;
     StatusCode::NO_CONTENT.into_response()
 }
 
