@@ -6,6 +6,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
+use crate::mes::{OrdersView, OutboxList, OutboxPage};
 use crate::model::{HistoryRange, LineView, Series};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
@@ -16,6 +17,7 @@ pub mod service {
     use std::sync::Arc;
 
     use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
+    use crate::mes::{OrdersView, OutboxList, OutboxPage};
     use crate::model::{HistoryRange, LineView, Series};
     use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
@@ -85,6 +87,31 @@ pub mod service {
 
     /// A shared access service handle, as provided in context.
     pub type SharedAccessService = Arc<dyn AccessService>;
+
+    /// Production orders and the MES outbox.
+    #[async_trait::async_trait]
+    pub trait MesService: Send + Sync + 'static {
+        /// Open and recently completed orders with their progress, and the link.
+        async fn orders(&self) -> Result<OrdersView, ServiceError>;
+        /// Asks the MES client to fetch the orders now (it coalesces requests).
+        async fn refresh_orders(&self) -> Result<(), ServiceError>;
+        /// A page of the outbox's `list`.
+        async fn outbox(&self, list: OutboxList, page: u32) -> Result<OutboxPage, ServiceError>;
+        /// Sends a dead letter again (`id`), or every dead letter (`None`);
+        /// returns how many; audited.
+        async fn retry(&self, by: &Caller, id: Option<i64>) -> Result<u64, ServiceError>;
+        /// Drops a waiting or dead message for good; audited.
+        async fn discard(&self, by: &Caller, id: i64) -> Result<(), ServiceError>;
+    }
+
+    /// A shared MES service handle, as provided in context.
+    pub type SharedMesService = Arc<dyn MesService>;
+
+    /// The MES service from context.
+    pub fn mes_service() -> Result<SharedMesService, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<SharedMesService>()
+            .ok_or_else(|| leptos::prelude::ServerFnError::new("MES service missing from context"))
+    }
 
     /// The access service from context.
     pub fn access_service() -> Result<SharedAccessService, leptos::prelude::ServerFnError> {
@@ -319,6 +346,56 @@ pub async fn set_disabled(username: String, disabled: bool) -> Result<(), Server
     let caller = service::require(Permission::ManageUsers).await?;
     service::access_service()?
         .set_disabled(&caller, &username, disabled)
+        .await
+        .map_err(service_error)
+}
+
+/// Production orders with their progress.
+#[server(prefix = "/api/fn", endpoint = "orders")]
+pub async fn get_orders() -> Result<OrdersView, ServerFnError> {
+    service::require(Permission::View).await?;
+    service::mes_service()?
+        .orders()
+        .await
+        .map_err(service_error)
+}
+
+/// Fetch the orders from the MES now.
+#[server(prefix = "/api/fn", endpoint = "refresh_orders")]
+pub async fn refresh_orders() -> Result<(), ServerFnError> {
+    service::require(Permission::View).await?;
+    service::mes_service()?
+        .refresh_orders()
+        .await
+        .map_err(service_error)
+}
+
+/// A page of the MES outbox.
+#[server(prefix = "/api/fn", endpoint = "outbox")]
+pub async fn get_outbox(list: OutboxList, page: u32) -> Result<OutboxPage, ServerFnError> {
+    service::require(Permission::View).await?;
+    service::mes_service()?
+        .outbox(list, page)
+        .await
+        .map_err(service_error)
+}
+
+/// Sends a dead letter again (or all of them when `id` is empty).
+#[server(prefix = "/api/fn", endpoint = "retry_message")]
+pub async fn retry_message(id: Option<i64>) -> Result<u64, ServerFnError> {
+    let caller = service::require(Permission::ManageOutbox).await?;
+    service::mes_service()?
+        .retry(&caller, id)
+        .await
+        .map_err(service_error)
+}
+
+/// Drops a message from the outbox for good.
+#[server(prefix = "/api/fn", endpoint = "discard_message")]
+pub async fn discard_message(id: i64) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::ManageOutbox).await?;
+    service::mes_service()?
+        .discard(&caller, id)
         .await
         .map_err(service_error)
 }

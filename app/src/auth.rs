@@ -66,7 +66,7 @@ impl Role {
     pub fn allows(self, p: Permission) -> bool {
         use Permission as P;
         match p {
-            P::View => true,
+            P::View | P::ReadMetrics => true,
             P::Acknowledge => self != Role::Viewer,
             P::ApproveActions | P::SwitchWriteMode => {
                 matches!(self, Role::Supervisor | Role::Admin)
@@ -116,11 +116,13 @@ pub enum Permission {
     ManageUsers,
     /// Retry or discard MES outbox messages.
     ManageOutbox,
+    /// Read the operational metrics (`/metrics`).
+    ReadMetrics,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::View,
         Permission::Acknowledge,
         Permission::ApproveActions,
@@ -133,6 +135,7 @@ impl Permission {
         Permission::ViewAudit,
         Permission::ManageUsers,
         Permission::ManageOutbox,
+        Permission::ReadMetrics,
     ];
 }
 
@@ -142,16 +145,19 @@ impl Permission {
 pub enum Scope {
     /// Posting inspections (`POST /api/v1/inspections`).
     Ingest,
+    /// Reading the operational metrics (`GET /metrics`), for a scraper.
+    Metrics,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 1] = [Scope::Ingest];
+    pub const ALL: [Scope; 2] = [Scope::Ingest, Scope::Metrics];
 
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
+            Scope::Metrics => "metrics",
         }
     }
 
@@ -164,6 +170,7 @@ impl Scope {
     pub fn allows(self, p: Permission) -> bool {
         match self {
             Scope::Ingest => p == Permission::IngestInspections,
+            Scope::Metrics => p == Permission::ReadMetrics,
         }
     }
 }
@@ -324,11 +331,15 @@ pub enum AuditAction {
     DataImported,
     /// A request refused for lack of rights.
     Denied,
+    /// MES dead letters sent again.
+    OutboxRetried,
+    /// An MES message dropped for good.
+    OutboxDiscarded,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInThrottled,
@@ -342,6 +353,8 @@ impl AuditAction {
         AuditAction::ModelPromoted,
         AuditAction::DataImported,
         AuditAction::Denied,
+        AuditAction::OutboxRetried,
+        AuditAction::OutboxDiscarded,
     ];
 
     /// The stable name stored and exported.
@@ -360,6 +373,8 @@ impl AuditAction {
             AuditAction::ModelPromoted => "model_promoted",
             AuditAction::DataImported => "data_imported",
             AuditAction::Denied => "denied",
+            AuditAction::OutboxRetried => "outbox_retried",
+            AuditAction::OutboxDiscarded => "outbox_discarded",
         }
     }
 
@@ -379,6 +394,8 @@ impl AuditAction {
             AuditAction::ModelPromoted => "Model promoted",
             AuditAction::DataImported => "Data imported",
             AuditAction::Denied => "Refused",
+            AuditAction::OutboxRetried => "MES message retried",
+            AuditAction::OutboxDiscarded => "MES message discarded",
         }
     }
 
@@ -475,7 +492,7 @@ mod tests {
             .into_iter()
             .filter(|p| Role::Viewer.allows(*p))
             .collect();
-        assert_eq!(viewer, vec![P::View]);
+        assert_eq!(viewer, vec![P::View, P::ReadMetrics]);
         assert!(Role::Operator.allows(P::Acknowledge));
         assert!(!Role::Operator.allows(P::ApproveActions));
         assert!(Role::Supervisor.allows(P::ApproveActions));
@@ -509,6 +526,18 @@ mod tests {
         }
         assert_eq!(t.actor(), "token:station-1");
         assert!(t.me().is_none());
+    }
+
+    #[test]
+    fn a_metrics_token_may_only_read_metrics() {
+        let t = Principal::Token {
+            id: 2,
+            name: "prometheus".into(),
+            scope: Scope::Metrics,
+        };
+        for p in Permission::ALL {
+            assert_eq!(t.allows(p), p == Permission::ReadMetrics, "{p:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use crate::mes::MesStatus;
 use crate::model::{LineView, LiveEvent, Point, Quality, merge_recent, trim_points};
 use crate::quality::CellSummary;
 
@@ -66,6 +67,8 @@ pub struct Live {
     clock_offset_ms: StoredValue<i64>,
     /// The cell last inspected or scored (quality pages refetch when it changes).
     pub last_cell: RwSignal<Option<CellSummary>>,
+    /// The MES link and outbox as last pushed (None until the stream says).
+    pub mes: RwSignal<Option<MesStatus>>,
 }
 
 impl Live {
@@ -80,6 +83,7 @@ impl Live {
             now_ms: RwSignal::new(0),
             clock_offset_ms: StoredValue::new(0),
             last_cell: RwSignal::new(None),
+            mes: RwSignal::new(None),
         }
     }
 
@@ -107,6 +111,7 @@ impl Live {
         match event {
             LiveEvent::Snapshot { line } => self.adopt(line, browser_now_ms),
             LiveEvent::Cell { cell } => self.last_cell.set(Some(cell)),
+            LiveEvent::Mes { status } => self.mes.set(Some(status)),
             LiveEvent::Link { machine, link } => self.line.update(|l| {
                 if let Some(m) = l
                     .as_mut()

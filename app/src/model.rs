@@ -303,6 +303,11 @@ pub enum LiveEvent {
         /// The cell as the tables show it.
         cell: crate::quality::CellSummary,
     },
+    /// The MES link or the outbox changed (sent after every snapshot too).
+    Mes {
+        /// The link and the outbox.
+        status: crate::mes::MesStatus,
+    },
 }
 
 /// A time window of history.

@@ -215,6 +215,27 @@ pub enum Simulate {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
+    /// Serve the MES simulator: production orders, and endpoints that keep the
+    /// machine data, quality results and confirmations they receive. Faults are
+    /// switched with `--fault` or `PUT /admin/fault` on the admin address.
+    Mes {
+        /// Address of the MES API.
+        #[arg(long, default_value = "127.0.0.1:4010")]
+        addr: std::net::SocketAddr,
+        /// Address of the admin endpoints (faults, what arrived).
+        #[arg(long, default_value = "127.0.0.1:4011")]
+        admin_addr: std::net::SocketAddr,
+        /// The bearer token clients must present.
+        #[arg(long, env = "CELLGUARD_MES_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Start with a fault: none, down, slow:MS, error500, throttle:SECONDS,
+        /// unauthorized, reject:KEY-PREFIX.
+        #[arg(long, default_value = "none", value_parser = crate::mes::sim::Fault::parse)]
+        fault: crate::mes::sim::Fault,
+        /// Seed for the generated orders.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod mes;
 pub mod modbus;
 pub mod quality;
 pub mod risk;

@@ -71,6 +71,16 @@ async fn main() -> ExitCode {
         Command::Simulate {
             what: Simulate::Dataset { cells, seed, out },
         } => sim::cells::write_dataset_cli(cells, seed, &out),
+        Command::Simulate {
+            what:
+                Simulate::Mes {
+                    addr,
+                    admin_addr,
+                    token,
+                    fault,
+                    seed,
+                },
+        } => simulate_mes(addr, admin_addr, token, fault, seed).await,
         Command::Train(args) => {
             tokio::task::spawn_blocking(move || cellguard::risk::train::run_cli(&plant, &args))
                 .await
@@ -138,6 +148,35 @@ async fn simulate_line(plant: config::Plant, seed: Option<u64>) -> anyhow::Resul
         .with_context(|| format!("starting the simulated PLC {} on {addr}", d.id))?;
         println!("{} ({}) on {} unit {}", d.id, d.name, dev.addr, d.unit_id);
     }
+    wait_for_signal().await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+async fn simulate_mes(
+    addr: std::net::SocketAddr,
+    admin_addr: std::net::SocketAddr,
+    token: String,
+    fault: cellguard::mes::sim::Fault,
+    seed: u64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !token.trim().is_empty(),
+        "the MES simulator needs a token (--token or CELLGUARD_MES_TOKEN)"
+    );
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let sim =
+        cellguard::mes::sim::MesSim::start(addr, admin_addr, token, seed, fault, &tasks, &shutdown)
+            .await
+            .with_context(|| format!("starting the MES simulator on {addr} and {admin_addr}"))?;
+    println!(
+        "MES simulator at {} (admin: http://{})",
+        sim.url(),
+        sim.admin_addr
+    );
     wait_for_signal().await;
     shutdown.cancel();
     tasks.close();

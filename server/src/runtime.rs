@@ -19,6 +19,8 @@ use crate::acquisition::{DeviceStats, Endpoint, spawn_all};
 use crate::auth::Access;
 use crate::bus::Bus;
 use crate::config::{Device, Plant};
+use crate::mes::Mes;
+use crate::mes::sim::{Fault, MesSim};
 use crate::quality::service::Quality;
 use crate::quality::store::QualityStore;
 use crate::services::Line;
@@ -52,6 +54,10 @@ pub struct Running {
     pub access: Access,
     /// Ground truth of the simulated cells (evaluation only).
     pub truth: Arc<Truth>,
+    /// Orders, the MES outbox and the MES link.
+    pub mes: Mes,
+    /// The embedded MES simulator, when the plant file asks for one.
+    pub mes_sim: Option<MesSim>,
     /// The task tracker (for restarting simulators in tests).
     pub tasks: TaskTracker,
     /// Cancelled to stop everything.
@@ -123,13 +129,16 @@ pub async fn start(
     let sqlite = SqliteStore::open_in(data_dir)
         .await
         .with_context(|| format!("opening the database in {}", data_dir.display()))?;
+    let bus = Arc::new(Bus::new(&plant, BUS_CAPACITY));
+    let (mes, mes_sim) = start_mes(&plant, sqlite.pool(), &bus, &tasks, &shutdown).await?;
+    let mut quality_store = QualityStore::new(sqlite.pool().clone());
+    if mes.enabled() {
+        quality_store = quality_store.reporting_to_mes(Arc::clone(&mes.wake));
+    }
     let quality = Arc::new(
-        Quality::open(
-            Arc::new(plant.quality.clone()),
-            QualityStore::new(sqlite.pool().clone()),
-        )
-        .await
-        .context("opening the quality records")?,
+        Quality::open(Arc::new(plant.quality.clone()), quality_store)
+            .await
+            .context("opening the quality records")?,
     );
     let access = Access::new(sqlite.pool().clone());
     if let Some(first) = first_admin {
@@ -150,7 +159,6 @@ pub async fn start(
         Err(e) => return Err(e).context("reading the users"),
     }
     let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
-    let bus = Arc::new(Bus::new(&plant, BUS_CAPACITY));
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
 
     let simulators = if plant.simulator.embedded {
@@ -219,6 +227,7 @@ pub async fn start(
             line,
             quality: Arc::clone(&quality),
             access: access.clone(),
+            mes: mes.clone(),
             access_config: plant.access.clone(),
             shutdown: shutdown.clone(),
         },
@@ -251,6 +260,7 @@ pub async fn start(
         tasks.spawn(crate::sim::stations::run(
             Arc::clone(&plant),
             Arc::clone(&bus),
+            mes.enabled().then(|| mes.orders.clone()),
             crate::sim::stations::IngestTarget {
                 url: format!(
                     "http://{}/api/v1/inspections",
@@ -286,7 +296,45 @@ pub async fn start(
         quality,
         access,
         truth,
+        mes,
+        mes_sim,
         tasks,
         shutdown,
     })
+}
+
+/// Starts the MES side: the embedded simulator (with a fresh token) when the
+/// plant file asks for it, else the configured MES, else none.
+async fn start_mes(
+    plant: &Arc<Plant>,
+    pool: &sqlx::SqlitePool,
+    bus: &Arc<Bus>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Mes, Option<MesSim>)> {
+    let (endpoint, sim) = if plant.mes.embedded {
+        let token = crate::risk::train::hex(&rand::random::<[u8; 32]>());
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let sim = MesSim::start(
+            loopback,
+            loopback,
+            token.clone(),
+            plant.simulator.seed.unwrap_or_else(rand::random),
+            Fault::None,
+            tasks,
+            shutdown,
+        )
+        .await
+        .context("starting the embedded MES simulator")?;
+        info!(mes = %sim.url(), admin = %sim.admin_addr, "embedded MES simulator (faults: PUT /admin/fault)");
+        (
+            Some(crate::mes::simulator_endpoint(&sim, &token)),
+            Some(sim),
+        )
+    } else {
+        (crate::mes::configured_endpoint(&plant.mes), None)
+    };
+    let mes = Mes::start(plant, pool.clone(), bus, endpoint, tasks, shutdown)
+        .context("starting the MES client")?;
+    Ok((mes, sim))
 }

@@ -13,7 +13,7 @@ use app::quality::{
 use tokio::sync::broadcast;
 
 use super::ingest::{self, FieldError, InspectionIn};
-use super::store::{IngestError, IngestOutcome, QualityStore, ScoreState};
+use super::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
 use super::{CellRecord, def};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::now_ms;
@@ -144,7 +144,7 @@ impl Quality {
         let outcome = self.store.ingest(&checked, now_ms()).await?;
         // The data is committed: a scoring failure must not read as "nothing written".
         // A resend of the same records re-scores (duplicates count as touched).
-        if let Err(e) = self.rescore(&outcome.touched).await {
+        if let Err(e) = self.rescore(&outcome.touched, ScoreReason::Ingested).await {
             tracing::error!(error = %e, cells = outcome.touched.len(), "stored, but scoring failed; a resend re-scores");
         }
         Ok(outcome)
@@ -207,7 +207,7 @@ impl Quality {
         // Score from the database so a cell's earlier inspections count too.
         let total = outcome.touched.len() as u64;
         for (i, chunk) in outcome.touched.chunks(500).enumerate() {
-            if let Err(e) = self.rescore(chunk).await {
+            if let Err(e) = self.rescore(chunk, ScoreReason::Imported).await {
                 tracing::error!(error = %e, "imported, but scoring failed; importing the file again re-scores");
                 break;
             }
@@ -216,9 +216,9 @@ impl Quality {
         Ok(report)
     }
 
-    /// Scores `serials` with the active model, stores the verdicts and announces
-    /// the cells.
-    pub async fn rescore(&self, serials: &[String]) -> Result<(), StoreError> {
+    /// Scores `serials` with the active model, stores the verdicts (reporting
+    /// them to the MES as `why` allows) and announces the cells.
+    pub async fn rescore(&self, serials: &[String], why: ScoreReason) -> Result<(), StoreError> {
         if serials.is_empty() {
             return Ok(());
         }
@@ -244,7 +244,7 @@ impl Quality {
             };
             verdicts.push((serial.clone(), state));
         }
-        self.store.save_scores(&verdicts).await?;
+        self.store.save_scores(&verdicts, why).await?;
         if self.events.receiver_count() > 0 {
             for serial in serials.iter().rev().take(ANNOUNCE_CAP).rev() {
                 if let Some(summary) = self.store.summary_of(serial).await? {
@@ -523,7 +523,9 @@ impl QualityService for Quality {
         tracing::info!(from = %from, to = %name, by = %by.principal.actor(), "active model switched");
         let serials = self.store.serials().await.map_err(unavailable)?;
         for chunk in serials.chunks(1000) {
-            self.rescore(chunk).await.map_err(unavailable)?;
+            self.rescore(chunk, ScoreReason::ModelChanged)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Cells, inspections, context and scores in SQLite (the same file as the history).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use app::quality::{
     Band, CellDetail, CellFilter, CellPage, CellSummary, ContextValue, InspectionView, LotTier,
@@ -129,10 +130,25 @@ async fn cell_exists(tx: &mut Tx, i: usize, ins: &Inspection) -> Result<bool, In
     }
 }
 
+/// Why cells are being scored: decides which scores are reported to the MES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreReason {
+    /// New inspections arrived through the API (production): every score is
+    /// reported.
+    Ingested,
+    /// A dataset was imported (history): nothing is reported.
+    Imported,
+    /// Another model was made active: only cells of this line's production whose
+    /// band changed are reported.
+    ModelChanged,
+}
+
 /// The quality tables.
 #[derive(Debug, Clone)]
 pub struct QualityStore {
     pool: SqlitePool,
+    /// Set when the MES gets quality results: woken after each queued batch.
+    mes: Option<Arc<tokio::sync::Notify>>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -142,7 +158,14 @@ fn db(e: sqlx::Error) -> StoreError {
 impl QualityStore {
     /// On the pool of the history store (same file, migrated there).
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self { pool, mes: None }
+    }
+
+    /// Queues a quality result for the MES with every reported score (in the
+    /// score's own transaction) and wakes `wake` after each batch.
+    pub fn reporting_to_mes(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.mes = Some(wake);
+        self
     }
 
     /// The pool (shared with the audit trail).
@@ -310,12 +333,73 @@ impl QualityStore {
     }
 
     /// Stores the active model's verdicts on cells, in one transaction.
-    pub async fn save_scores(&self, verdicts: &[(String, ScoreState)]) -> Result<(), StoreError> {
+    pub async fn save_scores(
+        &self,
+        verdicts: &[(String, ScoreState)],
+        why: ScoreReason,
+    ) -> Result<(), StoreError> {
+        let report = self.mes.is_some() && why != ScoreReason::Imported;
+        let mut queued = 0;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         for (serial, v) in verdicts {
+            let before = if report && why == ScoreReason::ModelChanged {
+                Self::band_of(&mut tx, serial).await?
+            } else {
+                None
+            };
             Self::save_one(&mut tx, serial, v).await?;
+            if let (true, ScoreState::Scored(s)) = (report, v) {
+                if why == ScoreReason::ModelChanged
+                    && (before == Some(s.band) || !Self::produced_here(&mut tx, serial).await?)
+                {
+                    continue;
+                }
+                if let Some(msg) = crate::mes::report::quality_result(&mut tx, serial, s)
+                    .await
+                    .map_err(db)?
+                    && crate::mes::outbox::enqueue(&mut tx, &msg, s.scored_ms)
+                        .await
+                        .map_err(db)?
+                {
+                    queued += 1;
+                }
+            }
         }
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        if queued > 0
+            && let Some(wake) = &self.mes
+        {
+            wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn band_of(
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        serial: &str,
+    ) -> Result<Option<Band>, StoreError> {
+        let band: Option<Option<String>> =
+            sqlx::query_scalar("SELECT band FROM scores WHERE serial = ?")
+                .bind(serial)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db)?;
+        Ok(band.flatten().as_deref().and_then(Band::parse))
+    }
+
+    /// Whether the cell came through this line's stations (not only an import).
+    async fn produced_here(
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        serial: &str,
+    ) -> Result<bool, StoreError> {
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM inspections WHERE serial = ? AND station <> 'import' LIMIT 1",
+        )
+        .bind(serial)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+        Ok(any.is_some())
     }
 
     async fn save_one(

@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::cells::{CellSim, Conditions, SimCell};
 use crate::bus::{Bus, now_ms};
 use crate::config::Plant;
+use crate::mes::orders::OrderStore;
 use crate::quality::Stage;
 use crate::quality::ingest::{ContextIn, InspectionIn, stage_inspection};
+use app::mes::Order;
 
 /// Cells per lot on the simulated line.
 const LOT_SIZE: u64 = 300;
@@ -163,11 +165,30 @@ pub struct IngestTarget {
     pub token: String,
 }
 
+/// The order and product the next lot belongs to: the MES's active order when
+/// there is one the plant knows the product of; otherwise the user's two orders
+/// take turns by lot (as a line without an MES would be told by hand).
+fn lot_order(active: Option<&Order>, plant: &Plant, lot_no: u64) -> (String, String) {
+    if let Some(o) = active
+        && plant.quality.product(&o.product).is_some()
+    {
+        return (o.id.clone(), o.product.clone());
+    }
+    if lot_no.is_multiple_of(2) {
+        ("98766".into(), "SC".into())
+    } else {
+        ("98765".into(), "HC".into())
+    }
+}
+
 /// Runs the stations until shutdown: one new cell every `60 / cells_per_minute`
-/// seconds, each stage posted to the ingestion API.
+/// seconds, each stage posted to the ingestion API. With `orders`, each cell
+/// belongs to the MES's active order: a new lot starts when it changes.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     plant: Arc<Plant>,
     bus: Arc<Bus>,
+    orders: Option<OrderStore>,
     target: IngestTarget,
     cells_per_minute: f64,
     seed: u64,
@@ -191,8 +212,16 @@ pub async fn run(
     let mut sim = CellSim::new(seed);
     let start = jiff::Timestamp::from_millisecond(now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let stamp = start.strftime("%y%m%d-%H%M").to_string();
-    let mut n: u64 = 0;
-    let mut lot = sim.draw_lot(&format!("L{stamp}-01"), "98765", "HC");
+    let active = async || match &orders {
+        Some(store) => store.active().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "simulated stations cannot read the active order");
+            None
+        }),
+        None => None,
+    };
+    let mut lot_no: u64 = 1;
+    let (order, product) = lot_order(active().await.as_ref(), &plant, lot_no);
+    let mut lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), &order, &product);
     // The last few cells, newest last: each tick a station inspects the cell that
     // left the previous station `STAGE_GAP` ticks earlier.
     let mut pipeline: VecDeque<SimCell> = VecDeque::new();
@@ -201,22 +230,24 @@ pub async fn run(
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
+    let mut in_lot: u64 = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if n > 0 && n.is_multiple_of(LOT_SIZE) {
-            let lot_no = n / LOT_SIZE + 1;
-            let (order, product) = if lot_no.is_multiple_of(2) {
-                ("98766", "SC")
-            } else {
-                ("98765", "HC")
-            };
-            lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), order, product);
+        let now_active = active().await;
+        let order_changed = now_active
+            .as_ref()
+            .is_some_and(|o| o.id != lot.order && plant.quality.product(&o.product).is_some());
+        if in_lot >= LOT_SIZE || order_changed {
+            lot_no += 1;
+            in_lot = 0;
+            let (order, product) = lot_order(now_active.as_ref(), &plant, lot_no);
+            lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), &order, &product);
         }
-        n += 1;
-        let serial = format!("{}-{:04}", lot.id, (n - 1) % LOT_SIZE + 1);
+        in_lot += 1;
+        let serial = format!("{}-{:04}", lot.id, in_lot);
         let cell = sim.next_cell(&serial, &lot, &conditions(&plant, &bus));
         truth.insert(&serial, cell.defective);
         pipeline.push_back(cell);

@@ -164,7 +164,11 @@ pub async fn attach_caller(State(door): State<Door>, mut req: Request, next: Nex
         None if door.is_public(req.method(), req.uri().path()) => {}
         None => {
             let path = req.uri().path();
-            if path.starts_with("/api/") || !matches!(*req.method(), Method::GET | Method::HEAD) {
+            // Machines (the API, a metrics scraper) get a status, people a sign-in page.
+            if path.starts_with("/api/")
+                || path == "/metrics"
+                || !matches!(*req.method(), Method::GET | Method::HEAD)
+            {
                 return error(StatusCode::UNAUTHORIZED, "sign in first");
             }
             let here = req.uri().path_and_query().map_or("/", |p| p.as_str());

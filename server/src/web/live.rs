@@ -66,39 +66,57 @@ pub async fn stream(
     // Subscribe before the snapshot so nothing falls between them.
     let rx = state.line.bus().subscribe();
     let cells = state.quality.subscribe();
+    let mut mes = state.mes.watch();
+    mes.mark_unchanged();
     let line: Arc<Line> = Arc::clone(&state.line);
     let first = snapshot(&line).await;
-    let events = stream::unfold((rx, cells, line), |(mut rx, mut cells, line)| async move {
-        loop {
-            tokio::select! {
-                got = rx.recv() => match got {
-                    Ok(ev) => {
-                        if let Some(out) = to_live_event(&line, &ev) {
-                            return Some((Ok(encode(&out)), (rx, cells, line)));
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        // Skip what is still queued (it is older than the snapshot) and
-                        // go on from now.
-                        let rx = rx.resubscribe();
-                        let snap = snapshot(&line).await;
-                        return Some((Ok(snap), (rx, cells, line)));
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
-                got = cells.recv() => match got {
-                    Ok(cell) => {
-                        let ev = encode(&LiveEvent::Cell { cell });
-                        return Some((Ok(ev), (rx, cells, line)));
-                    }
-                    // Missed cells are picked up by the pages' next fetch.
-                    Err(RecvError::Lagged(_)) => cells = cells.resubscribe(),
-                    Err(RecvError::Closed) => return None,
-                },
-            }
-        }
+    let mes_now = encode(&LiveEvent::Mes {
+        status: state.mes.status(),
     });
-    let all = stream::once(async move { Ok(first) })
+    let events = stream::unfold(
+        (rx, cells, mes, line, true),
+        |(mut rx, mut cells, mut mes, line, mut mes_open)| async move {
+            loop {
+                tokio::select! {
+                    got = rx.recv() => match got {
+                        Ok(ev) => {
+                            if let Some(out) = to_live_event(&line, &ev) {
+                                return Some((Ok(encode(&out)), (rx, cells, mes, line, mes_open)));
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => {
+                            // Skip what is still queued (it is older than the snapshot) and
+                            // go on from now.
+                            let rx = rx.resubscribe();
+                            let snap = snapshot(&line).await;
+                            return Some((Ok(snap), (rx, cells, mes, line, mes_open)));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
+                    got = cells.recv() => match got {
+                        Ok(cell) => {
+                            let ev = encode(&LiveEvent::Cell { cell });
+                            return Some((Ok(ev), (rx, cells, mes, line, mes_open)));
+                        }
+                        // Missed cells are picked up by the pages' next fetch.
+                        Err(RecvError::Lagged(_)) => cells = cells.resubscribe(),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    changed = mes.changed(), if mes_open => {
+                        if changed.is_err() {
+                            // The MES client has stopped: nothing more to say about it.
+                            mes_open = false;
+                            continue;
+                        }
+                        let status = mes.borrow_and_update().clone();
+                        let ev = encode(&LiveEvent::Mes { status });
+                        return Some((Ok(ev), (rx, cells, mes, line, mes_open)));
+                    }
+                }
+            }
+        },
+    );
+    let all = stream::iter([Ok(first), Ok(mes_now)])
         .chain(events)
         .take_until(state.shutdown.cancelled_owned());
     Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

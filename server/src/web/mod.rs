@@ -5,13 +5,16 @@ pub mod access;
 pub mod assets;
 pub mod health;
 pub mod live;
+pub mod metrics;
 pub mod quality;
 
 use std::sync::Arc;
 
 use std::time::Duration;
 
-use app::api::service::{SharedAccessService, SharedLineService, SharedQualityService};
+use app::api::service::{
+    SharedAccessService, SharedLineService, SharedMesService, SharedQualityService,
+};
 use app::auth::Permission;
 use app::{App, shell};
 use axum::Router;
@@ -32,6 +35,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Access;
 use crate::config::AccessConfig;
+use crate::mes::Mes;
 use crate::quality::service::Quality;
 use crate::services::Line;
 
@@ -44,6 +48,8 @@ pub struct WebState {
     pub quality: Arc<Quality>,
     /// Users, tokens, sessions and the audit trail.
     pub access: Access,
+    /// Orders, the MES outbox and the MES link.
+    pub mes: Mes,
     /// Session and cookie settings.
     pub access_config: AccessConfig,
     /// Stops long-lived responses (the live stream) at shutdown.
@@ -61,6 +67,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let service: SharedLineService = state.line.clone();
     let quality_service: SharedQualityService = state.quality.clone();
     let access_service: SharedAccessService = Arc::new(state.access.clone());
+    let mes_service: SharedMesService = Arc::new(state.mes.clone());
     let access = state.access.clone();
     let door = access::Door {
         access: access.clone(),
@@ -122,6 +129,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             "/api/v1/openapi.json",
             get(quality::openapi).route_layer(needs(Permission::View)),
         )
+        .route(
+            "/metrics",
+            get(metrics::metrics).route_layer(needs(Permission::ReadMetrics)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state);
@@ -143,6 +154,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(service.clone());
                 provide_context(quality_service.clone());
                 provide_context(access_service.clone());
+                provide_context(mes_service.clone());
             },
             {
                 let options = options.clone();

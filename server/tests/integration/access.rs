@@ -9,6 +9,11 @@ use app::auth::{AuditAction, Permission, Role, Scope};
 use app::quality::CellFilter;
 use serde_json::{Value, json};
 
+use app::mes::OutboxList;
+use cellguard::mes::contract::MessageKind;
+use cellguard::mes::outbox::Message;
+use cellguard::mes::sim::Fault;
+
 use crate::common::{PASSWORD, default_plant, sign_in_as, spawn_app, token_client};
 
 /// One request of the table.
@@ -81,6 +86,36 @@ async fn every_route_and_server_function_checks_the_role() {
     plant.simulator.cells_per_minute = 0.0;
     let (app, base) = spawn_app(dir.path(), plant).await;
     let active_before = app.quality.active_name();
+    // Outbox messages for the admin to retry and discard; the MES is down so
+    // they stay where they are.
+    app.mes_sim
+        .as_ref()
+        .expect("the default plant embeds the MES")
+        .set_fault(Fault::Down);
+    let msg = |key: &str| Message {
+        kind: MessageKind::OrderConfirmation,
+        key: key.into(),
+        subject: "98765".into(),
+        body: "{}".into(),
+    };
+    app.mes
+        .outbox
+        .push(&[msg("acl-dead"), msg("acl-discard")], 1)
+        .await
+        .expect("queued");
+    let (waiting, _) = app
+        .mes
+        .outbox
+        .list(OutboxList::Pending, 0, 10)
+        .await
+        .expect("waiting");
+    let id_of = |key: &str| waiting.iter().find(|e| e.key == key).expect("queued").id;
+    app.mes
+        .outbox
+        .dead(id_of("acl-dead"), Some(400), "refused", 2)
+        .await
+        .expect("dead");
+    let discard_id = id_of("acl-discard").to_string();
 
     // Every server function the app registers must be in this table.
     let mut fns = vec![
@@ -114,6 +149,19 @@ async fn every_route_and_server_function_checks_the_role() {
             &[("filter[page]", "0")],
         ),
         server_fn(Some(Permission::ManageUsers), "/api/fn/users", &[]),
+        server_fn(Some(Permission::View), "/api/fn/orders", &[]),
+        server_fn(Some(Permission::View), "/api/fn/refresh_orders", &[]),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/outbox",
+            &[("list", "dead"), ("page", "0")],
+        ),
+        server_fn(Some(Permission::ManageOutbox), "/api/fn/retry_message", &[]),
+        server_fn(
+            Some(Permission::ManageOutbox),
+            "/api/fn/discard_message",
+            &[("id", &discard_id)],
+        ),
         server_fn(
             Some(Permission::ManageUsers),
             "/api/fn/set_role",
@@ -186,6 +234,7 @@ async fn every_route_and_server_function_checks_the_role() {
             None,
         ));
         calls.push(rest(Permission::View, "GET", "/api/v1/openapi.json", None));
+        calls.push(rest(Permission::ReadMetrics, "GET", "/metrics", None));
         calls.push(rest(Permission::View, "GET", "/api/v1/live", None));
         calls.push(rest(
             Permission::IngestInspections,

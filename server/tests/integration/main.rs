@@ -6,6 +6,7 @@ mod acquisition;
 mod cli;
 mod common;
 mod faults;
+mod mes;
 mod models;
 mod pymodbus;
 mod quality;

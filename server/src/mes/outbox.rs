@@ -1,0 +1,691 @@
+//! The outbox: every message for the MES is written here in the same transaction
+//! as the data it reports, then delivered in order by the MES client. What to do
+//! after an attempt ([`classify`]) and how long to wait ([`Backoff`]) are pure;
+//! the [`Outbox`] store is SQLite.
+//!
+//! A message is `pending` until the MES accepts it (`delivered`, kept for
+//! `keep_delivered_days`) or refuses it for good (`dead`, kept until a person
+//! retries or discards it). Its idempotency key is unique: queueing the same key
+//! twice keeps the first, so a resend of the same data never becomes a second
+//! message.
+
+use std::time::Duration;
+
+use app::mes::{OutboxEntry, OutboxList};
+use rand::Rng;
+use sqlx::{Row, Sqlite, SqlitePool};
+
+use super::contract::MessageKind;
+use crate::storage::StoreError;
+
+/// Longest Retry-After honoured (a misbehaving MES cannot park us for a day).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Longest error text kept per message.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// What it reports.
+    pub kind: MessageKind,
+    /// Its idempotency key (unique across the outbox).
+    pub key: String,
+    /// What it is about (a machine, a cell, an order), for people.
+    pub subject: String,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl Message {
+    /// A message with `body` serialised as JSON (the contract's plain structs
+    /// always serialise; non-finite numbers become `null`).
+    pub fn json(
+        kind: MessageKind,
+        key: String,
+        subject: String,
+        body: &impl serde::Serialize,
+    ) -> Self {
+        Self {
+            kind,
+            key,
+            subject,
+            body: serde_json::to_string(body).unwrap_or_else(|_| "{}".into()),
+        }
+    }
+}
+
+/// How one delivery attempt ended, as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The MES answered with this status (and Retry-After, when it sent one).
+    Answered {
+        /// HTTP status.
+        status: u16,
+        /// Its Retry-After.
+        retry_after: Option<Duration>,
+        /// The start of its body (for the dead-letter list).
+        body: String,
+    },
+    /// No answer: connection refused or reset, DNS, TLS.
+    Unreachable(String),
+    /// No answer within the timeout.
+    TimedOut,
+}
+
+/// What to do with a message after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Accepted: mark delivered.
+    Delivered,
+    /// A passing fault: try again later (after `retry_after` if the MES said so).
+    Retry {
+        /// Why, for the UI and the log.
+        reason: String,
+        /// The MES's Retry-After, capped.
+        retry_after: Option<Duration>,
+    },
+    /// The MES refuses CellGuard itself (401/403): keep the message, slow down,
+    /// tell a person.
+    Unauthorized {
+        /// Why.
+        reason: String,
+    },
+    /// The MES refuses this message for good (other 4xx): dead letter.
+    Refused {
+        /// The status and the MES's answer.
+        reason: String,
+    },
+}
+
+/// Decides what an attempt means: 2xx delivered; 401/403 unauthorized; 408, 429
+/// and 5xx, timeouts and connection errors retried; every other answer refused.
+pub fn classify(attempt: &Attempt) -> Disposition {
+    match attempt {
+        Attempt::Unreachable(e) => Disposition::Retry {
+            reason: format!("MES unreachable: {e}"),
+            retry_after: None,
+        },
+        Attempt::TimedOut => Disposition::Retry {
+            reason: "MES did not answer in time".into(),
+            retry_after: None,
+        },
+        Attempt::Answered {
+            status,
+            retry_after,
+            body,
+        } => {
+            let said = if body.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", clip(body.trim()))
+            };
+            match *status {
+                200..=299 => Disposition::Delivered,
+                401 | 403 => Disposition::Unauthorized {
+                    reason: format!("MES refused CellGuard's token ({status}){said}"),
+                },
+                408 | 429 | 500..=599 => Disposition::Retry {
+                    reason: format!("MES answered {status}{said}"),
+                    retry_after: retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
+                },
+                _ => Disposition::Refused {
+                    reason: format!("MES refused the message ({status}){said}"),
+                },
+            }
+        }
+    }
+}
+
+/// Parses a Retry-After header: delay-seconds or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    let ms = when.as_millisecond() - now.as_millisecond();
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() <= MAX_ERROR_CHARS {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(MAX_ERROR_CHARS).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Exponential back-off with jitter: the n-th consecutive failure waits a random
+/// time in `[d/2, d]` with `d = min(min · 2^(n-1), max)`, so many clients that
+/// failed together do not come back together, and every wait is at least half
+/// the nominal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// A back-off between `min` and `max`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max: max.max(min),
+            failures: 0,
+        }
+    }
+
+    /// Forgets the failures (after a success).
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Consecutive failures so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The nominal delay after the next failure, without jitter.
+    pub fn nominal(&self, failures: u32) -> Duration {
+        let exp = failures.saturating_sub(1).min(30);
+        self.min.saturating_mul(1u32 << exp).min(self.max)
+    }
+
+    /// Counts a failure and returns how long to wait; `at_least` (a Retry-After)
+    /// is honoured as given.
+    pub fn fail(&mut self, rng: &mut impl Rng, at_least: Option<Duration>) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let d = self.nominal(self.failures);
+        let half = d / 2;
+        let span = u64::try_from((d - half).as_millis()).unwrap_or(u64::MAX);
+        let jittered = half + Duration::from_millis(rng.random_range(0..=span));
+        at_least.unwrap_or(jittered)
+    }
+}
+
+/// Counts of the outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// Waiting for delivery.
+    pub pending: u64,
+    /// Refused by the MES.
+    pub dead: u64,
+    /// When the oldest waiting message was queued (Unix ms).
+    pub oldest_ms: Option<i64>,
+}
+
+/// A message due for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Due {
+    /// Sequence number.
+    pub id: i64,
+    /// What it reports.
+    pub kind: MessageKind,
+    /// Idempotency key.
+    pub key: String,
+    /// JSON body.
+    pub body: String,
+    /// Attempts before this one.
+    pub attempts: u32,
+}
+
+type Tx<'c> = sqlx::Transaction<'c, Sqlite>;
+
+/// Queues `msg` inside the caller's transaction (so it commits or rolls back with
+/// the data it reports). Returns false if its key is already queued.
+pub async fn enqueue(tx: &mut Tx<'_>, msg: &Message, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO mes_outbox (idem_key, kind, subject, body, created_ms) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&msg.key)
+    .bind(msg.kind.as_str())
+    .bind(&msg.subject)
+    .bind(&msg.body)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The outbox table.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pool: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e)
+}
+
+/// Largest page of the outbox list.
+pub const MAX_PAGE: u32 = 200;
+
+impl Outbox {
+    /// The outbox in the shared database.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Queues messages in one transaction of their own (for data that lives only
+    /// in the message, such as machine-data reports). Returns how many were new.
+    pub async fn push(&self, msgs: &[Message], now_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut n = 0;
+        for m in msgs {
+            if enqueue(&mut tx, m, now_ms).await.map_err(db)? {
+                n += 1;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    /// The oldest pending message, if any.
+    pub async fn head(&self) -> Result<Option<Due>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, kind, idem_key, body, attempts FROM mes_outbox \
+             WHERE state = 'pending' ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.and_then(|r| {
+            let kind: String = r.get("kind");
+            Some(Due {
+                id: r.get("id"),
+                kind: MessageKind::parse(&kind)?,
+                key: r.get("idem_key"),
+                body: r.get("body"),
+                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+            })
+        }))
+    }
+
+    /// Marks a message delivered.
+    pub async fn delivered(&self, id: i64, status: u16, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mes_outbox SET state = 'delivered', attempts = attempts + 1, \
+             last_status = ?, last_error = NULL, done_ms = ? WHERE id = ? AND state = 'pending'",
+        )
+        .bind(i64::from(status))
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt (the message stays pending).
+    pub async fn failed(
+        &self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mes_outbox SET attempts = attempts + 1, last_status = ?, last_error = ? \
+             WHERE id = ? AND state = 'pending'",
+        )
+        .bind(status.map(i64::from))
+        .bind(clip(error))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Moves a message to the dead letters with the MES's answer.
+    pub async fn dead(
+        &self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mes_outbox SET state = 'dead', attempts = attempts + 1, last_status = ?, \
+             last_error = ?, done_ms = ? WHERE id = ? AND state = 'pending'",
+        )
+        .bind(status.map(i64::from))
+        .bind(clip(error))
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Sends dead letters again: `id`, or all of them. Each keeps its place in
+    /// the queue by its id. Returns how many.
+    pub async fn retry(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        let q = match id {
+            Some(id) => sqlx::query(
+                "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL \
+                 WHERE id = ? AND state = 'dead'",
+            )
+            .bind(id),
+            None => sqlx::query(
+                "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL \
+                 WHERE state = 'dead'",
+            ),
+        };
+        Ok(q.execute(&self.pool).await.map_err(db)?.rows_affected())
+    }
+
+    /// Drops a pending or dead message for good; returns its key and kind, or
+    /// `None` if there is no such message (or it was delivered already).
+    pub async fn discard(&self, id: i64) -> Result<Option<(String, String)>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "DELETE FROM mes_outbox WHERE id = ? AND state IN ('pending', 'dead') \
+             RETURNING idem_key, kind",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row)
+    }
+
+    /// Drops delivered messages older than `before_ms`; returns how many.
+    pub async fn prune_delivered(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM mes_outbox WHERE state = 'delivered' AND done_ms < ?")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many wait, how many are dead, and the oldest waiting one's age.
+    pub async fn depth(&self) -> Result<Depth, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT count(*) FROM mes_outbox WHERE state = 'pending') AS pending, \
+               (SELECT count(*) FROM mes_outbox WHERE state = 'dead') AS dead, \
+               (SELECT created_ms FROM mes_outbox WHERE state = 'pending' ORDER BY id LIMIT 1) \
+                 AS oldest",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let n = |k: &str| u64::try_from(row.get::<i64, _>(k)).unwrap_or(0);
+        Ok(Depth {
+            pending: n("pending"),
+            dead: n("dead"),
+            oldest_ms: row.get("oldest"),
+        })
+    }
+
+    /// One page of a list, with its total.
+    pub async fn list(
+        &self,
+        list: OutboxList,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+        let per_page = per_page.clamp(1, MAX_PAGE);
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM mes_outbox WHERE state = ?")
+            .bind(list.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        // Waiting and dead: oldest first (the order they go in); delivered: newest.
+        let sql = if list == OutboxList::Delivered {
+            "SELECT id, kind, subject, idem_key, created_ms, attempts, last_error, last_status, \
+             done_ms FROM mes_outbox WHERE state = ? ORDER BY id DESC LIMIT ? OFFSET ?"
+        } else {
+            "SELECT id, kind, subject, idem_key, created_ms, attempts, last_error, last_status, \
+             done_ms FROM mes_outbox WHERE state = ? ORDER BY id ASC LIMIT ? OFFSET ?"
+        };
+        let rows = sqlx::query(sql)
+            .bind(list.as_str())
+            .bind(i64::from(per_page))
+            .bind(i64::from(page) * i64::from(per_page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let entries = rows
+            .iter()
+            .map(|r| OutboxEntry {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                subject: r.get("subject"),
+                key: r.get("idem_key"),
+                created_ms: r.get("created_ms"),
+                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                last_error: r.get("last_error"),
+                last_status: r
+                    .get::<Option<i64>, _>("last_status")
+                    .and_then(|s| u16::try_from(s).ok()),
+                done_ms: r.get("done_ms"),
+            })
+            .collect();
+        Ok((entries, u64::try_from(total).unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    fn answered(status: u16) -> Attempt {
+        Attempt::Answered {
+            status,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn success_is_delivered_whatever_the_2xx() {
+        for s in [200, 201, 202, 204] {
+            assert_eq!(classify(&answered(s)), Disposition::Delivered, "{s}");
+        }
+    }
+
+    #[test]
+    fn passing_faults_are_retried_and_permanent_ones_refused() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(
+                matches!(classify(&answered(s)), Disposition::Retry { .. }),
+                "{s}"
+            );
+        }
+        for s in [400, 404, 409, 413, 422] {
+            assert!(
+                matches!(classify(&answered(s)), Disposition::Refused { .. }),
+                "{s}"
+            );
+        }
+        assert!(matches!(
+            classify(&Attempt::TimedOut),
+            Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(&Attempt::Unreachable("refused".into())),
+            Disposition::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn a_refused_token_is_not_a_dead_letter() {
+        for s in [401, 403] {
+            assert!(
+                matches!(classify(&answered(s)), Disposition::Unauthorized { .. }),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_the_mes_answer() {
+        let d = classify(&Attempt::Answered {
+            status: 400,
+            retry_after: None,
+            body: r#"{"error":"unknown equipment"}"#.into(),
+        });
+        let Disposition::Refused { reason } = d else {
+            panic!("refused expected")
+        };
+        assert!(reason.contains("400") && reason.contains("unknown equipment"));
+    }
+
+    #[test]
+    fn retry_after_is_kept_but_capped() {
+        let d = classify(&Attempt::Answered {
+            status: 429,
+            retry_after: Some(Duration::from_secs(86_400)),
+            body: String::new(),
+        });
+        assert_eq!(
+            d,
+            Disposition::Retry {
+                reason: "MES answered 429".into(),
+                retry_after: Some(MAX_RETRY_AFTER)
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().expect("ts");
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_doubles_within_bounds_with_jitter_of_at_most_half() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(1600));
+        let mut b = Backoff::new(min, max);
+        let mut nominal = Vec::new();
+        for _ in 0..8 {
+            let d = b.fail(&mut rng, None);
+            let n = b.nominal(b.failures());
+            assert!(d >= n / 2 && d <= n, "{d:?} vs {n:?}");
+            nominal.push(n.as_millis());
+        }
+        assert_eq!(nominal, [100, 200, 400, 800, 1600, 1600, 1600, 1600]);
+        b.reset();
+        assert_eq!(b.failures(), 0);
+        assert!(b.fail(&mut rng, None) <= min);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_exactly_even_above_its_max() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        for _ in 0..20 {
+            assert_eq!(
+                b.fail(&mut rng, Some(Duration::from_secs(5))),
+                Duration::from_secs(5)
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(3600));
+        for _ in 0..200 {
+            assert!(b.fail(&mut rng, None) <= Duration::from_secs(3600));
+        }
+    }
+
+    async fn outbox() -> (tempfile::TempDir, Outbox) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::storage::sqlite::SqliteStore::open_in(dir.path())
+            .await
+            .expect("db");
+        (dir, Outbox::new(store.pool().clone()))
+    }
+
+    fn msg(key: &str) -> Message {
+        Message {
+            kind: MessageKind::OrderConfirmation,
+            key: key.into(),
+            subject: "98765".into(),
+            body: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_queued_once_and_delivered_in_order() {
+        let (_dir, o) = outbox().await;
+        assert_eq!(
+            o.push(&[msg("a"), msg("b"), msg("a")], 10)
+                .await
+                .expect("push"),
+            2
+        );
+        assert_eq!(o.push(&[msg("b")], 11).await.expect("push"), 0);
+        let d = o.depth().await.expect("depth");
+        assert_eq!((d.pending, d.dead, d.oldest_ms), (2, 0, Some(10)));
+        let head = o.head().await.expect("head").expect("a");
+        assert_eq!(head.key, "a");
+        o.failed(head.id, Some(503), "busy").await.expect("failed");
+        let again = o.head().await.expect("head").expect("still a");
+        assert_eq!((again.key.as_str(), again.attempts), ("a", 1));
+        o.delivered(again.id, 200, 20).await.expect("delivered");
+        assert_eq!(o.head().await.expect("head").expect("b").key, "b");
+        let (delivered, total) = o.list(OutboxList::Delivered, 0, 10).await.expect("list");
+        assert_eq!((total, delivered[0].attempts), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn dead_letters_wait_for_a_person_and_keep_their_place() {
+        let (_dir, o) = outbox().await;
+        o.push(&[msg("a"), msg("b")], 10).await.expect("push");
+        let a = o.head().await.expect("head").expect("a");
+        o.dead(a.id, Some(400), "MES refused the message (400)", 12)
+            .await
+            .expect("dead");
+        assert_eq!(o.head().await.expect("head").expect("b").key, "b");
+        let (dead, n) = o.list(OutboxList::Dead, 0, 10).await.expect("dead list");
+        assert_eq!(n, 1);
+        assert_eq!(dead[0].last_status, Some(400));
+        assert!(dead[0].last_error.as_deref().unwrap_or("").contains("400"));
+        assert_eq!(o.retry(Some(a.id)).await.expect("retry"), 1);
+        // Back in front of b: the queue keeps the order the data happened in.
+        assert_eq!(o.head().await.expect("head").expect("a").key, "a");
+        assert_eq!(
+            o.discard(a.id).await.expect("discard").map(|k| k.0),
+            Some("a".into())
+        );
+        assert_eq!(o.discard(a.id).await.expect("discard"), None);
+        assert_eq!(o.depth().await.expect("depth").pending, 1);
+    }
+
+    #[tokio::test]
+    async fn delivered_messages_cannot_be_discarded_and_are_pruned_by_age() {
+        let (_dir, o) = outbox().await;
+        o.push(&[msg("a")], 10).await.expect("push");
+        let a = o.head().await.expect("head").expect("a");
+        o.delivered(a.id, 200, 100).await.expect("delivered");
+        assert_eq!(o.discard(a.id).await.expect("discard"), None);
+        assert_eq!(o.prune_delivered(100).await.expect("prune"), 0);
+        assert_eq!(o.prune_delivered(101).await.expect("prune"), 1);
+    }
+}

@@ -1,0 +1,105 @@
+//! `/metrics`: operational figures in the Prometheus text format, for a scraper
+//! with a `metrics` token (or anyone signed in): the MES outbox's depth, its
+//! oldest message's age, dead letters, deliveries and the MES link; each PLC's
+//! link.
+
+use app::mes::MesLinkState;
+use app::model::LinkState;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use super::WebState;
+use crate::bus::now_ms;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Machine {
+    machine: String,
+}
+
+/// The handler: figures are read now (the outbox from the database).
+pub async fn metrics(State(state): State<WebState>) -> Response {
+    let mut registry = Registry::with_prefix("cellguard");
+    let status = state.mes.status();
+    let depth = state.mes.outbox.depth().await.ok();
+    let gauge = |v: i64| {
+        let g: Gauge = Gauge::default();
+        g.set(v);
+        g
+    };
+    let float = |v: f64| {
+        let g: Gauge<f64, AtomicU64> = Gauge::default();
+        g.set(v);
+        g
+    };
+    let (queued, dead, oldest_ms) = depth
+        .map_or((status.queued, status.dead, status.oldest_ms), |d| {
+            (d.pending, d.dead, d.oldest_ms)
+        });
+    let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    registry.register(
+        "mes_outbox_depth",
+        "Messages waiting for delivery to the MES",
+        gauge(as_i64(queued)),
+    );
+    registry.register(
+        "mes_outbox_oldest_age_seconds",
+        "Age of the oldest message waiting for the MES (0 when none waits)",
+        float(oldest_ms.map_or(0.0, |ms| (now_ms() - ms).max(0) as f64 / 1000.0)),
+    );
+    registry.register(
+        "mes_dead_letters",
+        "Messages the MES refused, waiting for a person",
+        gauge(as_i64(dead)),
+    );
+    registry.register(
+        "mes_delivered",
+        "Messages delivered to the MES since start",
+        gauge(as_i64(status.delivered)),
+    );
+    registry.register(
+        "mes_link_up",
+        "1 while the last exchange with the MES succeeded",
+        gauge(i64::from(status.state == MesLinkState::Up)),
+    );
+    registry.register(
+        "mes_orders_age_seconds",
+        "Age of the production orders last fetched (-1: never)",
+        float(
+            status
+                .orders_fetched_ms
+                .map_or(-1.0, |ms| (now_ms() - ms).max(0) as f64 / 1000.0),
+        ),
+    );
+    let plc: Family<Machine, Gauge> = Family::default();
+    for (i, d) in state.line.plant().devices.iter().enumerate() {
+        let up = state
+            .line
+            .bus()
+            .link(u32::try_from(i).unwrap_or(u32::MAX))
+            .is_some_and(|l| l.state == LinkState::Online);
+        plc.get_or_create(&Machine {
+            machine: d.id.clone(),
+        })
+        .set(i64::from(up));
+    }
+    registry.register("plc_link_up", "1 while a PLC link is online", plc);
+    let mut body = String::new();
+    if encode(&mut body, &registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
