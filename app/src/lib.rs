@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod live;
+pub mod mes;
 pub mod model;
 pub mod pages;
 pub mod quality;
@@ -23,7 +24,9 @@ use crate::pages::cell::CellDetailPage;
 use crate::pages::cells::CellsPage;
 use crate::pages::import::ImportPage;
 use crate::pages::machine::MachinePage;
+use crate::pages::mes::MesPage;
 use crate::pages::models::ModelsPage;
+use crate::pages::orders::OrdersPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::quality::QualityPage;
 use crate::pages::signin::SignInPage;
@@ -77,12 +80,14 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="error">"No such page."</p> }>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=path!("/machines/:id") view=MachinePage/>
+                    <Route path=path!("/orders") view=OrdersPage/>
                     <Route path=path!("/quality") view=QualityPage/>
                     <Route path=path!("/cells") view=CellsPage/>
                     <Route path=path!("/cells/:serial") view=CellDetailPage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/import") view=ImportPage/>
                     <Route path=path!("/signin") view=SignInPage/>
+                    <Route path=path!("/mes") view=MesPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/admin/users") view=UsersPage/>
                 </Routes>

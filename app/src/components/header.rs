@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 use crate::auth::Permission;
 use crate::live::use_live;
+use crate::mes::MesLinkState;
 use crate::session::{can, use_me};
 
 /// The header shown on every page.
@@ -25,6 +26,7 @@ pub fn Header() -> impl IntoView {
             <span class="plant">{plant}</span>
             <nav class="nav" aria-label="Main">
                 <A href="/" exact=true>"Line"</A>
+                <A href="/orders">"Orders"</A>
                 <A href="/quality">"Quality"</A>
                 <A href="/cells">"Cells"</A>
                 <A href="/models">"Models"</A>
@@ -32,6 +34,17 @@ pub fn Header() -> impl IntoView {
                 {can(Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
                 {can(Permission::ManageUsers).then(|| view! { <A href="/admin/users">"Users"</A> })}
             </nav>
+            {move || live.mes.get().filter(|m| m.state != MesLinkState::Disabled).map(|m| {
+                let label = m.label();
+                let title = m.error.unwrap_or_default();
+                view! {
+                    <A href="/mes" attr:class=format!("conn mes-link conn-{}", m.state.css())
+                        attr:data-testid="mes-link-state" attr:title=title>
+                        <span class="dot" aria-hidden="true"></span>
+                        {label}
+                    </A>
+                }
+            })}
             <span
                 class=move || format!("conn conn-{}", live.conn.get().css())
                 data-testid="connection"
