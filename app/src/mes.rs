@@ -82,6 +82,8 @@ pub struct Order {
     pub product_name: String,
     /// Cells to produce.
     pub planned_quantity: u64,
+    /// Cells the MES counts as produced (from confirmations, this line's or others').
+    pub confirmed_quantity: u64,
     /// Planned start (Unix ms).
     pub planned_start_ms: Option<i64>,
     /// Planned end (Unix ms).
@@ -127,12 +129,18 @@ pub struct OrderView {
 }
 
 impl OrderView {
+    /// Cells produced: what this line counted, or what the MES confirmed if more
+    /// (an order started before CellGuard, or on another line).
+    pub fn produced_total(&self) -> u64 {
+        self.produced.max(self.order.confirmed_quantity)
+    }
+
     /// Share of the planned quantity produced, 0–1 (capped at 1).
     pub fn progress(&self) -> f64 {
         if self.order.planned_quantity == 0 {
             return 0.0;
         }
-        (self.produced as f64 / self.order.planned_quantity as f64).min(1.0)
+        (self.produced_total() as f64 / self.order.planned_quantity as f64).min(1.0)
     }
 }
 
@@ -309,6 +317,7 @@ mod tests {
             product: "HC".into(),
             product_name: "High Capacity Cell".into(),
             planned_quantity: 100,
+            confirmed_quantity: 0,
             planned_start_ms: start,
             planned_end_ms: None,
             priority,
@@ -360,6 +369,10 @@ mod tests {
         assert!((v.progress() - 0.5).abs() < 1e-12);
         v.produced = 500;
         assert!((v.progress() - 1.0).abs() < 1e-12);
+        v.produced = 10;
+        v.order.confirmed_quantity = 75;
+        assert_eq!(v.produced_total(), 75, "the MES knows of more");
+        assert!((v.progress() - 0.75).abs() < 1e-12);
         v.order.planned_quantity = 0;
         assert_eq!(v.progress(), 0.0);
     }

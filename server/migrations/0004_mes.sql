@@ -7,6 +7,8 @@ CREATE TABLE mes_orders (
     product          TEXT NOT NULL,
     product_name     TEXT NOT NULL DEFAULT '',
     planned_quantity INTEGER NOT NULL,
+    -- What the MES counts as produced (its confirmations, any line's).
+    confirmed_quantity INTEGER NOT NULL DEFAULT 0,
     planned_start_ms INTEGER,
     planned_end_ms   INTEGER,
     priority         INTEGER NOT NULL DEFAULT 0,

@@ -7,6 +7,7 @@
 pub mod acquisition;
 pub mod audit;
 pub mod auth;
+pub mod backoff;
 pub mod bus;
 pub mod cli;
 pub mod config;

@@ -188,7 +188,7 @@ fn OutboxTable(page: OutboxPage, actions: Actions, now_ms: i64) -> impl IntoView
     let current = u64::from(page.page) + 1;
     let prev = (current > 1).then(|| href(list, (current - 1) as u32));
     let next = (current < pages).then(|| href(list, (current + 1) as u32));
-    let manage = can(Permission::ManageOutbox);
+    let manage = can(Permission::ManageOutbox) && list != OutboxList::Delivered;
     let rows = page
         .entries
         .into_iter()

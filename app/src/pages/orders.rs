@@ -131,6 +131,7 @@ fn OrderCards(orders: Vec<OrderView>) -> impl IntoView {
 fn OrderCard(o: OrderView) -> impl IntoView {
     let progress = o.progress();
     let pct = format!("{:.0}%", progress * 100.0);
+    // High-risk share of the cells this line has seen (and scored).
     let high_share = (o.produced > 0).then(|| o.high_risk as f64 / o.produced as f64);
     let cells_href = format!("/cells?order={}", encode_query_value(&o.order.id));
     let planned = match (o.order.planned_start_ms, o.order.planned_end_ms) {
@@ -157,17 +158,20 @@ fn OrderCard(o: OrderView) -> impl IntoView {
             </div>
             <div class="progress" role="progressbar"
                 aria-valuemin="0" aria-valuemax=o.order.planned_quantity.to_string()
-                aria-valuenow=o.produced.to_string()
+                aria-valuenow=o.produced_total().to_string()
                 aria-label=format!("Order {} progress", o.order.id)>
                 <div class="progress-bar" style=format!("width: {:.1}%", progress * 100.0)></div>
             </div>
             <dl class="lot-counts">
-                <div><dt>"Produced"</dt><dd data-testid="order-produced">{format!("{} / {}", o.produced, o.order.planned_quantity)}</dd></div>
+                <div><dt>"Produced"</dt><dd data-testid="order-produced">{format!("{} / {}", o.produced_total(), o.order.planned_quantity)}</dd></div>
                 <div><dt>"Progress"</dt><dd data-testid="order-progress">{pct}</dd></div>
                 <div><dt>"High-risk"</dt><dd data-testid="order-high">{format!("{} ({})", o.high_risk, format_share(high_share))}</dd></div>
                 <div><dt>"Scrapped"</dt><dd data-testid="order-scrapped">{o.scrapped}</dd></div>
             </dl>
-            <p class="muted order-dates">{planned}{format!(" · priority {}", o.order.priority)}</p>
+            <p class="muted order-dates">
+                {planned}{format!(" · priority {}", o.order.priority)}
+                {(o.produced != o.produced_total()).then(|| format!(" · {} seen on this line, the rest confirmed by the MES", o.produced))}
+            </p>
             <A href=cells_href attr:class="button" attr:data-testid="order-cells">"Cells of this order →"</A>
         </article>
     }

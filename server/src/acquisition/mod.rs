@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use app::model::{LinkState, Quality};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Client, Context};
 use tokio_modbus::prelude::*;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::bus::{Bus, Reading, ScanBatch, now_ms};
 use crate::config::{Device, Table};
 use crate::modbus::plan::{Block, plan};
@@ -45,41 +46,6 @@ pub enum ModbusError {
     /// The host name did not resolve.
     #[error("cannot resolve {0}")]
     Resolve(String),
-}
-
-/// Exponential back-off with full jitter between `min` and `max`.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    /// A back-off starting at `min`, never above `max`.
-    pub fn new(min: Duration, max: Duration) -> Self {
-        Self {
-            min,
-            max,
-            attempt: 0,
-        }
-    }
-    /// The ceiling of the next delay (before jitter).
-    pub fn ceiling(&self) -> Duration {
-        let factor = 1u32 << self.attempt.min(16);
-        self.min.saturating_mul(factor).min(self.max)
-    }
-    /// The next delay: uniform in [ceiling/2, ceiling].
-    pub fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
-        let c = self.ceiling();
-        self.attempt = self.attempt.saturating_add(1);
-        let half = c / 2;
-        half + half.mul_f64(rng.random::<f64>())
-    }
-    /// Back to `min` after a success.
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
 }
 
 /// Counters of one device's acquisition.
@@ -372,37 +338,4 @@ pub fn spawn_all(
             stats
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_ceiling_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
-        let mut ceilings = Vec::new();
-        for _ in 0..6 {
-            ceilings.push(b.ceiling().as_millis());
-            let d = b.next_delay(&mut rng);
-            assert!(d <= Duration::from_millis(1000));
-        }
-        assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);
-        b.reset();
-        assert_eq!(b.ceiling(), Duration::from_millis(100));
-    }
-
-    #[test]
-    fn backoff_jitter_stays_within_half_to_full_ceiling() {
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-        for _ in 0..1000 {
-            let mut b = Backoff::new(Duration::from_millis(400), Duration::from_secs(10));
-            let d = b.next_delay(&mut rng);
-            assert!(
-                d >= Duration::from_millis(200) && d <= Duration::from_millis(400),
-                "{d:?}"
-            );
-        }
-    }
 }

@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionSchedule};
 use super::orders::OrderStore;
-use super::outbox::{Attempt, Backoff, Disposition, Due, Outbox, classify, parse_retry_after};
+use super::outbox::{Attempt, Disposition, Due, Outbox, classify, parse_retry_after};
+use crate::backoff::Backoff;
 use crate::bus::now_ms;
 use crate::config::{MesConfig, Secret};
 
@@ -67,6 +68,34 @@ pub enum FetchError {
     /// Storing them failed.
     #[error("storing the orders: {0}")]
     Store(#[from] crate::storage::StoreError),
+}
+
+/// Most orders taken from one answer (a schedule, not a history).
+pub const MAX_ORDERS: usize = 10_000;
+
+/// Reads the MES's answer to the orders request: the orders CellGuard can use, and
+/// why each other one was skipped. A body that is not the contract's schedule is
+/// refused as a whole.
+pub fn parse_schedule(body: &[u8]) -> Result<(Vec<Order>, Vec<String>), String> {
+    let schedule: ProductionSchedule = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if schedule.production_orders.len() > MAX_ORDERS {
+        return Err(format!(
+            "{} orders in one answer (at most {MAX_ORDERS})",
+            schedule.production_orders.len()
+        ));
+    }
+    let mut orders: Vec<Order> = Vec::with_capacity(schedule.production_orders.len());
+    let mut skipped = Vec::new();
+    for o in &schedule.production_orders {
+        match o.check() {
+            Ok(()) if orders.iter().any(|k| k.id == o.id) => {
+                skipped.push(format!("order {} is listed twice; the first is kept", o.id));
+            }
+            Ok(()) => orders.push(o.to_order()),
+            Err(e) => skipped.push(e),
+        }
+    }
+    Ok((orders, skipped))
 }
 
 impl Client {
@@ -132,14 +161,9 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| FetchError::Link(format!("reading the orders: {e}")))?;
-        let schedule: ProductionSchedule =
-            serde_json::from_slice(&bytes).map_err(|e| FetchError::Contract(e.to_string()))?;
-        let mut orders = Vec::with_capacity(schedule.production_orders.len());
-        for o in &schedule.production_orders {
-            match o.check() {
-                Ok(()) => orders.push(o.to_order()),
-                Err(e) => tracing::warn!(error = %e, "skipping an order the MES sent"),
-            }
+        let (orders, skipped) = parse_schedule(&bytes).map_err(FetchError::Contract)?;
+        for e in skipped {
+            tracing::warn!(error = %e, "skipping an order the MES sent");
         }
         self.orders.replace(&orders, now_ms()).await?;
         Ok(orders)
@@ -259,7 +283,11 @@ impl Client {
         loop {
             let now = Instant::now();
             if now >= next_orders {
-                match self.fetch_orders().await {
+                let fetched = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    f = self.fetch_orders() => f,
+                };
+                match fetched {
                     Ok(orders) => {
                         tracing::debug!(orders = orders.len(), "orders fetched");
                         orders_backoff.reset();
@@ -274,7 +302,7 @@ impl Client {
                         }
                     }
                     Err(e) => {
-                        let wait = orders_backoff.fail(&mut rng, None).min(orders_every);
+                        let wait = orders_backoff.next_delay(&mut rng).min(orders_every);
                         next_orders = Instant::now() + wait;
                         match e {
                             FetchError::Unauthorized(m) => {
@@ -306,7 +334,12 @@ impl Client {
                             break;
                         }
                     };
-                    let attempt = self.send(&due).await;
+                    // Shutdown does not wait for a slow MES: the message stays queued
+                    // and goes again at the next start, under the same key.
+                    let attempt = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        a = self.send(&due) => a,
+                    };
                     let status = match &attempt {
                         Attempt::Answered { status, .. } => Some(*status),
                         _ => None,
@@ -332,7 +365,9 @@ impl Client {
                             reason,
                             retry_after,
                         } => {
-                            let wait = backoff.fail(&mut rng, retry_after);
+                            // Counted either way; the MES's Retry-After, if any, is the wait.
+                            let wait = backoff.next_delay(&mut rng);
+                            let wait = retry_after.unwrap_or(wait);
                             if let Some(ra) = retry_after {
                                 not_before = Instant::now() + ra;
                             }
@@ -347,7 +382,7 @@ impl Client {
                             break;
                         }
                         Disposition::Unauthorized { reason } => {
-                            let wait = backoff.fail(&mut rng, None);
+                            let wait = backoff.next_delay(&mut rng);
                             next_delivery = Instant::now() + wait;
                             more = true;
                             self.set_link(MesLinkState::Unauthorized, Some(reason.clone()));
@@ -407,5 +442,24 @@ impl Client {
                 _ = self.refresh.notified() => next_orders = Instant::now(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_keeps_usable_orders_and_says_why_others_were_skipped() {
+        let body = br#"{"production_orders":[
+            {"id":"98765","product_id":"HC","planned_quantity":2000,"state":"running"},
+            {"id":"bad id","product_id":"HC","planned_quantity":1,"state":"planned"},
+            {"id":"98765","product_id":"SC","planned_quantity":5,"state":"planned"}]}"#;
+        let (orders, skipped) = parse_schedule(body).expect("schedule");
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].product, "HC");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(parse_schedule(b"{\"orders\":[]}").is_err());
+        assert!(parse_schedule(b"not json").is_err());
     }
 }

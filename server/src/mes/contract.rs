@@ -92,6 +92,7 @@ impl ProductionOrder {
             product: self.product_id.clone(),
             product_name: self.product_name.clone(),
             planned_quantity: self.planned_quantity,
+            confirmed_quantity: self.produced_quantity,
             planned_start_ms: self.planned_start.map(|t| t.as_millisecond()),
             planned_end_ms: self.planned_end.map(|t| t.as_millisecond()),
             priority: self.priority,
@@ -311,7 +312,7 @@ mod tests {
         let doc: serde_json::Value =
             serde_json::from_str(include_str!("../../../docs/mes-openapi.json")).expect("json");
         let t = jiff::Timestamp::UNIX_EPOCH;
-        let examples: Vec<(&str, serde_json::Value)> = vec![
+        let examples: Vec<(&str, serde_json::Result<serde_json::Value>)> = vec![
             (
                 "ProductionOrder",
                 serde_json::to_value(ProductionOrder {

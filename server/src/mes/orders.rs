@@ -51,13 +51,14 @@ impl OrderStore {
         for o in orders {
             sqlx::query(
                 "INSERT OR REPLACE INTO mes_orders (id, product, product_name, planned_quantity, \
-                 planned_start_ms, planned_end_ms, priority, state, fetched_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 confirmed_quantity, planned_start_ms, planned_end_ms, priority, state, fetched_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&o.id)
             .bind(&o.product)
             .bind(&o.product_name)
             .bind(i64::try_from(o.planned_quantity).unwrap_or(i64::MAX))
+            .bind(i64::try_from(o.confirmed_quantity).unwrap_or(i64::MAX))
             .bind(o.planned_start_ms)
             .bind(o.planned_end_ms)
             .bind(o.priority)
@@ -86,8 +87,8 @@ impl OrderStore {
     /// Every order as last fetched.
     pub async fn orders(&self) -> Result<Vec<Order>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, product, product_name, planned_quantity, planned_start_ms, \
-             planned_end_ms, priority, state FROM mes_orders",
+            "SELECT id, product, product_name, planned_quantity, confirmed_quantity, \
+             planned_start_ms, planned_end_ms, priority, state FROM mes_orders",
         )
         .fetch_all(&self.pool)
         .await
@@ -101,6 +102,8 @@ impl OrderStore {
                     product: r.get("product"),
                     product_name: r.get("product_name"),
                     planned_quantity: u64::try_from(r.get::<i64, _>("planned_quantity"))
+                        .unwrap_or(0),
+                    confirmed_quantity: u64::try_from(r.get::<i64, _>("confirmed_quantity"))
                         .unwrap_or(0),
                     planned_start_ms: r.get("planned_start_ms"),
                     planned_end_ms: r.get("planned_end_ms"),
@@ -274,6 +277,7 @@ mod tests {
             product: "HC".into(),
             product_name: String::new(),
             planned_quantity: 10,
+            confirmed_quantity: 0,
             planned_start_ms: Some(start),
             planned_end_ms: Some(start + 100),
             priority,

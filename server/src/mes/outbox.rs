@@ -1,7 +1,6 @@
 //! The outbox: every message for the MES is written here in the same transaction
 //! as the data it reports, then delivered in order by the MES client. What to do
-//! after an attempt ([`classify`]) and how long to wait ([`Backoff`]) are pure;
-//! the [`Outbox`] store is SQLite.
+//! after an attempt ([`classify`]) is pure; the [`Outbox`] store is SQLite.
 //!
 //! A message is `pending` until the MES accepts it (`delivered`, kept for
 //! `keep_delivered_days`) or refuses it for good (`dead`, kept until a person
@@ -12,7 +11,6 @@
 use std::time::Duration;
 
 use app::mes::{OutboxEntry, OutboxList};
-use rand::Rng;
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::contract::MessageKind;
@@ -154,55 +152,6 @@ fn clip(s: &str) -> String {
         let mut out: String = s.chars().take(MAX_ERROR_CHARS).collect();
         out.push('…');
         out
-    }
-}
-
-/// Exponential back-off with jitter: the n-th consecutive failure waits a random
-/// time in `[d/2, d]` with `d = min(min · 2^(n-1), max)`, so many clients that
-/// failed together do not come back together, and every wait is at least half
-/// the nominal one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    /// A back-off between `min` and `max`.
-    pub fn new(min: Duration, max: Duration) -> Self {
-        Self {
-            min,
-            max: max.max(min),
-            failures: 0,
-        }
-    }
-
-    /// Forgets the failures (after a success).
-    pub fn reset(&mut self) {
-        self.failures = 0;
-    }
-
-    /// Consecutive failures so far.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    /// The nominal delay after the next failure, without jitter.
-    pub fn nominal(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        self.min.saturating_mul(1u32 << exp).min(self.max)
-    }
-
-    /// Counts a failure and returns how long to wait; `at_least` (a Retry-After)
-    /// is honoured as given.
-    pub fn fail(&mut self, rng: &mut impl Rng, at_least: Option<Duration>) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let d = self.nominal(self.failures);
-        let half = d / 2;
-        let span = u64::try_from((d - half).as_millis()).unwrap_or(u64::MAX);
-        let jittered = half + Duration::from_millis(rng.random_range(0..=span));
-        at_least.unwrap_or(jittered)
     }
 }
 
@@ -479,8 +428,6 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::SmallRng;
 
     fn answered(status: u16) -> Attempt {
         Attempt::Answered {
@@ -573,45 +520,6 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_within_bounds_with_jitter_of_at_most_half() {
-        let mut rng = SmallRng::seed_from_u64(3);
-        let (min, max) = (Duration::from_millis(100), Duration::from_millis(1600));
-        let mut b = Backoff::new(min, max);
-        let mut nominal = Vec::new();
-        for _ in 0..8 {
-            let d = b.fail(&mut rng, None);
-            let n = b.nominal(b.failures());
-            assert!(d >= n / 2 && d <= n, "{d:?} vs {n:?}");
-            nominal.push(n.as_millis());
-        }
-        assert_eq!(nominal, [100, 200, 400, 800, 1600, 1600, 1600, 1600]);
-        b.reset();
-        assert_eq!(b.failures(), 0);
-        assert!(b.fail(&mut rng, None) <= min);
-    }
-
-    #[test]
-    fn backoff_honours_retry_after_exactly_even_above_its_max() {
-        let mut rng = SmallRng::seed_from_u64(4);
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        for _ in 0..20 {
-            assert_eq!(
-                b.fail(&mut rng, Some(Duration::from_secs(5))),
-                Duration::from_secs(5)
-            );
-        }
-    }
-
-    #[test]
-    fn backoff_never_overflows() {
-        let mut rng = SmallRng::seed_from_u64(5);
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(3600));
-        for _ in 0..200 {
-            assert!(b.fail(&mut rng, None) <= Duration::from_secs(3600));
-        }
     }
 
     async fn outbox() -> (tempfile::TempDir, Outbox) {
