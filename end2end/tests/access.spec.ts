@@ -46,7 +46,7 @@ test('a supervisor on a tablet sees the audit trail but not import or users', as
 
 test('a viewer sees no actions: no import, no promote, no audit, no users', async ({ page }) => {
   await signIn(page, VIEWER, PASSWORD);
-  expect(await navLinks(page)).toEqual(['Line', 'Quality', 'Cells', 'Models']);
+  expect(await navLinks(page)).toEqual(['Line', 'Orders', 'Quality', 'Cells', 'Models']);
   await page.goto('/models');
   await expect(page.getByTestId('model-card').first()).toBeVisible();
   await expect(page.getByRole('button', { name: 'Make active' })).toHaveCount(0);

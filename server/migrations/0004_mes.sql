@@ -39,11 +39,24 @@ CREATE TABLE mes_outbox (
 );
 CREATE INDEX mes_outbox_state ON mes_outbox (state, id);
 
--- The last confirmation queued per order (a new one only when a count changes).
+-- The last confirmation queued per order (a new one only when a count changes);
+-- its revision numbers the order's confirmations (their idempotency keys).
 CREATE TABLE mes_confirmed (
     order_id  TEXT PRIMARY KEY NOT NULL,
+    revision  INTEGER NOT NULL,
     produced  INTEGER NOT NULL,
     high_risk INTEGER NOT NULL,
     scrapped  INTEGER NOT NULL,
     at_ms     INTEGER NOT NULL
+);
+
+-- The last quality result queued per cell (a new one only when the cell has more
+-- inspections or another band); its revision numbers the cell's results.
+CREATE TABLE mes_reported (
+    serial        TEXT PRIMARY KEY NOT NULL,
+    revision      INTEGER NOT NULL,
+    inspections   INTEGER NOT NULL,
+    band          TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    at_ms         INTEGER NOT NULL
 );

@@ -178,11 +178,16 @@ fn OutboxTable(page: OutboxPage, actions: Actions, now_ms: i64) -> impl IntoView
     let list = page.list;
     if page.entries.is_empty() {
         let text = match list {
+            _ if page.total > 0 => "No messages on this page.",
             OutboxList::Pending => "Nothing waits: every message has reached the MES.",
             OutboxList::Dead => "No dead letters: the MES has refused nothing.",
             OutboxList::Delivered => "Nothing delivered yet (or kept).",
         };
-        return view! { <p class="empty" data-testid="outbox-empty">{text}</p> }.into_any();
+        return view! {
+            <p class="empty" data-testid="outbox-empty">{text}</p>
+            {(page.total > 0).then(|| view! { <A href=href(list, 1) attr:class="button">"First page"</A> })}
+        }
+        .into_any();
     }
     let pages = page_count(page.total, page.per_page);
     let current = u64::from(page.page) + 1;

@@ -30,11 +30,13 @@ pub fn staleness_text(status: &MesStatus, now_ms: i64) -> Option<String> {
         _ => "The MES cannot be reached",
     };
     Some(match status.orders_fetched_ms {
-        Some(ms) => format!(
+        // The age only once the browser knows the time (not in the first render).
+        Some(ms) if now_ms > 0 => format!(
             "{why}: these orders are from {} ({}).",
             format_time(ms),
             format_age(now_ms - ms)
         ),
+        Some(ms) => format!("{why}: these orders are from {}.", format_time(ms)),
         None => format!("{why}: no orders have been fetched yet."),
     })
 }
@@ -190,6 +192,8 @@ mod tests {
         let t = staleness_text(&s, 1_000 + 5 * 60_000).expect("text");
         assert!(t.starts_with("The MES cannot be reached"), "{t}");
         assert!(t.contains("5 min ago"), "{t}");
+        let t = staleness_text(&s, 0).expect("text");
+        assert!(!t.contains("ago"), "no age before the clock is known: {t}");
         s.orders_fetched_ms = None;
         assert!(staleness_text(&s, 0).expect("text").contains("no orders"));
         s.state = MesLinkState::Unauthorized;

@@ -16,15 +16,21 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionSchedule};
+use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionOrder};
 use super::orders::OrderStore;
 use super::outbox::{Attempt, Disposition, Due, Outbox, classify, parse_retry_after};
 use crate::backoff::Backoff;
 use crate::bus::now_ms;
 use crate::config::{MesConfig, Secret};
 
-/// Messages delivered in one go before the task looks at its other duties.
+/// Messages delivered in one go before the task looks at its other duties …
 const BURST: usize = 256;
+/// … or this long, whichever comes first.
+const BURST_TIME: Duration = Duration::from_secs(2);
+/// Shortest time between two fetches of the orders (however often people ask).
+const MIN_ORDERS_GAP: Duration = Duration::from_secs(2);
+/// Largest orders answer read.
+const MAX_ORDERS_BYTES: usize = 8 * 1024 * 1024;
 /// How often the queue counts are refreshed for the header.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// How often delivered messages past their keeping time are dropped.
@@ -56,9 +62,9 @@ pub struct Client {
 /// Why the orders could not be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// No answer, or an answer that is not a success.
+    /// No answer, or an answer that is not a success (with its Retry-After).
     #[error("{0}")]
-    Link(String),
+    Link(String, Option<Duration>),
     /// The MES refused the token.
     #[error("{0}")]
     Unauthorized(String),
@@ -70,6 +76,39 @@ pub enum FetchError {
     Store(#[from] crate::storage::StoreError),
 }
 
+/// The Retry-After of an answer, if it has a readable one.
+fn retry_after(r: &reqwest::Response) -> Option<Duration> {
+    r.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()))
+}
+
+/// Reads at most `cap` bytes of a body: the start of a longer one when `cut`, else
+/// an error.
+async fn read_body(r: &mut reqwest::Response, cap: usize, cut: bool) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+        let room = cap - out.len();
+        if chunk.len() > room {
+            if !cut {
+                return Err(format!("the answer is larger than {cap} bytes"));
+            }
+            out.extend_from_slice(&chunk[..room]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// How long to wait after a passing fault: the back-off's delay, or the MES's
+/// Retry-After when it asks for longer (a Retry-After of 0 never means "at once,
+/// again and again").
+pub fn retry_wait(backoff: Duration, retry_after: Option<Duration>) -> Duration {
+    retry_after.map_or(backoff, |r| r.max(backoff))
+}
+
 /// Most orders taken from one answer (a schedule, not a history).
 pub const MAX_ORDERS: usize = 10_000;
 
@@ -77,7 +116,13 @@ pub const MAX_ORDERS: usize = 10_000;
 /// why each other one was skipped. A body that is not the contract's schedule is
 /// refused as a whole.
 pub fn parse_schedule(body: &[u8]) -> Result<(Vec<Order>, Vec<String>), String> {
-    let schedule: ProductionSchedule = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    /// The schedule with each order still unread: one order CellGuard cannot read
+    /// (a state it does not know) is skipped, not the whole schedule.
+    #[derive(serde::Deserialize)]
+    struct Loose {
+        production_orders: Vec<serde_json::Value>,
+    }
+    let schedule: Loose = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     if schedule.production_orders.len() > MAX_ORDERS {
         return Err(format!(
             "{} orders in one answer (at most {MAX_ORDERS})",
@@ -86,7 +131,14 @@ pub fn parse_schedule(body: &[u8]) -> Result<(Vec<Order>, Vec<String>), String> 
     }
     let mut orders: Vec<Order> = Vec::with_capacity(schedule.production_orders.len());
     let mut skipped = Vec::new();
-    for o in &schedule.production_orders {
+    for (i, value) in schedule.production_orders.into_iter().enumerate() {
+        let o: ProductionOrder = match serde_json::from_value(value) {
+            Ok(o) => o,
+            Err(e) => {
+                skipped.push(format!("order [{i}] cannot be read: {e}"));
+                continue;
+            }
+        };
         match o.check() {
             Ok(()) if orders.iter().any(|k| k.id == o.id) => {
                 skipped.push(format!("order {} is listed twice; the first is kept", o.id));
@@ -139,12 +191,12 @@ impl Client {
             .bearer_auth(self.endpoint.token.expose())
             .send()
             .await;
-        let response = match sent {
+        let mut response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
-                return Err(FetchError::Link("MES did not answer in time".into()));
+                return Err(FetchError::Link("MES did not answer in time".into(), None));
             }
-            Err(e) => return Err(FetchError::Link(format!("MES unreachable: {e}"))),
+            Err(e) => return Err(FetchError::Link(format!("MES unreachable: {e}"), None)),
         };
         let status = response.status();
         if matches!(status.as_u16(), 401 | 403) {
@@ -153,14 +205,14 @@ impl Client {
             )));
         }
         if !status.is_success() {
-            return Err(FetchError::Link(format!(
-                "MES answered {status} when fetching orders"
-            )));
+            return Err(FetchError::Link(
+                format!("MES answered {status} when fetching orders"),
+                retry_after(&response),
+            ));
         }
-        let bytes = response
-            .bytes()
+        let bytes = read_body(&mut response, MAX_ORDERS_BYTES, false)
             .await
-            .map_err(|e| FetchError::Link(format!("reading the orders: {e}")))?;
+            .map_err(|e| FetchError::Link(format!("reading the orders: {e}"), None))?;
         let (orders, skipped) = parse_schedule(&bytes).map_err(FetchError::Contract)?;
         for e in skipped {
             tracing::warn!(error = %e, "skipping an order the MES sent");
@@ -182,23 +234,19 @@ impl Client {
             .await;
         match sent {
             Err(e) if e.is_timeout() => Attempt::TimedOut,
+            Err(e) if e.is_builder() => Attempt::Unsendable(e.to_string()),
             Err(e) => Attempt::Unreachable(e.to_string()),
-            Ok(r) => {
+            Ok(mut r) => {
                 let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+                let retry_after = retry_after(&r);
                 let body = if (200..300).contains(&status) {
                     String::new()
                 } else {
-                    match r.bytes().await {
-                        Ok(b) => {
-                            String::from_utf8_lossy(&b[..b.len().min(ANSWER_BYTES)]).into_owned()
-                        }
-                        Err(_) => String::new(),
-                    }
+                    // Only the start of an answer is kept: never read a huge one.
+                    let b = read_body(&mut r, ANSWER_BYTES, true)
+                        .await
+                        .unwrap_or_default();
+                    String::from_utf8_lossy(&b).into_owned()
                 };
                 Attempt::Answered {
                     status,
@@ -280,9 +328,14 @@ impl Client {
         let mut delivered: u64 = 0;
         // Set when a delivery round stopped with messages left (more to send at once).
         let mut more = true;
+        // The MES refused the token for the last message: an orders fetch that works
+        // (a GET may be allowed where a POST is not) does not make the link good.
+        let mut token_refused = false;
+        let mut last_orders = Instant::now();
         loop {
             let now = Instant::now();
             if now >= next_orders {
+                last_orders = now;
                 let fetched = tokio::select! {
                     _ = shutdown.cancelled() => return,
                     f = self.fetch_orders() => f,
@@ -292,25 +345,39 @@ impl Client {
                         tracing::debug!(orders = orders.len(), "orders fetched");
                         orders_backoff.reset();
                         next_orders = Instant::now() + orders_every;
-                        self.set_link(MesLinkState::Up, None);
                         // The MES is back: whatever waits goes now (unless it asked
                         // us to wait).
-                        if backoff.failures() > 0 {
-                            backoff.reset();
-                            next_delivery = Instant::now();
-                            more = true;
+                        if !token_refused {
+                            self.set_link(MesLinkState::Up, None);
+                            if backoff.failures() > 0 {
+                                backoff.reset();
+                                next_delivery = Instant::now();
+                                more = true;
+                            }
                         }
                     }
                     Err(e) => {
-                        let wait = orders_backoff.next_delay(&mut rng).min(orders_every);
-                        next_orders = Instant::now() + wait;
+                        let delay = orders_backoff.next_delay(&mut rng);
+                        next_orders = Instant::now() + delay.min(orders_every);
                         match e {
                             FetchError::Unauthorized(m) => {
                                 self.set_link(MesLinkState::Unauthorized, Some(m));
                             }
-                            FetchError::Link(m) => self.set_link(MesLinkState::Down, Some(m)),
-                            other => {
-                                tracing::warn!(error = %other, "orders not updated");
+                            FetchError::Link(m, retry_after) => {
+                                if let Some(r) = retry_after {
+                                    next_orders = Instant::now() + retry_wait(delay, Some(r));
+                                }
+                                self.set_link(MesLinkState::Down, Some(m));
+                            }
+                            FetchError::Contract(_) => {
+                                // The MES answers, but not in the contract's words:
+                                // the orders shown go stale, and the page says why.
+                                tracing::warn!(error = %e, "orders not updated");
+                                next_orders = Instant::now() + orders_every;
+                                self.set_link(MesLinkState::Down, Some(e.to_string()));
+                            }
+                            FetchError::Store(_) => {
+                                tracing::warn!(error = %e, "orders not updated");
                                 next_orders = Instant::now() + orders_every;
                             }
                         }
@@ -320,8 +387,13 @@ impl Client {
             let now = Instant::now();
             if more && now >= next_delivery && now >= not_before {
                 more = false;
+                let burst = Instant::now();
                 for _ in 0..BURST {
                     if shutdown.is_cancelled() {
+                        break;
+                    }
+                    if burst.elapsed() > BURST_TIME {
+                        more = true;
                         break;
                     }
                     let due = match self.outbox.head().await {
@@ -347,6 +419,7 @@ impl Client {
                     let stored = match classify(&attempt) {
                         Disposition::Delivered => {
                             backoff.reset();
+                            token_refused = false;
                             delivered += 1;
                             self.set_link(MesLinkState::Up, None);
                             more = true;
@@ -357,6 +430,7 @@ impl Client {
                         Disposition::Refused { reason } => {
                             tracing::warn!(key = %due.key, kind = due.kind.as_str(), %reason, "MES refused a message; it is a dead letter now");
                             backoff.reset();
+                            token_refused = false;
                             self.set_link(MesLinkState::Up, None);
                             more = true;
                             self.outbox.dead(due.id, status, &reason, now_ms()).await
@@ -365,9 +439,7 @@ impl Client {
                             reason,
                             retry_after,
                         } => {
-                            // Counted either way; the MES's Retry-After, if any, is the wait.
-                            let wait = backoff.next_delay(&mut rng);
-                            let wait = retry_after.unwrap_or(wait);
+                            let wait = retry_wait(backoff.next_delay(&mut rng), retry_after);
                             if let Some(ra) = retry_after {
                                 not_before = Instant::now() + ra;
                             }
@@ -382,6 +454,7 @@ impl Client {
                             break;
                         }
                         Disposition::Unauthorized { reason } => {
+                            token_refused = true;
                             let wait = backoff.next_delay(&mut rng);
                             next_delivery = Instant::now() + wait;
                             more = true;
@@ -439,7 +512,10 @@ impl Client {
                         next_delivery = next_delivery.min(Instant::now());
                     }
                 }
-                _ = self.refresh.notified() => next_orders = Instant::now(),
+                // On demand, but never more often than MIN_ORDERS_GAP.
+                _ = self.refresh.notified() => {
+                    next_orders = next_orders.min((last_orders + MIN_ORDERS_GAP).max(Instant::now()));
+                }
             }
         }
     }
@@ -461,5 +537,27 @@ mod tests {
         assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert!(parse_schedule(b"{\"orders\":[]}").is_err());
         assert!(parse_schedule(b"not json").is_err());
+    }
+
+    #[test]
+    fn a_retry_after_of_zero_never_means_at_once() {
+        let b = Duration::from_millis(400);
+        assert_eq!(retry_wait(b, Some(Duration::ZERO)), b);
+        assert_eq!(retry_wait(b, None), b);
+        assert_eq!(
+            retry_wait(b, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn one_unreadable_order_is_skipped_not_the_schedule() {
+        let body = br#"{"production_orders":[
+            {"id":"1","product_id":"HC","planned_quantity":5,"state":"dancing"},
+            {"id":"2","product_id":"SC","planned_quantity":5,"state":"released"}]}"#;
+        let (orders, skipped) = parse_schedule(body).expect("schedule");
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].id, "2");
+        assert!(skipped[0].contains("[0]"), "{skipped:?}");
     }
 }

@@ -110,8 +110,9 @@ impl Mes {
                 Arc::clone(&wake),
                 shutdown.clone(),
             ));
-            tasks.spawn(run_confirmations(
+            tasks.spawn(run_reports(
                 orders.clone(),
+                pool.clone(),
                 Duration::from_secs_f64(cfg.confirmation_interval_s),
                 Arc::clone(&wake),
                 shutdown.clone(),
@@ -162,10 +163,12 @@ pub fn simulator_endpoint(sim: &sim::MesSim, token: &str) -> client::Endpoint {
     }
 }
 
-/// Queues order confirmations whenever an order's counts changed, once per
-/// `every`, until shutdown.
-pub async fn run_confirmations(
+/// Once per `every` (and at start), until shutdown: queues order confirmations
+/// whenever an order's counts changed, and any quality result that was not queued
+/// with its score.
+pub async fn run_reports(
     orders: OrderStore,
+    pool: SqlitePool,
     every: Duration,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
@@ -176,6 +179,17 @@ pub async fn run_confirmations(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        match report::sweep_unreported(&pool, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(
+                    cells = n,
+                    "quality results queued that were not queued with their scores"
+                );
+                wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for unreported quality results"),
         }
         match orders.confirm_changed(now_ms()).await {
             Ok(0) => {}

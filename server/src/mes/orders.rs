@@ -121,15 +121,21 @@ impl OrderStore {
 
     /// Produced, high-risk and scrapped cells of each known order.
     pub async fn counts(&self) -> Result<HashMap<String, Counts>, StoreError> {
+        // Only cells that came through this line's stations: imported history is
+        // not production to confirm.
         let rows = sqlx::query(
-            "SELECT o.id AS id, \
-               (SELECT count(*) FROM cells c WHERE c.order_id = o.id) AS produced, \
-               (SELECT count(*) FROM cells c JOIN scores s ON s.serial = c.serial \
-                  WHERE c.order_id = o.id AND s.band = 'high') AS high_risk, \
-               (SELECT count(DISTINCT c.serial) FROM cells c \
-                  JOIN inspections i ON i.serial = c.serial \
+            "WITH here AS (SELECT c.serial, c.order_id FROM cells c \
+                 WHERE c.order_id IN (SELECT id FROM mes_orders) \
+                 AND EXISTS (SELECT 1 FROM inspections i WHERE i.serial = c.serial \
+                             AND i.station <> 'import')) \
+             SELECT o.id AS id, \
+               (SELECT count(*) FROM here h WHERE h.order_id = o.id) AS produced, \
+               (SELECT count(*) FROM here h JOIN scores s ON s.serial = h.serial \
+                  WHERE h.order_id = o.id AND s.band = 'high') AS high_risk, \
+               (SELECT count(DISTINCT h.serial) FROM here h \
+                  JOIN inspections i ON i.serial = h.serial \
                   JOIN measurements m ON m.inspection_id = i.id \
-                  WHERE c.order_id = o.id AND m.pass = 0) AS scrapped \
+                  WHERE h.order_id = o.id AND m.pass = 0) AS scrapped \
              FROM mes_orders o",
         )
         .fetch_all(&self.pool)
@@ -171,17 +177,21 @@ impl OrderStore {
         ids.sort();
         for id in ids {
             let c = counts[id];
-            let last: Option<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT produced, high_risk, scrapped FROM mes_confirmed WHERE order_id = ?",
+            let last: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+                "SELECT revision, produced, high_risk, scrapped FROM mes_confirmed \
+                 WHERE order_id = ?",
             )
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
             let now = to_i64(c);
-            if c.produced == 0 || last == Some(now) {
+            if c.produced == 0 || last.is_some_and(|(_, p, h, s)| (p, h, s) == now) {
                 continue;
             }
+            // Numbered, not named by the counts: counts that go back to earlier
+            // values (a model switched back) are a new confirmation, not a resend.
+            let revision = last.map_or(1, |l| l.0 + 1);
             let body = OrderConfirmation {
                 production_order: id.clone(),
                 produced_quantity: c.produced,
@@ -190,19 +200,17 @@ impl OrderStore {
                 confirmed_at: jiff::Timestamp::from_millisecond(now_ms)
                     .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             };
-            let key = format!(
-                "confirmation:{id}:{}:{}:{}",
-                c.produced, c.high_risk, c.scrapped
-            );
+            let key = format!("confirmation:{id}:{revision}");
             let msg = Message::json(MessageKind::OrderConfirmation, key, id.clone(), &body);
             if enqueue(&mut tx, &msg, now_ms).await.map_err(db)? {
                 queued += 1;
             }
             sqlx::query(
-                "INSERT OR REPLACE INTO mes_confirmed (order_id, produced, high_risk, scrapped, \
-                 at_ms) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO mes_confirmed (order_id, revision, produced, high_risk, \
+                 scrapped, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(id)
+            .bind(revision)
             .bind(now.0)
             .bind(now.1)
             .bind(now.2)

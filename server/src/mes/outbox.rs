@@ -68,6 +68,8 @@ pub enum Attempt {
     Unreachable(String),
     /// No answer within the timeout.
     TimedOut,
+    /// The message cannot be sent at all (say, its key is not a valid header).
+    Unsendable(String),
 }
 
 /// What to do with a message after an attempt.
@@ -82,8 +84,8 @@ pub enum Disposition {
         /// The MES's Retry-After, capped.
         retry_after: Option<Duration>,
     },
-    /// The MES refuses CellGuard itself (401/403): keep the message, slow down,
-    /// tell a person.
+    /// The MES refuses CellGuard's token (401): keep the message, slow down, tell a
+    /// person.
     Unauthorized {
         /// Why.
         reason: String,
@@ -95,10 +97,14 @@ pub enum Disposition {
     },
 }
 
-/// Decides what an attempt means: 2xx delivered; 401/403 unauthorized; 408, 429
-/// and 5xx, timeouts and connection errors retried; every other answer refused.
+/// Decides what an attempt means: 2xx delivered; 401 unauthorized; 408, 429 and
+/// 5xx, timeouts and connection errors retried; every other answer (403 too: the
+/// MES forbids this message, not CellGuard) refused.
 pub fn classify(attempt: &Attempt) -> Disposition {
     match attempt {
+        Attempt::Unsendable(e) => Disposition::Refused {
+            reason: format!("cannot be sent: {e}"),
+        },
         Attempt::Unreachable(e) => Disposition::Retry {
             reason: format!("MES unreachable: {e}"),
             retry_after: None,
@@ -119,7 +125,7 @@ pub fn classify(attempt: &Attempt) -> Disposition {
             };
             match *status {
                 200..=299 => Disposition::Delivered,
-                401 | 403 => Disposition::Unauthorized {
+                401 => Disposition::Unauthorized {
                     reason: format!("MES refused CellGuard's token ({status}){said}"),
                 },
                 408 | 429 | 500..=599 => Disposition::Retry {
@@ -238,25 +244,36 @@ impl Outbox {
         Ok(n)
     }
 
-    /// The oldest pending message, if any.
+    /// The oldest pending message, if any. A message of a kind this version does
+    /// not know (written by another version) becomes a dead letter on the way.
     pub async fn head(&self) -> Result<Option<Due>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, kind, idem_key, body, attempts FROM mes_outbox \
-             WHERE state = 'pending' ORDER BY id LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(row.and_then(|r| {
+        loop {
+            let row = sqlx::query(
+                "SELECT id, kind, idem_key, body, attempts FROM mes_outbox \
+                 WHERE state = 'pending' ORDER BY id LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            let Some(r) = row else { return Ok(None) };
             let kind: String = r.get("kind");
-            Some(Due {
-                id: r.get("id"),
-                kind: MessageKind::parse(&kind)?,
-                key: r.get("idem_key"),
-                body: r.get("body"),
-                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
-            })
-        }))
+            let id: i64 = r.get("id");
+            match MessageKind::parse(&kind) {
+                Some(kind) => {
+                    return Ok(Some(Due {
+                        id,
+                        kind,
+                        key: r.get("idem_key"),
+                        body: r.get("body"),
+                        attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                    }));
+                }
+                None => {
+                    let why = format!("unknown kind {kind:?}: this version cannot send it");
+                    self.dead(id, None, &why, crate::bus::now_ms()).await?;
+                }
+            }
+        }
     }
 
     /// Marks a message delivered.
@@ -452,7 +469,7 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [400, 404, 409, 413, 422] {
+        for s in [400, 403, 404, 409, 413, 422] {
             assert!(
                 matches!(classify(&answered(s)), Disposition::Refused { .. }),
                 "{s}"
@@ -469,13 +486,15 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_token_is_not_a_dead_letter() {
-        for s in [401, 403] {
-            assert!(
-                matches!(classify(&answered(s)), Disposition::Unauthorized { .. }),
-                "{s}"
-            );
-        }
+    fn a_refused_token_is_not_a_dead_letter_but_an_unsendable_message_is() {
+        assert!(matches!(
+            classify(&answered(401)),
+            Disposition::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            classify(&Attempt::Unsendable("bad header".into())),
+            Disposition::Refused { .. }
+        ));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{Quality, Value};
-use app::quality::ScoreView;
+use app::quality::{Band, ScoreView};
 use sqlx::{Row, Sqlite};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,7 @@ use super::contract::{
     MachineData, MeasurementResult, MessageKind, QualityResult, RiskDecision, StateDuration,
     TagStatistics, TestResult,
 };
-use super::outbox::{Message, Outbox};
+use super::outbox::{Message, Outbox, enqueue};
 use crate::bus::{Bus, BusEvent, now_ms};
 use crate::config::{Device, Plant};
 
@@ -84,14 +84,23 @@ impl MachineWindow {
         &mut self,
         tag: usize,
         is_state: bool,
-        value: &Value,
+        value: Option<&Value>,
         quality: Quality,
         ts_ms: i64,
     ) {
+        let ts_ms = ts_ms.max(self.start_ms);
         if quality != Quality::Good {
+            // A machine whose state cannot be read is in no known state: its time
+            // is not counted as the last state seen.
+            if is_state {
+                self.close_state(ts_ms);
+                self.state = None;
+            }
             return;
         }
-        let ts_ms = ts_ms.max(self.start_ms);
+        let Some(value) = value else {
+            return;
+        };
         if is_state {
             if let Value::Text(name) = value {
                 match &self.state {
@@ -186,6 +195,9 @@ pub fn machine_data_message(report: &MachineData) -> Message {
     )
 }
 
+/// Intervals reported one after the other when reporting fell behind, at most.
+const MAX_CATCH_UP: i64 = 100;
+
 /// Where interval `i` starts: intervals are aligned to multiples of their length,
 /// so restarts and several instances cut the same intervals.
 pub fn interval_start(ts_ms: i64, interval_ms: i64) -> i64 {
@@ -236,9 +248,12 @@ pub async fn run_machine_data(
                     }
                 }
                 end += interval_ms;
-                // After a long stall (a suspended machine), skip to the current interval.
+                // Late (a busy machine): the intervals missed are reported one after
+                // the other, so none is missing. After a long stall (a suspended
+                // computer), skip to the current interval instead.
                 let now = now_ms();
-                if end <= now {
+                if end + MAX_CATCH_UP * interval_ms <= now {
+                    tracing::warn!(missed_ms = now - end, "machine-data reporting skipped a stall");
                     end = interval_start(now, interval_ms) + interval_ms;
                 }
             }
@@ -248,10 +263,8 @@ pub async fn run_machine_data(
                     if let (Some(w), Some(d)) = (windows.get_mut(di), plant.devices.get(di)) {
                         let state_tag = d.state_tag();
                         for r in &batch.readings {
-                            if let Some(v) = &r.value {
-                                let ti = usize::from(r.tag);
-                                w.observe(ti, Some(ti) == state_tag, v, r.quality, batch.ts_ms);
-                            }
+                            let ti = usize::from(r.tag);
+                            w.observe(ti, Some(ti) == state_tag, r.value.as_ref(), r.quality, batch.ts_ms);
                         }
                     }
                 }
@@ -265,13 +278,13 @@ pub async fn run_machine_data(
     }
 }
 
-/// The quality result of a cell just scored, read inside the transaction that
-/// stores the score. `None` if the cell is unknown.
+/// The quality result of a cell, read inside the caller's transaction, with the
+/// number of inspections it holds. `None` if the cell is unknown.
 pub async fn quality_result(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     serial: &str,
     score: &ScoreView,
-) -> Result<Option<Message>, sqlx::Error> {
+) -> Result<Option<(QualityResult, i64)>, sqlx::Error> {
     let cell: Option<(String, String, String)> =
         sqlx::query_as("SELECT lot, order_id, product FROM cells WHERE serial = ?")
             .bind(serial)
@@ -319,7 +332,7 @@ pub async fn quality_result(
             });
         }
     }
-    let inspections = tests.len();
+    let inspections = i64::try_from(tests.len()).unwrap_or(i64::MAX);
     let body = QualityResult {
         material_sub_lot: serial.to_owned(),
         material_lot: lot,
@@ -337,19 +350,119 @@ pub async fn quality_result(
             reasons: score.reasons.iter().map(|r| r.feature.clone()).collect(),
         },
     };
-    // One message per (cell, inspections seen, model version, band): a re-score
-    // of the same data under the same model is not reported twice.
-    let key = format!(
-        "quality-result:{serial}:{inspections}:{}:{}",
-        score.model_version,
-        score.band.as_str()
-    );
-    Ok(Some(Message::json(
+    Ok(Some((body, inspections)))
+}
+
+/// Queues a cell's quality result, inside the transaction that stores its score,
+/// when there is something new to tell: the cell came through this line's
+/// stations (imported history is not reported) and was never reported, or has
+/// more inspections or another band than its last report. A re-score that changes
+/// neither (a resend, a new model with the same verdict) queues nothing. Returns
+/// whether it queued.
+pub async fn report_cell(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    serial: &str,
+    score: &ScoreView,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let here: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM inspections WHERE serial = ? AND station <> 'import' LIMIT 1",
+    )
+    .bind(serial)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if here.is_none() {
+        return Ok(false);
+    }
+    let Some((body, inspections)) = quality_result(tx, serial, score).await? else {
+        return Ok(false);
+    };
+    let last: Option<(i64, i64, String)> =
+        sqlx::query_as("SELECT revision, inspections, band FROM mes_reported WHERE serial = ?")
+            .bind(serial)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if last
+        .as_ref()
+        .is_some_and(|(_, n, band)| *n == inspections && band == score.band.as_str())
+    {
+        return Ok(false);
+    }
+    // Numbered per cell, so a band that changes back is a new result, not a resend.
+    let revision = last.map_or(1, |l| l.0 + 1);
+    let msg = Message::json(
         MessageKind::QualityResult,
-        key,
+        format!("quality-result:{serial}:{revision}"),
         serial.to_owned(),
         &body,
-    )))
+    );
+    let queued = enqueue(tx, &msg, now_ms).await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO mes_reported (serial, revision, inspections, band, \
+         model_version, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(serial)
+    .bind(revision)
+    .bind(inspections)
+    .bind(score.band.as_str())
+    .bind(&score.model_version)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(queued)
+}
+
+/// Cells looked at per sweep at most.
+const SWEEP_BATCH: i64 = 500;
+
+/// Queues the quality results that were not queued with their scores (the
+/// process stopped between storing a cell's inspections and its score, or
+/// scoring failed): every scored cell of this line's production whose last report
+/// is missing or out of date. Returns how many were queued.
+pub async fn sweep_unreported(pool: &sqlx::SqlitePool, now_ms: i64) -> Result<u64, sqlx::Error> {
+    let serials: Vec<String> = sqlx::query_scalar(
+        "SELECT s.serial FROM scores s WHERE s.band IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM inspections i WHERE i.serial = s.serial \
+                     AND i.station <> 'import') \
+         AND NOT EXISTS (SELECT 1 FROM mes_reported r WHERE r.serial = s.serial \
+                         AND r.band = s.band \
+                         AND r.inspections = (SELECT count(*) FROM inspections i \
+                                              WHERE i.serial = s.serial)) \
+         LIMIT ?",
+    )
+    .bind(SWEEP_BATCH)
+    .fetch_all(pool)
+    .await?;
+    let mut queued = 0;
+    for serial in serials {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT score, band, threshold, model, model_version, reasons, scored_ms \
+             FROM scores WHERE serial = ? AND band IS NOT NULL",
+        )
+        .bind(&serial)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { continue };
+        let band: String = row.get("band");
+        let Some(band) = Band::parse(&band) else {
+            continue;
+        };
+        let score = ScoreView {
+            score: row.get::<Option<f64>, _>("score").unwrap_or(f64::NAN),
+            band,
+            threshold: row.get::<Option<f64>, _>("threshold").unwrap_or(f64::NAN),
+            model: row.get("model"),
+            model_version: row.get("model_version"),
+            scored_ms: row.get("scored_ms"),
+            reasons: serde_json::from_str(&row.get::<String, _>("reasons")).unwrap_or_default(),
+        };
+        if report_cell(&mut tx, &serial, &score, now_ms).await? {
+            queued += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(queued)
 }
 
 #[cfg(test)]
@@ -395,11 +508,11 @@ states = { "6" = "Execute", "5" = "Held" }
     fn a_window_reports_min_avg_max_last_of_good_readings_only() {
         let d = device();
         let mut w = MachineWindow::new(1_000, 2, None);
-        w.observe(0, false, &n(10.0), Quality::Good, 1_100);
-        w.observe(0, false, &n(30.0), Quality::Good, 1_200);
-        w.observe(0, false, &n(999.0), Quality::Bad, 1_300);
-        w.observe(0, false, &n(f64::NAN), Quality::Good, 1_350);
-        w.observe(0, false, &n(20.0), Quality::Good, 1_400);
+        w.observe(0, false, Some(&n(10.0)), Quality::Good, 1_100);
+        w.observe(0, false, Some(&n(30.0)), Quality::Good, 1_200);
+        w.observe(0, false, Some(&n(999.0)), Quality::Bad, 1_300);
+        w.observe(0, false, Some(&n(f64::NAN)), Quality::Good, 1_350);
+        w.observe(0, false, Some(&n(20.0)), Quality::Good, 1_400);
         let (r, _) = w.close(2_000, &d);
         assert_eq!(r.equipment_id, "M1");
         assert_eq!(r.tags.len(), 1);
@@ -425,9 +538,9 @@ states = { "6" = "Execute", "5" = "Held" }
         let d = device();
         let mut w = MachineWindow::new(0, 2, None);
         let state = |s: &str| Value::Text(s.into());
-        w.observe(1, true, &state("Execute"), Quality::Good, 200);
-        w.observe(1, true, &state("Execute"), Quality::Good, 400);
-        w.observe(1, true, &state("Held"), Quality::Good, 700);
+        w.observe(1, true, Some(&state("Execute")), Quality::Good, 200);
+        w.observe(1, true, Some(&state("Execute")), Quality::Good, 400);
+        w.observe(1, true, Some(&state("Held")), Quality::Good, 700);
         let (r, next) = w.close(1_000, &d);
         let got: Vec<(&str, f64)> = r
             .state_durations
@@ -443,10 +556,28 @@ states = { "6" = "Execute", "5" = "Held" }
     }
 
     #[test]
+    fn a_machine_whose_state_cannot_be_read_is_in_no_state() {
+        let d = device();
+        let mut w = MachineWindow::new(0, 2, Some("Execute".into()));
+        w.observe(1, true, None, Quality::CommLost, 400);
+        let (r, next) = w.close(1_000, &d);
+        assert_eq!(r.state_durations.len(), 1);
+        assert_eq!(r.state_durations[0].seconds, 0.4);
+        let (r2, _) = next.close(2_000, &d);
+        assert!(r2.state_durations.is_empty(), "{r2:?}");
+    }
+
+    #[test]
     fn an_empty_window_says_so_and_old_readings_count_from_its_start() {
         assert!(MachineWindow::new(0, 3, None).is_empty());
         let mut w = MachineWindow::new(1_000, 2, None);
-        w.observe(1, true, &Value::Text("Execute".into()), Quality::Good, 500);
+        w.observe(
+            1,
+            true,
+            Some(&Value::Text("Execute".into())),
+            Quality::Good,
+            500,
+        );
         let (r, _) = w.close(1_500, &device());
         assert_eq!(r.state_durations[0].seconds, 0.5);
     }

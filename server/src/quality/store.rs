@@ -130,16 +130,15 @@ async fn cell_exists(tx: &mut Tx, i: usize, ins: &Inspection) -> Result<bool, In
     }
 }
 
-/// Why cells are being scored: decides which scores are reported to the MES.
+/// Why cells are being scored: decides whether scores may be reported to the MES
+/// (which ones are, `mes::report::report_cell` decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreReason {
-    /// New inspections arrived through the API (production): every score is
-    /// reported.
+    /// New inspections arrived through the API (production).
     Ingested,
     /// A dataset was imported (history): nothing is reported.
     Imported,
-    /// Another model was made active: only cells of this line's production whose
-    /// band changed are reported.
+    /// Another model was made active: cells whose band changed are reported.
     ModelChanged,
 }
 
@@ -342,27 +341,13 @@ impl QualityStore {
         let mut queued = 0;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         for (serial, v) in verdicts {
-            let before = if report && why == ScoreReason::ModelChanged {
-                Self::band_of(&mut tx, serial).await?
-            } else {
-                None
-            };
             Self::save_one(&mut tx, serial, v).await?;
-            if let (true, ScoreState::Scored(s)) = (report, v) {
-                if why == ScoreReason::ModelChanged
-                    && (before == Some(s.band) || !Self::produced_here(&mut tx, serial).await?)
-                {
-                    continue;
-                }
-                if let Some(msg) = crate::mes::report::quality_result(&mut tx, serial, s)
+            if let (true, ScoreState::Scored(s)) = (report, v)
+                && crate::mes::report::report_cell(&mut tx, serial, s, s.scored_ms)
                     .await
                     .map_err(db)?
-                    && crate::mes::outbox::enqueue(&mut tx, &msg, s.scored_ms)
-                        .await
-                        .map_err(db)?
-                {
-                    queued += 1;
-                }
+            {
+                queued += 1;
             }
         }
         tx.commit().await.map_err(db)?;
@@ -372,34 +357,6 @@ impl QualityStore {
             wake.notify_one();
         }
         Ok(())
-    }
-
-    async fn band_of(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        serial: &str,
-    ) -> Result<Option<Band>, StoreError> {
-        let band: Option<Option<String>> =
-            sqlx::query_scalar("SELECT band FROM scores WHERE serial = ?")
-                .bind(serial)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db)?;
-        Ok(band.flatten().as_deref().and_then(Band::parse))
-    }
-
-    /// Whether the cell came through this line's stations (not only an import).
-    async fn produced_here(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        serial: &str,
-    ) -> Result<bool, StoreError> {
-        let any: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM inspections WHERE serial = ? AND station <> 'import' LIMIT 1",
-        )
-        .bind(serial)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db)?;
-        Ok(any.is_some())
     }
 
     async fn save_one(
