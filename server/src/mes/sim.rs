@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -440,6 +441,10 @@ async fn serve_api(
                     return;
                 }
             }
+        });
+        // No Nagle delay on answers: an MES answers as soon as it knows.
+        let l = l.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
         });
         let served = axum::serve(l, app.clone())
             .with_graceful_shutdown(stop.clone().cancelled_owned())

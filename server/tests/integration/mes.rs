@@ -354,10 +354,14 @@ async fn a_refused_message_is_a_dead_letter_with_the_reason_and_the_queue_moves_
         .expect("dead letters");
     let n = app.mes.retry(&test_caller(), None).await.expect("retried");
     assert!(n >= dead.len() as u64 && n >= 2);
-    until("every retried message", Duration::from_secs(30), async || {
-        let got: HashSet<String> = mes.sim.keys().into_iter().collect();
-        dead.iter().all(|d| got.contains(&d.key))
-    })
+    until(
+        "every retried message",
+        Duration::from_secs(30),
+        async || {
+            let got: HashSet<String> = mes.sim.keys().into_iter().collect();
+            dead.iter().all(|d| got.contains(&d.key))
+        },
+    )
     .await;
     assert_eq!(mes.sim.summary().duplicates, 0);
     app.stop().await;
