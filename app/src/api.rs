@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
@@ -16,6 +17,7 @@ pub mod service {
     //! through Leptos context.
     use std::sync::Arc;
 
+    use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
     use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
     use crate::mes::{OrdersView, OutboxList, OutboxPage};
     use crate::model::{HistoryRange, LineView, Series};
@@ -106,6 +108,51 @@ pub mod service {
 
     /// A shared MES service handle, as provided in context.
     pub type SharedMesService = Arc<dyn MesService>;
+
+    /// Corrective actions and the machines' write modes.
+    #[async_trait::async_trait]
+    pub trait ActionsService: Send + Sync + 'static {
+        /// Modes, pending approvals, alarms and a page of the journal.
+        async fn actions(&self, filter: ActionFilter) -> Result<ActionsView, ServiceError>;
+        /// Proposes, on behalf of `by`, to write `value` to a writable tag, for
+        /// `reason`: checked against the envelope now (and again when approved);
+        /// it waits for approval whatever the machine's mode; audited.
+        async fn propose(
+            &self,
+            by: &Caller,
+            machine: &str,
+            tag: &str,
+            value: f64,
+            reason: &str,
+        ) -> Result<ActionView, ServiceError>;
+        /// Approves pending action `id`: it is written, read back and verified
+        /// (or refused by the envelope, or failed); audited.
+        async fn approve(&self, by: &Caller, id: i64) -> Result<ActionView, ServiceError>;
+        /// Rejects pending action `id` with a reason; audited.
+        async fn reject(&self, by: &Caller, id: i64, reason: &str) -> Result<(), ServiceError>;
+        /// Writes the value before verified action `id` back, as a new action;
+        /// audited.
+        async fn undo(&self, by: &Caller, id: i64) -> Result<ActionView, ServiceError>;
+        /// Acknowledges failed write `id`; audited.
+        async fn acknowledge(&self, by: &Caller, id: i64) -> Result<(), ServiceError>;
+        /// Switches a machine's write mode; audited.
+        async fn set_mode(
+            &self,
+            by: &Caller,
+            machine: &str,
+            mode: WriteMode,
+        ) -> Result<(), ServiceError>;
+    }
+
+    /// A shared actions service handle, as provided in context.
+    pub type SharedActionsService = Arc<dyn ActionsService>;
+
+    /// The actions service from context.
+    pub fn actions_service() -> Result<SharedActionsService, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<SharedActionsService>().ok_or_else(|| {
+            leptos::prelude::ServerFnError::new("actions service missing from context")
+        })
+    }
 
     /// The MES service from context.
     pub fn mes_service() -> Result<SharedMesService, leptos::prelude::ServerFnError> {
@@ -396,6 +443,81 @@ pub async fn discard_message(id: i64) -> Result<(), ServerFnError> {
     let caller = service::require(Permission::ManageOutbox).await?;
     service::mes_service()?
         .discard(&caller, id)
+        .await
+        .map_err(service_error)
+}
+
+/// Modes, pending approvals, alarms and a page of the actions journal.
+#[server(prefix = "/api/fn", endpoint = "actions")]
+pub async fn get_actions(filter: ActionFilter) -> Result<ActionsView, ServerFnError> {
+    service::require(Permission::View).await?;
+    service::actions_service()?
+        .actions(filter)
+        .await
+        .map_err(service_error)
+}
+
+/// Proposes a setpoint change; it waits for approval.
+#[server(prefix = "/api/fn", endpoint = "propose_action")]
+pub async fn propose_action(
+    machine: String,
+    tag: String,
+    value: f64,
+    reason: String,
+) -> Result<ActionView, ServerFnError> {
+    let caller = service::require(Permission::ApproveActions).await?;
+    service::actions_service()?
+        .propose(&caller, &machine, &tag, value, &reason)
+        .await
+        .map_err(service_error)
+}
+
+/// Approves a pending corrective action: it is written and verified.
+#[server(prefix = "/api/fn", endpoint = "approve_action")]
+pub async fn approve_action(id: i64) -> Result<ActionView, ServerFnError> {
+    let caller = service::require(Permission::ApproveActions).await?;
+    service::actions_service()?
+        .approve(&caller, id)
+        .await
+        .map_err(service_error)
+}
+
+/// Rejects a pending corrective action, saying why.
+#[server(prefix = "/api/fn", endpoint = "reject_action")]
+pub async fn reject_action(id: i64, reason: String) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::ApproveActions).await?;
+    service::actions_service()?
+        .reject(&caller, id, &reason)
+        .await
+        .map_err(service_error)
+}
+
+/// Writes the value before a verified action back, as a new action.
+#[server(prefix = "/api/fn", endpoint = "undo_action")]
+pub async fn undo_action(id: i64) -> Result<ActionView, ServerFnError> {
+    let caller = service::require(Permission::ApproveActions).await?;
+    service::actions_service()?
+        .undo(&caller, id)
+        .await
+        .map_err(service_error)
+}
+
+/// Acknowledges a failed write.
+#[server(prefix = "/api/fn", endpoint = "acknowledge_action")]
+pub async fn acknowledge_action(id: i64) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::Acknowledge).await?;
+    service::actions_service()?
+        .acknowledge(&caller, id)
+        .await
+        .map_err(service_error)
+}
+
+/// Switches a machine's write-back mode.
+#[server(prefix = "/api/fn", endpoint = "set_write_mode")]
+pub async fn set_write_mode(machine: String, mode: WriteMode) -> Result<(), ServerFnError> {
+    let caller = service::require(Permission::SwitchWriteMode).await?;
+    service::actions_service()?
+        .set_mode(&caller, &machine, mode)
         .await
         .map_err(service_error)
 }

@@ -335,11 +335,23 @@ pub enum AuditAction {
     OutboxRetried,
     /// An MES message dropped for good.
     OutboxDiscarded,
+    /// A setpoint change proposed by a person.
+    ActionProposed,
+    /// A corrective action approved (and written).
+    ActionApproved,
+    /// A corrective action rejected.
+    ActionRejected,
+    /// A written corrective action undone.
+    ActionUndone,
+    /// A failed write acknowledged.
+    ActionAcknowledged,
+    /// A machine's write-back mode switched.
+    WriteModeChanged,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInThrottled,
@@ -355,6 +367,12 @@ impl AuditAction {
         AuditAction::Denied,
         AuditAction::OutboxRetried,
         AuditAction::OutboxDiscarded,
+        AuditAction::ActionProposed,
+        AuditAction::ActionApproved,
+        AuditAction::ActionRejected,
+        AuditAction::ActionUndone,
+        AuditAction::ActionAcknowledged,
+        AuditAction::WriteModeChanged,
     ];
 
     /// The stable name stored and exported.
@@ -375,6 +393,12 @@ impl AuditAction {
             AuditAction::Denied => "denied",
             AuditAction::OutboxRetried => "outbox_retried",
             AuditAction::OutboxDiscarded => "outbox_discarded",
+            AuditAction::ActionProposed => "action_proposed",
+            AuditAction::ActionApproved => "action_approved",
+            AuditAction::ActionRejected => "action_rejected",
+            AuditAction::ActionUndone => "action_undone",
+            AuditAction::ActionAcknowledged => "action_acknowledged",
+            AuditAction::WriteModeChanged => "write_mode_changed",
         }
     }
 
@@ -396,6 +420,12 @@ impl AuditAction {
             AuditAction::Denied => "Refused",
             AuditAction::OutboxRetried => "MES message retried",
             AuditAction::OutboxDiscarded => "MES message discarded",
+            AuditAction::ActionProposed => "Action proposed",
+            AuditAction::ActionApproved => "Action approved",
+            AuditAction::ActionRejected => "Action rejected",
+            AuditAction::ActionUndone => "Action undone",
+            AuditAction::ActionAcknowledged => "Failed write acknowledged",
+            AuditAction::WriteModeChanged => "Write mode switched",
         }
     }
 

@@ -2,6 +2,7 @@
 //! the WebAssembly bundle the browser runs.
 #![recursion_limit = "256"]
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod components;
@@ -19,6 +20,7 @@ use leptos_router::{StaticSegment, path};
 
 use crate::components::header::Header;
 use crate::live::Live;
+use crate::pages::actions::ActionsPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::cell::CellDetailPage;
 use crate::pages::cells::CellsPage;
@@ -88,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/import") view=ImportPage/>
                     <Route path=path!("/signin") view=SignInPage/>
                     <Route path=path!("/mes") view=MesPage/>
+                    <Route path=path!("/actions") view=ActionsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/admin/users") view=UsersPage/>
                 </Routes>

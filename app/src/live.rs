@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use crate::actions::ActionsSummary;
 use crate::mes::MesStatus;
 use crate::model::{LineView, LiveEvent, Point, Quality, merge_recent, trim_points};
 use crate::quality::CellSummary;
@@ -69,6 +70,8 @@ pub struct Live {
     pub last_cell: RwSignal<Option<CellSummary>>,
     /// The MES link and outbox as last pushed (None until the stream says).
     pub mes: RwSignal<Option<MesStatus>>,
+    /// Pending corrective actions and write alarms as last pushed.
+    pub actions: RwSignal<Option<ActionsSummary>>,
 }
 
 impl Live {
@@ -84,6 +87,7 @@ impl Live {
             clock_offset_ms: StoredValue::new(0),
             last_cell: RwSignal::new(None),
             mes: RwSignal::new(None),
+            actions: RwSignal::new(None),
         }
     }
 
@@ -112,6 +116,7 @@ impl Live {
             LiveEvent::Snapshot { line } => self.adopt(line, browser_now_ms),
             LiveEvent::Cell { cell } => self.last_cell.set(Some(cell)),
             LiveEvent::Mes { status } => self.mes.set(Some(status)),
+            LiveEvent::Actions { summary } => self.actions.set(Some(summary)),
             LiveEvent::Link { machine, link } => self.line.update(|l| {
                 if let Some(m) = l
                     .as_mut()

@@ -308,6 +308,12 @@ pub enum LiveEvent {
         /// The link and the outbox.
         status: crate::mes::MesStatus,
     },
+    /// Corrective actions changed: one proposed, decided or written (sent after
+    /// every snapshot too).
+    Actions {
+        /// Pending and alarm counts.
+        summary: crate::actions::ActionsSummary,
+    },
 }
 
 /// A time window of history.

@@ -138,7 +138,7 @@ async fn measure(devices: usize, seconds: u64) {
     let tasks = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let mut rx = bus.subscribe();
-    let stats = spawn_all(&devs, &endpoints, &bus, &tasks, &shutdown);
+    let (stats, _) = spawn_all(&devs, &endpoints, &bus, &tasks, &shutdown);
 
     // Warm up: every device connected and scanning.
     tokio::time::sleep(Duration::from_secs(3)).await;

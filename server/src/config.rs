@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use app::actions::{Change, Condition, WriteMode};
 use app::quality::TierBounds;
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
@@ -73,6 +74,213 @@ pub struct Plant {
     /// The plant's MES.
     #[serde(default)]
     pub mes: MesConfig,
+    /// Corrective actions written back to the PLCs.
+    #[serde(default)]
+    pub writeback: WritebackConfig,
+}
+
+/// Corrective actions: the modes machines start in, the envelope's timing and
+/// states, and the rules that propose actions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WritebackConfig {
+    /// Mode per machine until a supervisor switches it (machines not named:
+    /// `default_mode`).
+    pub modes: BTreeMap<String, WriteMode>,
+    /// Mode of machines not named in `modes`.
+    pub default_mode: WriteMode,
+    /// PackML states in which writes are allowed.
+    pub allowed_states: Vec<String>,
+    /// Shortest time between two writes to one tag.
+    pub min_interval_s: f64,
+    /// A proposal not approved within this long expires.
+    pub expire_after_s: f64,
+    /// How often the rules look at the recent cells.
+    pub evaluate_every_s: f64,
+    /// Cells before and after a write compared for its effect.
+    pub effect_cells: u32,
+    /// The rules.
+    pub rules: Vec<RuleConfig>,
+}
+
+impl Default for WritebackConfig {
+    fn default() -> Self {
+        Self {
+            modes: BTreeMap::new(),
+            default_mode: WriteMode::Advisory,
+            allowed_states: ["Execute", "Idle", "Held", "Suspended"]
+                .map(String::from)
+                .to_vec(),
+            min_interval_s: 30.0,
+            expire_after_s: 900.0,
+            evaluate_every_s: 5.0,
+            effect_cells: 50,
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl WritebackConfig {
+    /// The configured mode of `machine`.
+    pub fn mode_of(&self, machine: &str) -> WriteMode {
+        self.modes
+            .get(machine)
+            .copied()
+            .unwrap_or(self.default_mode)
+    }
+}
+
+/// A rule: when `when` holds over the recent cells, change `tag` of `machine`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Name (shown and recorded with each action).
+    pub name: String,
+    /// Machine whose tag changes.
+    pub machine: String,
+    /// The writable tag.
+    pub tag: String,
+    /// The condition over recent cells.
+    pub when: Condition,
+    /// The change.
+    pub change: Change,
+    /// Why, in words for the person who approves.
+    pub rationale: String,
+    /// Seconds after an action of this rule before it proposes again.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+}
+
+fn default_cooldown() -> f64 {
+    300.0
+}
+
+fn validate_writeback(plant: &Plant, out: &mut Vec<Problem>) {
+    let w = &plant.writeback;
+    let wp = |rest: &[Seg]| {
+        let mut p = vec![key("writeback")];
+        p.extend_from_slice(rest);
+        p
+    };
+    for machine in w.modes.keys() {
+        if !plant.devices.iter().any(|d| &d.id == machine) {
+            out.push((
+                wp(&[key("modes"), key(machine)]),
+                format!("{machine:?} is not a device of this plant"),
+            ));
+        }
+    }
+    for (i, s) in w.allowed_states.iter().enumerate() {
+        if !PACKML_STATES.contains(&s.as_str()) {
+            out.push((
+                wp(&[key("allowed_states"), Seg::Index(i)]),
+                format!("{s:?} is not a PackML state"),
+            ));
+        }
+    }
+    for (name, v, min, max) in [
+        ("min_interval_s", w.min_interval_s, 0.0, 86_400.0),
+        ("expire_after_s", w.expire_after_s, 1.0, 604_800.0),
+        ("evaluate_every_s", w.evaluate_every_s, 0.1, 3_600.0),
+    ] {
+        if !v.is_finite() || !(min..=max).contains(&v) {
+            out.push((wp(&[key(name)]), format!("must be between {min} and {max}")));
+        }
+    }
+    if !(1..=10_000).contains(&w.effect_cells) {
+        out.push((
+            wp(&[key("effect_cells")]),
+            "must be between 1 and 10000".into(),
+        ));
+    }
+    let mut names = HashSet::new();
+    for (ri, r) in w.rules.iter().enumerate() {
+        let rp = |rest: &[Seg]| {
+            let mut p = vec![key("writeback"), key("rules"), Seg::Index(ri)];
+            p.extend_from_slice(rest);
+            p
+        };
+        if r.name.trim().is_empty() || !names.insert(r.name.as_str()) {
+            out.push((
+                rp(&[key("name")]),
+                "must be a name not used by another rule".into(),
+            ));
+        }
+        match plant.devices.iter().find(|d| d.id == r.machine) {
+            None => out.push((
+                rp(&[key("machine")]),
+                format!("{:?} is not a device of this plant", r.machine),
+            )),
+            Some(d) => match d.tags.iter().find(|t| t.name == r.tag) {
+                Some(t) if t.access == Access::ReadWrite => {}
+                Some(_) => out.push((
+                    rp(&[key("tag")]),
+                    format!("{} of {} is not writable", r.tag, r.machine),
+                )),
+                None => out.push((
+                    rp(&[key("tag")]),
+                    format!("{:?} is not a tag of {}", r.tag, r.machine),
+                )),
+            },
+        }
+        let n = r.when.window();
+        if !(1..=10_000).contains(&n) {
+            out.push((
+                rp(&[key("when")]),
+                "`last` must be between 1 and 10000".into(),
+            ));
+        }
+        match &r.when {
+            Condition::HighRiskShare { above, .. } => {
+                if !above.is_finite() || !(0.0..1.0).contains(above) {
+                    out.push((
+                        rp(&[key("when")]),
+                        "`above` must be a share in [0, 1)".into(),
+                    ));
+                }
+            }
+            Condition::MeasurementMean {
+                measurement,
+                above,
+                below,
+                ..
+            } => {
+                if crate::quality::def(measurement).is_none() {
+                    out.push((
+                        rp(&[key("when")]),
+                        format!("{measurement:?} is not a known measurement"),
+                    ));
+                }
+                if above.is_none() && below.is_none()
+                    || above.is_some_and(|v| !v.is_finite())
+                    || below.is_some_and(|v| !v.is_finite())
+                {
+                    out.push((
+                        rp(&[key("when")]),
+                        "needs a finite `above` or `below`".into(),
+                    ));
+                }
+            }
+        }
+        let finite = match r.change {
+            Change::Set(v) | Change::Step(v) | Change::StepPercent(v) => v.is_finite(),
+        };
+        if !finite {
+            out.push((rp(&[key("change")]), "must be a finite number".into()));
+        }
+        if r.rationale.trim().is_empty() {
+            out.push((
+                rp(&[key("rationale")]),
+                "must say why, for the person who approves".into(),
+            ));
+        }
+        if !r.cooldown_s.is_finite() || !(0.0..=604_800.0).contains(&r.cooldown_s) {
+            out.push((
+                rp(&[key("cooldown_s")]),
+                "must be between 0 and 604800".into(),
+            ));
+        }
+    }
 }
 
 /// A secret from the plant file or the environment: never printed, never logged.
@@ -1018,6 +1226,7 @@ fn validate(plant: &Plant) -> Vec<Problem> {
     }
     validate_quality(&plant.quality, &mut out);
     validate_mes(&plant.mes, &mut out);
+    validate_writeback(plant, &mut out);
     let idle = plant.access.session_idle_minutes;
     if !idle.is_finite() || !(0.01..=10_080.0).contains(&idle) {
         out.push((
@@ -1404,6 +1613,12 @@ scan_group = "fast"
         for d in &p.devices {
             assert!(d.state_tag().is_some(), "{} has a state tag", d.id);
         }
+        let rules: Vec<_> = p.writeback.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            rules,
+            ["cas-speed-on-high-risk", "form-current-on-low-efficiency"]
+        );
+        assert_eq!(p.writeback.mode_of("CAS_01"), WriteMode::Advisory);
     }
 
     #[test]
@@ -1702,6 +1917,49 @@ scan_group = "fast"
                 format!("[access]\nsession_idle_minutes = 0\n{MINIMAL}"),
                 "access.session_idle_minutes",
                 "between 0.01",
+            ),
+            (
+                format!("[writeback]\nmin_interval_s = -1\n{MINIMAL}"),
+                "writeback.min_interval_s",
+                "between 0",
+            ),
+            (
+                format!("[writeback]\nallowed_states = [\"Running\"]\n{MINIMAL}"),
+                "writeback.allowed_states[0]",
+                "not a PackML state",
+            ),
+            (
+                format!("[writeback]\nmodes = {{ M9 = \"automatic\" }}\n{MINIMAL}"),
+                "writeback.modes.M9",
+                "not a device",
+            ),
+            (
+                format!(
+                    "[[writeback.rules]]\nname = \"r\"\nmachine = \"M1\"\ntag = \"speed\"\nwhen = {{ high_risk_share = {{ last = 20, above = 0.2 }} }}\nchange = {{ step = -5.0 }}\nrationale = \"why\"\n{MINIMAL}"
+                ),
+                "writeback.rules[0].tag",
+                "not writable",
+            ),
+            (
+                format!(
+                    "[[writeback.rules]]\nname = \"r\"\nmachine = \"M9\"\ntag = \"speed\"\nwhen = {{ high_risk_share = {{ last = 20, above = 0.2 }} }}\nchange = {{ step = -5.0 }}\nrationale = \"why\"\n{MINIMAL}"
+                ),
+                "writeback.rules[0].machine",
+                "not a device",
+            ),
+            (
+                format!(
+                    "[[writeback.rules]]\nname = \"r\"\nmachine = \"M1\"\ntag = \"speed\"\nwhen = {{ high_risk_share = {{ last = 20, above = 1.5 }} }}\nchange = {{ step = -5.0 }}\nrationale = \"why\"\n{MINIMAL}"
+                ),
+                "writeback.rules[0].when",
+                "share",
+            ),
+            (
+                format!(
+                    "[[writeback.rules]]\nname = \"r\"\nmachine = \"M1\"\ntag = \"speed\"\nwhen = {{ high_risk_share = {{ last = 20, above = 0.2 }} }}\nchange = {{ step = -5.0 }}\nrationale = \" \"\n{MINIMAL}"
+                ),
+                "writeback.rules[0].rationale",
+                "must say why",
             ),
         ];
         for (text, field, words) in cases {

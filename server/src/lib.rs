@@ -5,6 +5,7 @@
 //! [`runtime`] wires it all together.
 #![recursion_limit = "256"]
 pub mod acquisition;
+pub mod actions;
 pub mod audit;
 pub mod auth;
 pub mod backoff;

@@ -56,6 +56,8 @@ pub struct Running {
     pub truth: Arc<Truth>,
     /// Orders, the MES outbox and the MES link.
     pub mes: Mes,
+    /// Corrective actions and the handles that write to the PLCs.
+    pub actions: crate::actions::Actions,
     /// The embedded MES simulator, when the plant file asks for one.
     pub mes_sim: Option<MesSim>,
     /// The task tracker (for restarting simulators in tests).
@@ -158,6 +160,7 @@ pub async fn start(
         Ok(_) => {}
         Err(e) => return Err(e).context("reading the users"),
     }
+    let pool = sqlite.pool().clone();
     let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
 
@@ -201,7 +204,12 @@ pub async fn start(
         Arc::clone(&store),
         shutdown.clone(),
     ));
-    let stats = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
+    let (stats, writers) = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
+    let actions =
+        crate::actions::Actions::open(Arc::clone(&plant), pool, Arc::clone(&bus), writers)
+            .await
+            .context("opening the corrective actions")?;
+    tasks.spawn(actions.clone().run(shutdown.clone()));
 
     // Drop compressed copies of an earlier build now, then (in production) compress
     // the bundle once, off the async threads; until then it is compressed on the fly.
@@ -228,6 +236,7 @@ pub async fn start(
             quality: Arc::clone(&quality),
             access: access.clone(),
             mes: mes.clone(),
+            actions: actions.clone(),
             access_config: plant.access.clone(),
             shutdown: shutdown.clone(),
         },
@@ -297,6 +306,7 @@ pub async fn start(
         access,
         truth,
         mes,
+        actions,
         mes_sim,
         tasks,
         shutdown,

@@ -38,6 +38,7 @@ def holding():
     regs += dcba("f", 3.9)           # 9-10  voltage, f32 DCBA (per-tag override)
     regs += [6]                      # 11    state
     regs += [0x4C4F, 0x5431, 0]      # 12-14 "LOT1" string
+    regs += cdab("f", 1000.0)        # 15-16 speed setpoint, f32 CDAB, writable
     return regs
 
 

@@ -30,6 +30,21 @@ pub fn Header() -> impl IntoView {
                 <A href="/quality">"Quality"</A>
                 <A href="/cells">"Cells"</A>
                 <A href="/models">"Models"</A>
+                <A href="/actions">
+                    "Actions"
+                    {move || live.actions.get().filter(|a| a.pending + a.alarms > 0).map(|a| {
+                        let (class, label) = if a.alarms > 0 {
+                            ("count alarm", format!("{} failed write(s), {} waiting", a.alarms, a.pending))
+                        } else {
+                            ("count", format!("{} waiting for approval", a.pending))
+                        };
+                        view! {
+                            <span class=class data-testid="actions-count" title=label.clone() aria-label=label>
+                                {a.pending + a.alarms}
+                            </span>
+                        }
+                    })}
+                </A>
                 {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}
                 {can(Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
                 {can(Permission::ManageUsers).then(|| view! { <A href="/admin/users">"Users"</A> })}

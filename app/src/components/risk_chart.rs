@@ -147,6 +147,72 @@ fn draw_histogram<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Corrective actions written per hour over the last 24 hours before `now_ms`:
+/// one bar per hour (`per_hour` holds (hour start ms, count)), oldest left.
+pub fn actions_per_hour_svg(per_hour: &[(i64, u32)], now_ms: i64, size: (u32, u32)) -> String {
+    const HOUR: i64 = 3_600_000;
+    let this_hour = now_ms.div_euclid(HOUR) * HOUR;
+    // Slot 0 is 23 hours before this hour, slot 23 this hour.
+    let mut slots = [0u32; 24];
+    for &(start, n) in per_hour {
+        let back = (this_hour - start).div_euclid(HOUR);
+        if (0..24).contains(&back) {
+            slots[(23 - back) as usize] += n;
+        }
+    }
+    render(size, |root| {
+        if slots.iter().all(|&n| n == 0) {
+            return no_data(root, "No writes in the last 24 hours");
+        }
+        draw_per_hour(root, &slots).map_err(|e| e.to_string())
+    })
+}
+
+fn draw_per_hour<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    slots: &[u32; 24],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let max = f64::from(slots.iter().copied().max().unwrap_or(0).max(1));
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(44)
+        .y_label_area_size(48)
+        .build_cartesian_2d(-24f64..0f64, 0f64..max * 1.15)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(GRID.mix(0.0))
+        .bold_line_style(GRID)
+        .axis_style(AXIS)
+        .x_labels(7)
+        .y_labels(max.min(5.0) as usize + 1)
+        .x_label_formatter(&|v| {
+            if *v >= -0.5 {
+                "now".into()
+            } else {
+                format!("{:.0} h", v)
+            }
+        })
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_desc("hours ago")
+        .y_desc("writes")
+        .label_style(("sans-serif", 18).into_font().color(&AXIS))
+        .axis_desc_style(("sans-serif", 18).into_font().color(&AXIS))
+        .draw()?;
+    chart.draw_series(
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, &n)| {
+                let x0 = i as f64 - 24.0;
+                Rectangle::new([(x0 + 0.1, 0.0), (x0 + 0.9, f64::from(n))], BAR.filled())
+            }),
+    )?;
+    Ok(())
+}
+
 fn finite_unit(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
     points
         .into_iter()
@@ -303,6 +369,18 @@ mod tests {
         assert!(has_text(&svg, "900"), "no count above the tallest bar");
         assert!(has_text(&svg, "1"), "no count above the smallest bar");
         assert!(!svg.contains(NO_DATA));
+    }
+
+    #[test]
+    fn actions_per_hour_draws_the_last_24_hours_only() {
+        const H: i64 = 3_600_000;
+        let now = 1_000 * H + 1_234;
+        let per_hour = [(1_000 * H, 2), (990 * H, 1), (976 * H, 5), (900 * H, 9)];
+        let svg = actions_per_hour_svg(&per_hour, now, (700, 260));
+        // This hour, 10 h ago; 24 h ago and older are outside the window.
+        assert_eq!(bars(&svg), 2, "{svg}");
+        let empty = actions_per_hour_svg(&[(900 * H, 9)], now, (700, 260));
+        assert!(empty.contains("No writes in the last 24 hours"), "{empty}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Routed pages.
+pub mod actions;
 pub mod audit;
 pub mod cell;
 pub mod cells;

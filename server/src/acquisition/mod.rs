@@ -1,5 +1,6 @@
 //! Acquisition: one owner task per PLC connection polls its scan groups and
-//! publishes readings on the bus.
+//! publishes readings on the bus, and carries out setpoint writes sent to it
+//! through [`PlcWriters`] (no second connection), each read back and verified.
 //!
 //! Every request runs under the device's timeout. After a timeout or any transport
 //! or protocol error the connection is dropped (a late reply would desynchronise it)
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use app::model::{LinkState, Quality};
+use app::model::{LinkState, Quality, Value};
 use rand::SeedableRng;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Client, Context};
@@ -23,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::bus::{Bus, Reading, ScanBatch, now_ms};
-use crate::config::{Device, Table};
+use crate::config::{DataType, Device, Table};
 use crate::modbus::plan::{Block, plan};
 
 /// Why a connection was given up.
@@ -46,6 +47,68 @@ pub enum ModbusError {
     /// The host name did not resolve.
     #[error("cannot resolve {0}")]
     Resolve(String),
+}
+
+/// Why a write did not end verified.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    /// The PLC is not connected (acquisition is reconnecting).
+    #[error("the PLC is not connected")]
+    NotConnected,
+    /// The PLC answered with a Modbus exception.
+    #[error("the PLC refused the write: {0}")]
+    Exception(String),
+    /// No answer within the device's timeout (the connection is re-opened).
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    /// The connection failed during the write (it is re-opened).
+    #[error("connection failed: {0}")]
+    Transport(String),
+    /// The value read back is not the one written.
+    #[error("read back {read} after writing {wrote}")]
+    Mismatch {
+        /// Written.
+        wrote: f64,
+        /// Read back.
+        read: f64,
+    },
+    /// The tag cannot be written (not declared writable, or of a kind CellGuard
+    /// does not write).
+    #[error("the tag cannot be written: {0}")]
+    NotWritable(String),
+}
+
+/// A write of one tag, answered on `reply` with the value read back.
+#[derive(Debug)]
+pub struct WriteRequest {
+    /// Index of the tag in its device.
+    pub tag: usize,
+    /// Value in engineering units.
+    pub value: f64,
+    /// The outcome.
+    pub reply: tokio::sync::oneshot::Sender<Result<f64, WriteError>>,
+}
+
+/// Requests waiting per device at most.
+const WRITE_QUEUE: usize = 16;
+
+/// Handles to every device's connection owner, for writes (cheap to clone).
+#[derive(Debug, Clone, Default)]
+pub struct PlcWriters {
+    senders: Arc<Vec<tokio::sync::mpsc::Sender<WriteRequest>>>,
+}
+
+impl PlcWriters {
+    /// Writes `value` to tag `tag` of device `device` through its connection owner
+    /// and returns the value read back.
+    pub async fn write(&self, device: usize, tag: usize, value: f64) -> Result<f64, WriteError> {
+        let tx = self.senders.get(device).ok_or(WriteError::NotConnected)?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        tx.send(WriteRequest { tag, value, reply })
+            .await
+            .map_err(|_| WriteError::NotConnected)?;
+        rx.await.unwrap_or(Err(WriteError::NotConnected))
+    }
 }
 
 /// Counters of one device's acquisition.
@@ -85,6 +148,17 @@ pub struct DeviceRunner {
     endpoint: Endpoint,
     bus: Arc<Bus>,
     stats: Arc<DeviceStats>,
+    writes: Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
+}
+
+/// The next write request, or never when there is no write channel.
+async fn next_write(
+    writes: &mut Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
+) -> Option<WriteRequest> {
+    match writes {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl DeviceRunner {
@@ -102,14 +176,22 @@ impl DeviceRunner {
             endpoint,
             bus,
             stats,
+            writes: None,
         }
+    }
+
+    /// Takes writes from `rx` (see [`PlcWriters`]).
+    pub fn with_writes(mut self, rx: tokio::sync::mpsc::Receiver<WriteRequest>) -> Self {
+        self.writes = Some(rx);
+        self
     }
 
     /// Connects, polls and reconnects until `shutdown` is cancelled.
     #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.id))]
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut rng = rand::rngs::SmallRng::from_os_rng();
+        let mut writes = self.writes.take();
         loop {
             let connected = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -119,7 +201,7 @@ impl DeviceRunner {
                 Ok(ctx) => {
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
                     info!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
-                    match self.poll(ctx, &mut backoff, &shutdown).await {
+                    match self.poll(ctx, &mut backoff, &shutdown, &mut writes).await {
                         Ok(()) => return,
                         Err(e) => {
                             self.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -133,10 +215,16 @@ impl DeviceRunner {
                     self.mark_lost(&e);
                 }
             }
-            let delay = backoff.next_delay(&mut rng);
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
+            // While reconnecting, writes are answered at once: not connected.
+            let until = Instant::now() + backoff.next_delay(&mut rng);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = sleep_until(until) => break,
+                    Some(req) = next_write(&mut writes) => {
+                        let _ = req.reply.send(Err(WriteError::NotConnected));
+                    }
+                }
             }
         }
     }
@@ -187,6 +275,7 @@ impl DeviceRunner {
         mut ctx: Context,
         backoff: &mut Backoff,
         shutdown: &CancellationToken,
+        writes: &mut Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
     ) -> Result<(), ModbusError> {
         let mut online = false;
         let now = Instant::now();
@@ -212,6 +301,46 @@ impl DeviceRunner {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = sleep_until(g.next_due) => {}
+                Some(req) = next_write(writes) => {
+                    let done = write_tag(&mut ctx, &self.device, req.tag, req.value).await;
+                    // The value read back is a reading like any other: publish it
+                    // now, so nobody decides on the value from before the write.
+                    let read = match &done {
+                        Ok(v) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
+                        Err(_) => None,
+                    };
+                    let bit = self
+                        .device
+                        .tags
+                        .get(req.tag)
+                        .is_some_and(|t| t.data_type == DataType::Bit);
+                    if let (Some(v), Ok(tag)) = (read, u16::try_from(req.tag)) {
+                        self.bus.publish_scan(ScanBatch {
+                            device: self.index,
+                            ts_ms: now_ms(),
+                            readings: vec![Reading {
+                                tag,
+                                value: Some(if bit {
+                                    Value::Bool(v != 0.0)
+                                } else {
+                                    Value::Number(v)
+                                }),
+                                quality: Quality::Good,
+                            }],
+                        });
+                    }
+                    let lost = match &done {
+                        Err(WriteError::Timeout(ms)) => Some(ModbusError::Timeout(*ms)),
+                        Err(WriteError::Transport(e)) => Some(ModbusError::Transport(e.clone())),
+                        _ => None,
+                    };
+                    let _ = req.reply.send(done);
+                    // A write that timed out leaves the connection unusable.
+                    if let Some(e) = lost {
+                        return Err(e);
+                    }
+                    continue;
+                }
             }
             let scan = async {
                 let mut readings = Vec::new();
@@ -313,29 +442,135 @@ async fn read_block(
     Ok(decode::block_readings(device, block, &words))
 }
 
-/// Starts one runner per device; returns their stats in plant order.
+/// Writes one tag and reads it back. The value is unscaled and encoded as the tag
+/// is read; holding registers are written with function 16, coils with 5.
+async fn write_tag(
+    ctx: &mut Context,
+    device: &Device,
+    tag: usize,
+    value: f64,
+) -> Result<f64, WriteError> {
+    use crate::modbus::codec::{self, Raw};
+    let t = device
+        .tags
+        .get(tag)
+        .ok_or_else(|| WriteError::NotWritable(format!("no tag #{tag}")))?;
+    if t.access != crate::config::Access::ReadWrite {
+        return Err(WriteError::NotWritable(format!("{} is read-only", t.name)));
+    }
+    if !value.is_finite() {
+        return Err(WriteError::NotWritable(format!("{value} is not a number")));
+    }
+    let address = u16::try_from(t.address)
+        .map_err(|_| WriteError::NotWritable(format!("address {}", t.address)))?;
+    let limit = device.timeout_ms;
+    let call = async |ctx: &mut Context, request: Request<'static>| match timeout(
+        Duration::from_millis(limit),
+        ctx.call(request),
+    )
+    .await
+    {
+        Err(_) => Err(WriteError::Timeout(limit)),
+        Ok(Err(e)) => Err(WriteError::Transport(e.to_string())),
+        Ok(Ok(Err(exception))) => Err(WriteError::Exception(exception.to_string())),
+        Ok(Ok(Ok(response))) => Ok(response),
+    };
+    let (request, read) = match (t.table, t.data_type) {
+        (Table::Holding, DataType::Bit | DataType::String) => {
+            return Err(WriteError::NotWritable(format!(
+                "{} is a bit or text in a register",
+                t.name
+            )));
+        }
+        (Table::Holding, ty) => {
+            let raw = codec::unscale(value, t.scale, t.offset);
+            let words = codec::encode(&Raw::Number(raw), ty, t.order(device), t.length);
+            let count = u16::try_from(words.len()).unwrap_or(u16::MAX);
+            (
+                Request::WriteMultipleRegisters(address, words.into()),
+                Request::ReadHoldingRegisters(address, count),
+            )
+        }
+        (Table::Coil, _) => (
+            Request::WriteSingleCoil(address, value != 0.0),
+            Request::ReadCoils(address, 1),
+        ),
+        (Table::Input | Table::Discrete, _) => {
+            return Err(WriteError::NotWritable(format!(
+                "{} is in a read-only table",
+                t.name
+            )));
+        }
+    };
+    call(ctx, request).await?;
+    let read_back = match call(ctx, read).await? {
+        Response::ReadHoldingRegisters(words) => {
+            let raw = codec::decode(&words, t.data_type, t.order(device), t.bit, t.length)
+                .map_err(|e| WriteError::Transport(e.to_string()))?;
+            match raw {
+                Raw::Number(n) => codec::scale(n, t.scale, t.offset),
+                _ => f64::NAN,
+            }
+        }
+        Response::ReadCoils(bits) => f64::from(u8::from(bits.first().copied().unwrap_or(false))),
+        other => {
+            return Err(WriteError::Transport(format!("unexpected reply {other:?}")));
+        }
+    };
+    if t.verify && !same_value(value, read_back, t) {
+        return Err(WriteError::Mismatch {
+            wrote: value,
+            read: read_back,
+        });
+    }
+    Ok(read_back)
+}
+
+/// Whether a value read back is the one written, within what the tag's type and
+/// scale can hold (f32 keeps about 7 digits; integers round to one scale step).
+fn same_value(wrote: f64, read: f64, tag: &crate::config::Tag) -> bool {
+    let tolerance = match tag.data_type {
+        DataType::F32 => 1e-6 * wrote.abs().max(1.0),
+        DataType::F64 => 1e-12 * wrote.abs().max(1.0),
+        _ => tag.scale.abs() / 2.0 + 1e-9,
+    };
+    (wrote - read).abs() <= tolerance
+}
+
+/// Starts one runner per device; returns their stats in plant order and the
+/// handles that send them writes.
 pub fn spawn_all(
     devices: &[Arc<Device>],
     endpoints: &[Endpoint],
     bus: &Arc<Bus>,
     tasks: &tokio_util::task::TaskTracker,
     shutdown: &CancellationToken,
-) -> Vec<Arc<DeviceStats>> {
-    devices
+) -> (Vec<Arc<DeviceStats>>, PlcWriters) {
+    let mut senders = Vec::with_capacity(devices.len());
+    let stats = devices
         .iter()
         .zip(endpoints)
         .enumerate()
         .map(|(i, (d, e))| {
             let stats = Arc::new(DeviceStats::default());
+            let (tx, rx) = tokio::sync::mpsc::channel(WRITE_QUEUE);
+            senders.push(tx);
             let runner = DeviceRunner::new(
                 u32::try_from(i).unwrap_or(u32::MAX),
                 Arc::clone(d),
                 e.clone(),
                 Arc::clone(bus),
                 Arc::clone(&stats),
-            );
+            )
+            .with_writes(rx);
             tasks.spawn(runner.run(shutdown.clone()));
             stats
         })
-        .collect()
+        .collect();
+    (
+        stats,
+        PlcWriters {
+            senders: Arc::new(senders),
+        },
+    )
 }

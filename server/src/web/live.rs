@@ -68,20 +68,25 @@ pub async fn stream(
     let cells = state.quality.subscribe();
     let mut mes = state.mes.watch();
     mes.mark_unchanged();
+    let mut actions = state.actions.watch();
+    actions.mark_unchanged();
     let line: Arc<Line> = Arc::clone(&state.line);
     let first = snapshot(&line).await;
     let mes_now = encode(&LiveEvent::Mes {
         status: state.mes.status(),
     });
+    let actions_now = encode(&LiveEvent::Actions {
+        summary: state.actions.summary(),
+    });
     let events = stream::unfold(
-        (rx, cells, mes, line, true),
-        |(mut rx, mut cells, mut mes, line, mut mes_open)| async move {
+        (rx, cells, mes, actions, line, true),
+        |(mut rx, mut cells, mut mes, mut actions, line, mut mes_open)| async move {
             loop {
                 tokio::select! {
                     got = rx.recv() => match got {
                         Ok(ev) => {
                             if let Some(out) = to_live_event(&line, &ev) {
-                                return Some((Ok(encode(&out)), (rx, cells, mes, line, mes_open)));
+                                return Some((Ok(encode(&out)), (rx, cells, mes, actions, line, mes_open)));
                             }
                         }
                         Err(RecvError::Lagged(_)) => {
@@ -89,14 +94,14 @@ pub async fn stream(
                             // go on from now.
                             let rx = rx.resubscribe();
                             let snap = snapshot(&line).await;
-                            return Some((Ok(snap), (rx, cells, mes, line, mes_open)));
+                            return Some((Ok(snap), (rx, cells, mes, actions, line, mes_open)));
                         }
                         Err(RecvError::Closed) => return None,
                     },
                     got = cells.recv() => match got {
                         Ok(cell) => {
                             let ev = encode(&LiveEvent::Cell { cell });
-                            return Some((Ok(ev), (rx, cells, mes, line, mes_open)));
+                            return Some((Ok(ev), (rx, cells, mes, actions, line, mes_open)));
                         }
                         // Missed cells are picked up by the pages' next fetch.
                         Err(RecvError::Lagged(_)) => cells = cells.resubscribe(),
@@ -110,13 +115,19 @@ pub async fn stream(
                         }
                         let status = mes.borrow_and_update().clone();
                         let ev = encode(&LiveEvent::Mes { status });
-                        return Some((Ok(ev), (rx, cells, mes, line, mes_open)));
+                        return Some((Ok(ev), (rx, cells, mes, actions, line, mes_open)));
+                    }
+                    // The sender lives as long as the service; it never closes first.
+                    Ok(()) = actions.changed() => {
+                        let summary = actions.borrow_and_update().clone();
+                        let ev = encode(&LiveEvent::Actions { summary });
+                        return Some((Ok(ev), (rx, cells, mes, actions, line, mes_open)));
                     }
                 }
             }
         },
     );
-    let all = stream::iter([Ok(first), Ok(mes_now)])
+    let all = stream::iter([Ok(first), Ok(mes_now), Ok(actions_now)])
         .chain(events)
         .take_until(state.shutdown.cancelled_owned());
     Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -2,6 +2,7 @@
 //! health endpoints and the response layers around them.
 
 pub mod access;
+pub mod actions;
 pub mod assets;
 pub mod health;
 pub mod live;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::service::{
-    SharedAccessService, SharedLineService, SharedMesService, SharedQualityService,
+    SharedAccessService, SharedActionsService, SharedLineService, SharedMesService,
+    SharedQualityService,
 };
 use app::auth::Permission;
 use app::{App, shell};
@@ -50,6 +52,8 @@ pub struct WebState {
     pub access: Access,
     /// Orders, the MES outbox and the MES link.
     pub mes: Mes,
+    /// Corrective actions and write modes.
+    pub actions: crate::actions::Actions,
     /// Session and cookie settings.
     pub access_config: AccessConfig,
     /// Stops long-lived responses (the live stream) at shutdown.
@@ -68,6 +72,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let quality_service: SharedQualityService = state.quality.clone();
     let access_service: SharedAccessService = Arc::new(state.access.clone());
     let mes_service: SharedMesService = Arc::new(state.mes.clone());
+    let actions_service: SharedActionsService = Arc::new(state.actions.clone());
     let access = state.access.clone();
     let door = access::Door {
         access: access.clone(),
@@ -122,6 +127,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             get(quality::export_cells).route_layer(needs(Permission::View)),
         )
         .route(
+            "/api/v1/export/actions.csv",
+            get(actions::export_actions).route_layer(needs(Permission::View)),
+        )
+        .route(
             "/api/v1/export/audit.csv",
             get(access::export_audit).route_layer(needs(Permission::ViewAudit)),
         )
@@ -155,6 +164,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(quality_service.clone());
                 provide_context(access_service.clone());
                 provide_context(mes_service.clone());
+                provide_context(actions_service.clone());
             },
             {
                 let options = options.clone();

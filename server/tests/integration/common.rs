@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use app::auth::Role;
 use app::model::{LinkState, Quality, Value};
-use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, spawn_all};
+use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, PlcWriters, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, load, parse};
 use cellguard::runtime::{Running, start, start_simulators};
@@ -148,6 +148,7 @@ pub struct Line {
     pub simulators: Vec<RunningDevice>,
     pub bus: Arc<Bus>,
     pub stats: Vec<Arc<DeviceStats>>,
+    pub writers: PlcWriters,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
 }
@@ -155,21 +156,43 @@ pub struct Line {
 /// Starts [`Line`]; `rx` subscribes before acquisition starts, so nothing is missed.
 pub async fn start_line(seed: u64) -> (Line, Receiver<BusEvent>) {
     let plant = default_plant();
+    let simulated = devices(&plant);
+    start_line_with(plant, &simulated, seed).await
+}
+
+/// Starts [`Line`] for `plant`, with simulated PLCs built from `simulated` (the
+/// same devices, or ones a PLC configures differently from the plant file).
+pub async fn start_line_with(
+    plant: Plant,
+    simulated: &[Arc<Device>],
+    seed: u64,
+) -> (Line, Receiver<BusEvent>) {
     let devices = devices(&plant);
     let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
-    let simulators = start_simulators(&devices, seed, &tasks, &shutdown)
+    let simulators = start_simulators(simulated, seed, &tasks, &shutdown)
         .await
         .expect("simulators");
-    let endpoints: Vec<Endpoint> = simulators
-        .iter()
-        .map(|s| Endpoint {
-            host: "127.0.0.1".into(),
-            port: s.addr.port(),
-        })
-        .collect();
+    // Without simulators, acquisition polls the hosts of the plant file.
+    let endpoints: Vec<Endpoint> = if simulators.is_empty() {
+        devices
+            .iter()
+            .map(|d| Endpoint {
+                host: d.host.clone(),
+                port: d.port,
+            })
+            .collect()
+    } else {
+        simulators
+            .iter()
+            .map(|s| Endpoint {
+                host: "127.0.0.1".into(),
+                port: s.addr.port(),
+            })
+            .collect()
+    };
     let bus = bus(&plant);
     let rx = bus.subscribe();
-    let stats = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
+    let (stats, writers) = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
     (
         Line {
             plant,
@@ -177,6 +200,7 @@ pub async fn start_line(seed: u64) -> (Line, Receiver<BusEvent>) {
             simulators,
             bus,
             stats,
+            writers,
             tasks,
             shutdown,
         },

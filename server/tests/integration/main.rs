@@ -3,6 +3,7 @@
 
 mod access;
 mod acquisition;
+mod actions;
 mod cli;
 mod common;
 mod faults;

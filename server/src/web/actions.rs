@@ -1,0 +1,42 @@
+//! The actions journal as CSV.
+
+use app::actions::ActionFilter;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `GET /api/v1/export/actions.csv?machine=&state=`: every action of the filter,
+/// oldest first.
+pub async fn export_actions(
+    State(state): State<super::WebState>,
+    Query(f): Query<ActionFilter>,
+) -> Response {
+    let rows = match state.actions.store().export(&f).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "actions export failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is not available; retry later",
+            )
+                .into_response();
+        }
+    };
+    match crate::actions::to_csv(&rows) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"actions.csv\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "actions export failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response()
+        }
+    }
+}
