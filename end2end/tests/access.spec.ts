@@ -44,9 +44,15 @@ test('a supervisor on a tablet sees the audit trail but not import or users', as
   await page.screenshot({ path: 'test-results/audit-supervisor-tablet.png', fullPage: true });
 });
 
-test('a viewer sees no actions: no import, no promote, no audit, no users', async ({ page }) => {
+test('a viewer decides nothing: no import, no promote, no approvals, no audit, no users', async ({ page }) => {
   await signIn(page, VIEWER, PASSWORD);
-  expect(await navLinks(page)).toEqual(['Line', 'Orders', 'Quality', 'Cells', 'Models']);
+  expect(await navLinks(page)).toEqual(['Line', 'Orders', 'Quality', 'Cells', 'Models', 'Actions']);
+  // The actions journal is theirs to read, not to decide on.
+  await page.goto('/actions');
+  await expect(page.getByTestId('modes')).toBeVisible();
+  await expect(page.getByTestId('propose')).toHaveCount(0);
+  await expect(page.getByTestId('approve')).toHaveCount(0);
+  await expect(page.getByTestId('mode-CAS_01-automatic')).toBeDisabled();
   await page.goto('/models');
   await expect(page.getByTestId('model-card').first()).toBeVisible();
   await expect(page.getByRole('button', { name: 'Make active' })).toHaveCount(0);

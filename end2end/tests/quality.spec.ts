@@ -2,7 +2,9 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import { join } from 'node:path';
 
 // 300 simulated cells in one lot (`cellguard simulate dataset --cells 300 --seed 3`,
-// serials and lot renamed so they cannot collide with the simulated line's cells).
+// serials and lot renamed so they cannot collide with the simulated line's cells;
+// the first five failed cells' labels left empty: their short-term test is still to
+// come, so the overview has high-risk cells waiting whatever the live line makes).
 const FIXTURE = join(__dirname, '..', 'fixtures', 'cells.csv');
 const LOT = 'E2E-LOT-1';
 const CELLS_IN_FIXTURE = 300;
@@ -135,8 +137,10 @@ test('the quality overview shows the lot tier and the high-risk cells waiting', 
   await allTallEnough(page.getByRole('navigation', { name: 'Main' }).getByRole('link'));
   await noHorizontalScroll(page);
 
-  await waiting.first().tap();
-  await expect(page).toHaveURL(/\/cells\/[^/?]+$/);
+  // One of the imported cells: its score is final (a live cell may be re-scored
+  // low when its OQC arrives between the list and the tap).
+  await waiting.filter({ hasText: 'E2E-' }).first().tap();
+  await expect(page).toHaveURL(/\/cells\/E2E-[^/?]+$/);
   await expect(page.getByTestId('recommendation')).toHaveAttribute('data-band', 'high');
 });
 

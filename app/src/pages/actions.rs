@@ -293,11 +293,21 @@ fn ActionsBody(v: ActionsView, act: Act, draft: Draft, filter: ActionFilter) -> 
     let prev = (current > 1).then(|| at(filter.page - 1));
     let next = (current < pages).then(|| at(filter.page + 1));
     let undo = can(Permission::ApproveActions);
-    let rows = v
-        .history
-        .into_iter()
-        .map(|a| view! { <HistoryRow a=a act=act undo=undo/> })
-        .collect_view();
+    let columns = if undo { 8 } else { 7 };
+    let rows = if v.history.is_empty() {
+        view! {
+            <tr><td colspan=columns class="empty" data-testid="journal-empty">
+                "No actions match: nothing proposed or written yet."
+            </td></tr>
+        }
+        .into_any()
+    } else {
+        v.history
+            .into_iter()
+            .map(|a| view! { <HistoryRow a=a act=act undo=undo/> })
+            .collect_view()
+            .into_any()
+    };
     view! {
         <div data-testid="alarms">{alarms}</div>
         <div class="panel">
@@ -449,7 +459,7 @@ fn ProposeForm(tags: Vec<WritableTag>, act: Act, draft: Draft) -> impl IntoView 
     let parsed = move || value.with(|v| v.trim().parse::<f64>().ok().filter(|v| v.is_finite()));
     Some(view! {
         <details class="propose" data-testid="propose" open=open>
-            <summary>"Propose a change yourself"</summary>
+            <summary class="button" data-testid="propose-open">"Propose a change yourself…"</summary>
             <form class="propose-form" on:submit=move |ev| {
                 ev.prevent_default();
                 let Some(v) = parsed() else { return };

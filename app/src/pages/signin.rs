@@ -39,7 +39,9 @@ pub fn SignInPage() -> impl IntoView {
                 </h1>
                 {move || error().map(|e| view! { <p class="error" role="alert" data-testid="signin-error">{e}</p> })}
                 <form method="post" action="/api/v1/session" class="signin-form">
-                    <input type="hidden" name="next" prop:value=next/>
+                    // An attribute, not a property: rendered by the server, so a form sent
+                    // before the app has loaded still goes where the person was headed.
+                    <input type="hidden" name="next" value=next/>
                     <label>
                         <span>"Name"</span>
                         <input

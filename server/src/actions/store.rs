@@ -410,8 +410,9 @@ impl ActionStore {
         Ok(out)
     }
 
-    /// High-risk share of the `n` scored cells built before `at_ms` and of the
-    /// `n` built after it (`None` until at least a fifth of them exist after).
+    /// High-risk share of the `n` scored cells of this line built before `at_ms`
+    /// and of the `n` built after it (imported history is not this line's;
+    /// `None` until at least a fifth of them exist after).
     pub async fn effect(&self, at_ms: i64, n: u32) -> Result<Option<(f64, f64)>, StoreError> {
         let share = |rows: Vec<String>| {
             (!rows.is_empty())
@@ -419,7 +420,9 @@ impl ActionStore {
         };
         let before: Vec<String> = sqlx::query_scalar(
             "SELECT s.band FROM cells c JOIN scores s ON s.serial = c.serial \
-             WHERE s.band IS NOT NULL AND c.created_ms < ? ORDER BY c.created_ms DESC LIMIT ?",
+             WHERE s.band IS NOT NULL AND c.created_ms < ? AND EXISTS (SELECT 1 FROM \
+             inspections i WHERE i.serial = c.serial AND i.station <> 'import') \
+             ORDER BY c.created_ms DESC LIMIT ?",
         )
         .bind(at_ms)
         .bind(i64::from(n))
@@ -428,7 +431,9 @@ impl ActionStore {
         .map_err(db)?;
         let after: Vec<String> = sqlx::query_scalar(
             "SELECT s.band FROM cells c JOIN scores s ON s.serial = c.serial \
-             WHERE s.band IS NOT NULL AND c.created_ms >= ? ORDER BY c.created_ms LIMIT ?",
+             WHERE s.band IS NOT NULL AND c.created_ms >= ? AND EXISTS (SELECT 1 FROM \
+             inspections i WHERE i.serial = c.serial AND i.station <> 'import') \
+             ORDER BY c.created_ms LIMIT ?",
         )
         .bind(at_ms)
         .bind(i64::from(n))
