@@ -561,6 +561,8 @@ pub struct SimulatorConfig {
     pub seed: Option<u64>,
     /// Cells the simulated stations produce per minute when embedded (0: none).
     pub cells_per_minute: f64,
+    /// Cells per simulated lot (each lot draws its own materials).
+    pub cells_per_lot: u64,
 }
 
 impl Default for SimulatorConfig {
@@ -569,6 +571,7 @@ impl Default for SimulatorConfig {
             embedded: false,
             seed: None,
             cells_per_minute: 30.0,
+            cells_per_lot: 300,
         }
     }
 }
@@ -1239,6 +1242,12 @@ fn validate(plant: &Plant) -> Vec<Problem> {
         out.push((
             vec![key("simulator"), key("cells_per_minute")],
             "must be between 0 and 6000".into(),
+        ));
+    }
+    if !(1..=10_000_000).contains(&plant.simulator.cells_per_lot) {
+        out.push((
+            vec![key("simulator"), key("cells_per_lot")],
+            "must be between 1 and 10000000".into(),
         ));
     }
     for (di, d) in plant.devices.iter().enumerate() {
@@ -1912,6 +1921,11 @@ scan_group = "fast"
                 format!("[simulator]\ncells_per_minute = -1\n{MINIMAL}"),
                 "simulator.cells_per_minute",
                 "between 0",
+            ),
+            (
+                format!("[simulator]\ncells_per_lot = 0\n{MINIMAL}"),
+                "simulator.cells_per_lot",
+                "between 1",
             ),
             (
                 format!("[access]\nsession_idle_minutes = 0\n{MINIMAL}"),

@@ -56,8 +56,8 @@ impl Act {
     }
 }
 
-/// The page's link for a filter.
-pub fn href(f: &ActionFilter) -> String {
+/// The filter's query pairs, without the page.
+fn filter_pairs(f: &ActionFilter) -> Vec<(&'static str, String)> {
     let mut pairs = Vec::new();
     if let Some(m) = f.machine.as_deref().filter(|m| !m.is_empty()) {
         pairs.push(("machine", m.to_owned()));
@@ -65,6 +65,12 @@ pub fn href(f: &ActionFilter) -> String {
     if let Some(s) = f.state {
         pairs.push(("state", s.as_str().to_owned()));
     }
+    pairs
+}
+
+/// The page's link for a filter.
+pub fn href(f: &ActionFilter) -> String {
+    let mut pairs = filter_pairs(f);
     if f.page > 0 {
         pairs.push(("page", (f.page + 1).to_string()));
     }
@@ -73,14 +79,10 @@ pub fn href(f: &ActionFilter) -> String {
 
 /// The CSV export's link for a filter (every page).
 pub fn export_href(f: &ActionFilter) -> String {
-    let mut pairs = Vec::new();
-    if let Some(m) = f.machine.as_deref().filter(|m| !m.is_empty()) {
-        pairs.push(("machine", m.to_owned()));
-    }
-    if let Some(s) = f.state {
-        pairs.push(("state", s.as_str().to_owned()));
-    }
-    format!("/api/v1/export/actions.csv{}", query_string(&pairs))
+    format!(
+        "/api/v1/export/actions.csv{}",
+        query_string(&filter_pairs(f))
+    )
 }
 
 /// "950 → 900 RPM".

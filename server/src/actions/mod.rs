@@ -143,6 +143,16 @@ impl Actions {
             .unwrap_or(WriteMode::Off)
     }
 
+    /// Refuses (409) when write-back is off for `machine`.
+    fn not_off(&self, machine: &str) -> Result<(), ServiceError> {
+        if self.mode(machine) == WriteMode::Off {
+            return Err(ServiceError::Conflict(format!(
+                "write-back is off for {machine}; switch it to advisory first"
+            )));
+        }
+        Ok(())
+    }
+
     /// A receiver of the pending and alarm counts (for the live stream).
     pub fn watch(&self) -> watch::Receiver<ActionsSummary> {
         self.inner.summary.subscribe()
@@ -514,6 +524,20 @@ pub fn to_csv(rows: &[Row0]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// "1000 → 950.0: written and verified (detail)", for the audit trail.
+fn outcome_detail(v: &ActionView, state: ActionState) -> String {
+    format!(
+        "{} → {}: {}{}",
+        app::model::format_number(v.from),
+        app::model::format_number(v.to),
+        state.label().to_lowercase(),
+        v.detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default()
+    )
+}
+
 fn written_err(r: &Result<f64, WriteError>) -> String {
     match r {
         Ok(_) => String::new(),
@@ -620,11 +644,7 @@ impl ActionsService for Actions {
                 format!("must say why, in 1 to {MAX_REASON} characters"),
             ));
         }
-        if self.mode(machine) == WriteMode::Off {
-            return Err(ServiceError::Conflict(format!(
-                "write-back is off for {machine}; switch it to advisory first"
-            )));
-        }
+        self.not_off(machine)?;
         let waiting = self.inner.store.pending().await.map_err(unavailable)?;
         if let Some(w) = waiting
             .iter()
@@ -680,11 +700,7 @@ impl ActionsService for Actions {
     async fn approve(&self, by: &Caller, id: i64) -> Result<ActionView, ServiceError> {
         let row = self.pending_row(id).await?;
         let machine = row.view.machine.clone();
-        if self.mode(&machine) == WriteMode::Off {
-            return Err(ServiceError::Conflict(format!(
-                "write-back is off for {machine}; switch it to advisory first"
-            )));
-        }
+        self.not_off(&machine)?;
         let who = by.principal.actor();
         let state = self.execute(id, &who).await.map_err(unavailable)?;
         let Some(state) = state else {
@@ -697,16 +713,7 @@ impl ActionsService for Actions {
             by,
             AuditAction::ActionApproved,
             format!("#{id} {}.{}", v.machine, v.tag),
-            format!(
-                "{} → {}: {}{}",
-                app::model::format_number(v.from),
-                app::model::format_number(v.to),
-                state.label().to_lowercase(),
-                v.detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            ),
+            outcome_detail(&v, state),
         )
         .await;
         Ok(v)
@@ -759,12 +766,7 @@ impl ActionsService for Actions {
                 a.state.label().to_lowercase()
             )));
         }
-        if self.mode(&a.machine) == WriteMode::Off {
-            return Err(ServiceError::Conflict(format!(
-                "write-back is off for {}; switch it to advisory first",
-                a.machine
-            )));
-        }
+        self.not_off(&a.machine)?;
         let Some((di, ti)) = locate(&self.inner.plant, &a.machine, &a.tag) else {
             return Err(ServiceError::NotFound(format!(
                 "{}.{} is no longer in the plant file",
@@ -801,16 +803,7 @@ impl ActionsService for Actions {
             by,
             AuditAction::ActionUndone,
             format!("#{id} {}.{}", a.machine, a.tag),
-            format!(
-                "#{undo_id}: {} → {}: {}{}",
-                app::model::format_number(v.from),
-                app::model::format_number(v.to),
-                state.label().to_lowercase(),
-                v.detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            ),
+            format!("#{undo_id}: {}", outcome_detail(&v, state)),
         )
         .await;
         Ok(v)

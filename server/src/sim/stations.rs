@@ -22,8 +22,6 @@ use crate::quality::Stage;
 use crate::quality::ingest::{ContextIn, InspectionIn, stage_inspection};
 use app::mes::Order;
 
-/// Cells per lot on the simulated line.
-const LOT_SIZE: u64 = 300;
 /// Ticks a cell spends between stages.
 const STAGE_GAP: usize = 2;
 /// Ground-truth entries kept.
@@ -240,7 +238,7 @@ pub async fn run(
         let order_changed = now_active
             .as_ref()
             .is_some_and(|o| o.id != lot.order && plant.quality.product(&o.product).is_some());
-        if in_lot >= LOT_SIZE || order_changed {
+        if in_lot >= plant.simulator.cells_per_lot || order_changed {
             lot_no += 1;
             in_lot = 0;
             let (order, product) = lot_order(now_active.as_ref(), &plant, lot_no);

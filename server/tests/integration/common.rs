@@ -102,6 +102,21 @@ pub fn bus(plant: &Plant) -> Arc<Bus> {
     Arc::new(Bus::new(plant, 4096))
 }
 
+/// Starts the pymodbus server of `tests/pymodbus_server.py` on `port` for `unit`
+/// (killed when the handle drops).
+pub fn spawn_pymodbus(port: u16, unit: u8) -> tokio::process::Child {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pymodbus_server.py");
+    tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(unit.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 must be installed (the test command installs pymodbus)")
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

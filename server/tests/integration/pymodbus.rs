@@ -1,15 +1,12 @@
 //! Interoperability: acquisition reads an independent Modbus implementation
 //! (pymodbus) with a non-default word order.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use app::model::{LinkState, Quality, Value};
 use cellguard::bus::BusEvent;
-use tokio::process::Command;
 
-use crate::common::{Runner, free_port, plant, run_device, wait_link};
+use crate::common::{Runner, free_port, plant, run_device, spawn_pymodbus, wait_link};
 
 const PLANT: &str = r#"
 [[devices]]
@@ -90,16 +87,7 @@ scan_group = "g"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquisition_reads_pymodbus_in_cdab_order() {
     let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pymodbus_server.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(port.to_string())
-        .arg("5")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 must be installed (the test command installs pymodbus)");
+    let mut child = spawn_pymodbus(port, 5);
 
     let plant = plant(PLANT);
     let Runner {
