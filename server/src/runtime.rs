@@ -116,6 +116,28 @@ impl std::fmt::Debug for FirstAdmin {
     }
 }
 
+/// Where acquisition polls each device: its embedded simulator when there are
+/// simulators (in plant order), else the host and port of the plant file.
+pub fn endpoints(devices: &[Arc<Device>], simulators: &[RunningDevice]) -> Vec<Endpoint> {
+    if simulators.is_empty() {
+        devices
+            .iter()
+            .map(|d| Endpoint {
+                host: d.host.clone(),
+                port: d.port,
+            })
+            .collect()
+    } else {
+        simulators
+            .iter()
+            .map(|s| Endpoint {
+                host: s.addr.ip().to_string(),
+                port: s.addr.port(),
+            })
+            .collect()
+    }
+}
+
 /// Starts CellGuard serving on `listener`; with `first_admin`, creates that admin
 /// first if there are no users yet (before anything is served).
 pub async fn start(
@@ -175,23 +197,7 @@ pub async fn start(
     } else {
         Vec::new()
     };
-    let endpoints: Vec<Endpoint> = if simulators.is_empty() {
-        devices
-            .iter()
-            .map(|d| Endpoint {
-                host: d.host.clone(),
-                port: d.port,
-            })
-            .collect()
-    } else {
-        simulators
-            .iter()
-            .map(|s| Endpoint {
-                host: s.addr.ip().to_string(),
-                port: s.addr.port(),
-            })
-            .collect()
-    };
+    let endpoints = endpoints(&devices, &simulators);
 
     tasks.spawn(crate::storage::writer::run(
         Arc::clone(&plant),

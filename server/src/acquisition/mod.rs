@@ -267,6 +267,46 @@ impl DeviceRunner {
             .map_err(|_| ModbusError::Timeout(limit))?
     }
 
+    /// Carries out one write request on the open connection, publishes the value
+    /// read back and answers the requester; returns the error that ends the
+    /// connection, if the write left it unusable.
+    async fn carry_out(&self, ctx: &mut Context, req: WriteRequest) -> Option<ModbusError> {
+        let done = write_tag(ctx, &self.device, req.tag, req.value).await;
+        // The value read back is a reading like any other: publish it
+        // now, so nobody decides on the value from before the write.
+        let read = match &done {
+            Ok(v) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
+            Err(_) => None,
+        };
+        let bit = self
+            .device
+            .tags
+            .get(req.tag)
+            .is_some_and(|t| t.data_type == DataType::Bit);
+        if let (Some(v), Ok(tag)) = (read, u16::try_from(req.tag)) {
+            self.bus.publish_scan(ScanBatch {
+                device: self.index,
+                ts_ms: now_ms(),
+                readings: vec![Reading {
+                    tag,
+                    value: Some(if bit {
+                        Value::Bool(v != 0.0)
+                    } else {
+                        Value::Number(v)
+                    }),
+                    quality: Quality::Good,
+                }],
+            });
+        }
+        let lost = match &done {
+            Err(WriteError::Timeout(ms)) => Some(ModbusError::Timeout(*ms)),
+            Err(WriteError::Transport(e)) => Some(ModbusError::Transport(e.clone())),
+            _ => None,
+        };
+        let _ = req.reply.send(done);
+        lost
+    }
+
     /// Polls until an error or shutdown. The link counts as online, and the back-off
     /// starts over, only once a whole scan succeeded: a PLC that accepts connections
     /// and then fails every request is retried with back-off, not in a tight loop.
@@ -302,41 +342,8 @@ impl DeviceRunner {
                 () = shutdown.cancelled() => return Ok(()),
                 () = sleep_until(g.next_due) => {}
                 Some(req) = next_write(writes) => {
-                    let done = write_tag(&mut ctx, &self.device, req.tag, req.value).await;
-                    // The value read back is a reading like any other: publish it
-                    // now, so nobody decides on the value from before the write.
-                    let read = match &done {
-                        Ok(v) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
-                        Err(_) => None,
-                    };
-                    let bit = self
-                        .device
-                        .tags
-                        .get(req.tag)
-                        .is_some_and(|t| t.data_type == DataType::Bit);
-                    if let (Some(v), Ok(tag)) = (read, u16::try_from(req.tag)) {
-                        self.bus.publish_scan(ScanBatch {
-                            device: self.index,
-                            ts_ms: now_ms(),
-                            readings: vec![Reading {
-                                tag,
-                                value: Some(if bit {
-                                    Value::Bool(v != 0.0)
-                                } else {
-                                    Value::Number(v)
-                                }),
-                                quality: Quality::Good,
-                            }],
-                        });
-                    }
-                    let lost = match &done {
-                        Err(WriteError::Timeout(ms)) => Some(ModbusError::Timeout(*ms)),
-                        Err(WriteError::Transport(e)) => Some(ModbusError::Transport(e.clone())),
-                        _ => None,
-                    };
-                    let _ = req.reply.send(done);
                     // A write that timed out leaves the connection unusable.
-                    if let Some(e) = lost {
+                    if let Some(e) = self.carry_out(&mut ctx, req).await {
                         return Err(e);
                     }
                     continue;

@@ -28,7 +28,7 @@ use crate::bus::{Bus, now_ms};
 use crate::config::{Access, Plant, RuleConfig, WritebackConfig};
 use crate::storage::StoreError;
 
-use self::store::{ActionStore, NewAction, Row0};
+use self::store::{ActionStore, NewAction};
 
 /// Longest rejection reason kept.
 pub const MAX_REASON: usize = 500;
@@ -329,7 +329,7 @@ impl Actions {
         let Some(row) = self.inner.store.get(id).await? else {
             return Ok(None);
         };
-        let a = &row.view;
+        let a = &row;
         if a.state != ActionState::Pending {
             return Ok(None);
         }
@@ -442,7 +442,7 @@ impl Actions {
         v
     }
 
-    async fn pending_row(&self, id: i64) -> Result<Row0, ServiceError> {
+    async fn pending_row(&self, id: i64) -> Result<ActionView, ServiceError> {
         let row = self
             .inner
             .store
@@ -450,10 +450,10 @@ impl Actions {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ServiceError::NotFound(format!("no action #{id}")))?;
-        if row.view.state != ActionState::Pending {
+        if row.state != ActionState::Pending {
             return Err(ServiceError::Conflict(format!(
                 "action #{id} is no longer waiting: {}",
-                row.view.state.label().to_lowercase()
+                row.state.label().to_lowercase()
             )));
         }
         Ok(row)
@@ -467,13 +467,13 @@ impl Actions {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ServiceError::NotFound(format!("no action #{id}")))?;
-        Ok(self.label(row.view))
+        Ok(self.label(row))
     }
 }
 
 /// The journal as CSV: one header, one line per action, RFC 3339 times, every
 /// free-text field made inert for spreadsheets.
-pub fn to_csv(rows: &[Row0]) -> Result<Vec<u8>, csv::Error> {
+pub fn to_csv(rows: &[ActionView]) -> Result<Vec<u8>, csv::Error> {
     use crate::audit::inert;
     use crate::quality::dataset::format_time;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -501,8 +501,7 @@ pub fn to_csv(rows: &[Row0]) -> Result<Vec<u8>, csv::Error> {
             String::new()
         }
     };
-    for r in rows {
-        let a = &r.view;
+    for a in rows {
         w.write_record([
             a.id.to_string(),
             format_time(a.created_ms),
@@ -514,7 +513,7 @@ pub fn to_csv(rows: &[Row0]) -> Result<Vec<u8>, csv::Error> {
             num(a.from),
             num(a.to),
             a.state.as_str().to_owned(),
-            inert(&r.view.proposed_by),
+            inert(&a.proposed_by),
             inert(a.decided_by.as_deref().unwrap_or("")),
             a.decided_ms.map(format_time).unwrap_or_default(),
             inert(a.detail.as_deref().unwrap_or("")),
@@ -584,7 +583,7 @@ impl ActionsService for Actions {
         let (rows, total) = s.page(&filter).await.map_err(unavailable)?;
         let mut history = Vec::with_capacity(rows.len());
         for r in rows {
-            let mut v = self.label(r.view);
+            let mut v = self.label(r);
             if v.state == ActionState::Verified
                 && let Some(at) = v.decided_ms
             {
@@ -598,8 +597,8 @@ impl ActionsService for Actions {
         Ok(ActionsView {
             modes,
             writable,
-            pending: pending.into_iter().map(|r| self.label(r.view)).collect(),
-            alarms: alarms.into_iter().map(|r| self.label(r.view)).collect(),
+            pending: pending.into_iter().map(|r| self.label(r)).collect(),
+            alarms: alarms.into_iter().map(|r| self.label(r)).collect(),
             history,
             total,
             per_hour: s
@@ -648,11 +647,11 @@ impl ActionsService for Actions {
         let waiting = self.inner.store.pending().await.map_err(unavailable)?;
         if let Some(w) = waiting
             .iter()
-            .find(|w| w.view.machine == machine && w.view.tag == tag)
+            .find(|w| w.machine == machine && w.tag == tag)
         {
             return Err(ServiceError::Conflict(format!(
                 "a change of {machine}.{tag} already waits for approval (#{})",
-                w.view.id
+                w.id
             )));
         }
         let now = now_ms();
@@ -699,7 +698,7 @@ impl ActionsService for Actions {
 
     async fn approve(&self, by: &Caller, id: i64) -> Result<ActionView, ServiceError> {
         let row = self.pending_row(id).await?;
-        let machine = row.view.machine.clone();
+        let machine = row.machine.clone();
         self.not_off(&machine)?;
         let who = by.principal.actor();
         let state = self.execute(id, &who).await.map_err(unavailable)?;
@@ -743,7 +742,7 @@ impl ActionsService for Actions {
         self.record(
             by,
             AuditAction::ActionRejected,
-            format!("#{id} {}.{}", row.view.machine, row.view.tag),
+            format!("#{id} {}.{}", row.machine, row.tag),
             reason.to_owned(),
         )
         .await;
@@ -759,7 +758,7 @@ impl ActionsService for Actions {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ServiceError::NotFound(format!("no action #{id}")))?;
-        let a = row.view;
+        let a = row;
         if a.state != ActionState::Verified {
             return Err(ServiceError::Conflict(format!(
                 "only a verified write can be undone; #{id} is {}",

@@ -41,42 +41,35 @@ pub struct NewAction {
     pub detail: Option<String>,
 }
 
-/// A row of the journal before the page adds labels and effects.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row0 {
-    /// The view without tag label, unit or effect.
-    pub view: ActionView,
-}
-
 /// The journal and the modes.
 #[derive(Debug, Clone)]
 pub struct ActionStore {
     pool: SqlitePool,
 }
 
-fn row_to_view(r: &sqlx::sqlite::SqliteRow) -> Row0 {
+/// A journal row as the page shows it, before labels (tag label, unit) and
+/// the effect are added.
+fn row_to_view(r: &sqlx::sqlite::SqliteRow) -> ActionView {
     let state: String = r.get("state");
-    Row0 {
-        view: ActionView {
-            id: r.get("id"),
-            created_ms: r.get("created_ms"),
-            machine: r.get("machine"),
-            tag: r.get("tag"),
-            tag_label: String::new(),
-            unit: String::new(),
-            rule: r.get("rule"),
-            rationale: r.get("rationale"),
-            observed: r.get("observed"),
-            from: r.get("from_value"),
-            to: r.get("to_value"),
-            state: ActionState::parse(&state).unwrap_or(ActionState::Failed),
-            decided_by: r.get("decided_by"),
-            decided_ms: r.get("decided_ms"),
-            detail: r.get("detail"),
-            read_back: r.get("read_back"),
-            effect: None,
-            proposed_by: r.get("proposed_by"),
-        },
+    ActionView {
+        id: r.get("id"),
+        created_ms: r.get("created_ms"),
+        machine: r.get("machine"),
+        tag: r.get("tag"),
+        tag_label: String::new(),
+        unit: String::new(),
+        rule: r.get("rule"),
+        rationale: r.get("rationale"),
+        observed: r.get("observed"),
+        from: r.get("from_value"),
+        to: r.get("to_value"),
+        state: ActionState::parse(&state).unwrap_or(ActionState::Failed),
+        decided_by: r.get("decided_by"),
+        decided_ms: r.get("decided_ms"),
+        detail: r.get("detail"),
+        read_back: r.get("read_back"),
+        effect: None,
+        proposed_by: r.get("proposed_by"),
     }
 }
 
@@ -158,7 +151,7 @@ impl ActionStore {
     }
 
     /// One action.
-    pub async fn get(&self, id: i64) -> Result<Option<Row0>, StoreError> {
+    pub async fn get(&self, id: i64) -> Result<Option<ActionView>, StoreError> {
         let row = sqlx::query(select_actions!(" WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -264,7 +257,7 @@ impl ActionStore {
     }
 
     /// Failed writes nobody acknowledged yet, newest first.
-    pub async fn alarms(&self) -> Result<Vec<Row0>, StoreError> {
+    pub async fn alarms(&self) -> Result<Vec<ActionView>, StoreError> {
         let rows = sqlx::query(select_actions!(
             " WHERE state = 'failed' AND ack_ms IS NULL ORDER BY id DESC LIMIT 50"
         ))
@@ -310,7 +303,7 @@ impl ActionStore {
     }
 
     /// Pending actions, oldest first.
-    pub async fn pending(&self) -> Result<Vec<Row0>, StoreError> {
+    pub async fn pending(&self) -> Result<Vec<ActionView>, StoreError> {
         let rows = sqlx::query(select_actions!(" WHERE state = 'pending' ORDER BY id"))
             .fetch_all(&self.pool)
             .await
@@ -329,7 +322,7 @@ impl ActionStore {
     }
 
     /// A page of the journal, newest first, with the total.
-    pub async fn page(&self, f: &ActionFilter) -> Result<(Vec<Row0>, u64), StoreError> {
+    pub async fn page(&self, f: &ActionFilter) -> Result<(Vec<ActionView>, u64), StoreError> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM actions");
         Self::filtered(&mut count, f);
         let total: i64 = count
@@ -351,7 +344,7 @@ impl ActionStore {
     }
 
     /// Every action of the filter, oldest first, for the CSV export.
-    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<Row0>, StoreError> {
+    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<ActionView>, StoreError> {
         let mut qb = QueryBuilder::<Sqlite>::new(select_actions!(""));
         Self::filtered(&mut qb, f);
         qb.push(" ORDER BY id LIMIT ").push_bind(MAX_EXPORT);

@@ -9,7 +9,7 @@ use app::model::{LinkState, Quality, Value};
 use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, PlcWriters, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, load, parse};
-use cellguard::runtime::{Running, start, start_simulators};
+use cellguard::runtime::{Running, endpoints, start, start_simulators};
 use cellguard::sim::RunningDevice;
 use leptos::prelude::LeptosOptions;
 use tokio::sync::broadcast::Receiver;
@@ -187,24 +187,7 @@ pub async fn start_line_with(
     let simulators = start_simulators(simulated, seed, &tasks, &shutdown)
         .await
         .expect("simulators");
-    // Without simulators, acquisition polls the hosts of the plant file.
-    let endpoints: Vec<Endpoint> = if simulators.is_empty() {
-        devices
-            .iter()
-            .map(|d| Endpoint {
-                host: d.host.clone(),
-                port: d.port,
-            })
-            .collect()
-    } else {
-        simulators
-            .iter()
-            .map(|s| Endpoint {
-                host: "127.0.0.1".into(),
-                port: s.addr.port(),
-            })
-            .collect()
-    };
+    let endpoints = endpoints(&devices, &simulators);
     let bus = bus(&plant);
     let rx = bus.subscribe();
     let (stats, writers) = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
