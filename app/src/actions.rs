@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Quality;
+use crate::line::Quality;
 
 /// What CellGuard may do with a machine's setpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl Change {
     /// Words for the UI: "set to 950", "−50", "−5 %".
     pub fn describe(self) -> String {
         match self {
-            Change::Set(v) => format!("set to {}", crate::model::format_number(v)),
+            Change::Set(v) => format!("set to {}", crate::fmt::format_number(v)),
             Change::Step(d) => format!("{:+}", d),
             Change::StepPercent(p) => format!("{p:+} %"),
         }
@@ -164,7 +164,7 @@ impl std::fmt::Display for Refusal {
             Refusal::NoChange { value } => write!(
                 f,
                 "within its limits the tag would stay at {}",
-                crate::model::format_number(*value)
+                crate::fmt::format_number(*value)
             ),
         }
     }
@@ -331,7 +331,7 @@ impl Condition {
                     return None;
                 }
                 let mean = values.iter().sum::<f64>() / values.len() as f64;
-                let fmt = crate::model::format_number;
+                let fmt = crate::fmt::format_number;
                 if let Some(a) = above
                     && mean > *a
                 {

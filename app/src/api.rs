@@ -8,7 +8,7 @@ use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
 use crate::mes::{OrdersView, OutboxList, OutboxPage};
-use crate::model::{HistoryRange, LineView, Series};
+use crate::line::{HistoryRange, LineView, Series};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
 #[cfg(feature = "ssr")]
@@ -20,7 +20,7 @@ pub mod service {
     use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
     use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
     use crate::mes::{OrdersView, OutboxList, OutboxPage};
-    use crate::model::{HistoryRange, LineView, Series};
+    use crate::line::{HistoryRange, LineView, Series};
     use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
     /// What the UI may ask of the running line.

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use app::model::{Quality, Value};
+use app::line::{Quality, Value};
 use cellguard::acquisition::decode::{Words, block_readings};
 use cellguard::config::{self, DataType, MAX_READ_BITS, MAX_READ_REGISTERS, PACKML_STATES, Table};
 use cellguard::modbus::codec::{self, Raw, WordOrder};

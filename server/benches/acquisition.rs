@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use app::model::Value;
+use app::line::Value;
 use cellguard::acquisition::{Endpoint, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, parse};

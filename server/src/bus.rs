@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use app::model::{Link, LinkState, Quality, Value};
+use app::line::{Link, LinkState, Quality, Value};
 use tokio::sync::broadcast;
 
 use crate::config::Plant;

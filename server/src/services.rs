@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::api::service::{LineService, ServiceError};
-use app::model::{HistoryRange, LineView, Link, MachineView, Quality, Series, TagView};
+use app::line::{HistoryRange, LineView, Link, MachineView, Quality, Series, TagView};
 use async_trait::async_trait;
 use tracing::warn;
 
@@ -54,7 +54,7 @@ impl Line {
                 .unwrap_or_else(|| {
                     (
                         Link {
-                            state: app::model::LinkState::Connecting,
+                            state: app::line::LinkState::Connecting,
                             since_ms: now,
                             error: None,
                         },

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use crate::model::Point;
+use crate::line::Point;
 
 const LINE: RGBColor = RGBColor(0x0b, 0x5c, 0xad);
 const GRID: RGBColor = RGBColor(0xd8, 0xdd, 0xe3);

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 use crate::components::chart::sparkline_svg;
 use crate::live::use_live;
-use crate::model::{LinkState, MachineView, StateClass, format_age, merge_trend};
+use crate::fmt::format_age;
+use crate::line::{LinkState, MachineView, StateClass, merge_trend};
 
 /// The state word and its colour class, taking the link into account.
 pub fn state_badge(m: &MachineView) -> (String, &'static str) {
@@ -84,7 +85,7 @@ pub fn MachineCard(id: String) -> impl IntoView {
                                                 <dd>
                                                     <span class="num" data-testid="value">{shown}</span>
                                                     <span class="unit">{t.unit.clone()}</span>
-                                                    {(q != crate::model::Quality::Good).then(|| view! { <span class="quality">{q.label()}</span> })}
+                                                    {(q != crate::line::Quality::Good).then(|| view! { <span class="quality">{q.label()}</span> })}
                                                 </dd>
                                             </div>
                                         }

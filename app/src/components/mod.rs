@@ -1,7 +1,7 @@
 //! Reusable pieces of the UI.
 pub mod cell_refresh;
 pub mod chart;
-pub mod fmt;
+
 pub mod header;
 pub mod machine_card;
 pub mod pager;

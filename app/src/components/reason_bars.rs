@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::format_number;
+use crate::fmt::format_number;
 use crate::quality::Reason;
 
 /// Bar length as a percentage of one half of the track (the largest |c| fills it).

@@ -8,7 +8,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::components::fmt::format_share;
+use crate::fmt::format_share;
 
 const BAR: RGBColor = RGBColor(0x0b, 0x5c, 0xad);
 const CURVE: RGBColor = RGBColor(0x0b, 0x5c, 0xad);

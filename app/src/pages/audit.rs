@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_audit;
 use crate::auth::{AuditAction, AuditEntryView, AuditFilter, AuditPage as Page, Permission, Role};
-use crate::components::fmt::{
+use crate::fmt::{
     format_time, parse_date, parse_date_end, query_string, server_message,
 };
 use crate::components::pager::Pager;
@@ -290,7 +290,7 @@ fn AuditRow(e: AuditEntryView) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::components::fmt::MS_PER_DAY;
+    use crate::fmt::MS_PER_DAY;
 
     fn params(pairs: &[(&str, &str)]) -> ParamsMap {
         let mut m = ParamsMap::new();

@@ -12,7 +12,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_cells;
 use crate::components::cell_refresh::use_cell_refresh;
-use crate::components::fmt::{
+use crate::fmt::{
     encode_query_value, format_date, format_score, format_time, parse_date, parse_date_end,
     query_string,
 };
@@ -285,7 +285,7 @@ fn CellRow(c: CellSummary) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::components::fmt::MS_PER_DAY;
+    use crate::fmt::MS_PER_DAY;
 
     fn params(pairs: &[(&str, &str)]) -> ParamsMap {
         let mut m = ParamsMap::new();

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use serde::Deserialize;
 
 use crate::auth::Permission;
-use crate::components::fmt::encode_query_value;
+use crate::fmt::encode_query_value;
 use crate::quality::ImportReport;
 use crate::session::{NotAllowed, can};
 

@@ -9,7 +9,8 @@ use crate::api::get_history;
 use crate::components::chart::trend_svg;
 use crate::components::machine_card::state_badge;
 use crate::live::use_live;
-use crate::model::{HistoryRange, Quality, Series, format_age, merge_trend};
+use crate::fmt::format_age;
+use crate::line::{HistoryRange, Quality, Series, merge_trend};
 use crate::pages::overview::LineLoader;
 
 /// The machine page.

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 
 use crate::api::{AddUser, SetDisabled, SetRole, get_users};
 use crate::auth::{MIN_PASSWORD_CHARS, Permission, Role, UserView};
-use crate::components::fmt::{format_date, format_time, server_message};
+use crate::fmt::{format_date, format_time, server_message};
 use crate::session::{NotAllowed, can, use_me};
 
 /// A user's last sign-in: the time, or "never".

@@ -1,6 +1,6 @@
 //! Turns the registers or bits of one block read into tag readings (pure).
 
-use app::model::{Quality, Value};
+use app::line::{Quality, Value};
 
 use crate::bus::Reading;
 use crate::config::{DataType, Device};

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use app::model::{LinkState, Quality, Value};
+use app::line::{LinkState, Quality, Value};
 use rand::SeedableRng;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Client, Context};

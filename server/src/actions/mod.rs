@@ -16,7 +16,7 @@ use app::actions::{
 };
 use app::api::service::{ActionsService, ServiceError};
 use app::auth::{AuditAction, Caller};
-use app::model::Quality;
+use app::line::Quality;
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
@@ -204,7 +204,7 @@ impl Actions {
             .and_then(|si| latest.get(si))
             .filter(|l| l.quality == Quality::Good)
             .and_then(|l| match &l.value {
-                Some(app::model::Value::Text(s)) => Some(s.clone()),
+                Some(app::line::Value::Text(s)) => Some(s.clone()),
                 _ => None,
             });
         Ok(TagNow {
@@ -307,7 +307,7 @@ impl Actions {
                 if allowed.clamped {
                     action.observed.push_str(&format!(
                         "; asked for {}, limited by the envelope",
-                        app::model::format_number(target.unwrap_or(f64::NAN))
+                        app::fmt::format_number(target.unwrap_or(f64::NAN))
                     ));
                 }
                 let id = self.inner.store.insert(&action).await?;
@@ -346,9 +346,9 @@ impl Actions {
                     Some(Ok(allowed)) if allowed.to != a.to => Some(format!(
                         "the tag moved to {} since the proposal; within the envelope only {} \
                          could be written now, not the {} approved",
-                        app::model::format_number(allowed.from),
-                        app::model::format_number(allowed.to),
-                        app::model::format_number(a.to),
+                        app::fmt::format_number(allowed.from),
+                        app::fmt::format_number(allowed.to),
+                        app::fmt::format_number(a.to),
                     )),
                     Some(Ok(_)) => None,
                 }
@@ -527,8 +527,8 @@ pub fn to_csv(rows: &[ActionView]) -> Result<Vec<u8>, csv::Error> {
 fn outcome_detail(v: &ActionView, state: ActionState) -> String {
     format!(
         "{} → {}: {}{}",
-        app::model::format_number(v.from),
-        app::model::format_number(v.to),
+        app::fmt::format_number(v.from),
+        app::fmt::format_number(v.to),
         state.label().to_lowercase(),
         v.detail
             .as_deref()
@@ -659,7 +659,7 @@ impl ActionsService for Actions {
         let allowed = check(&env, &now_tag, Some(value), now)
             .map_err(|r| ServiceError::Conflict(format!("not proposed: {r}")))?;
         let who = by.principal.actor();
-        let fmt = app::model::format_number;
+        let fmt = app::fmt::format_number;
         let observed = if allowed.clamped {
             format!("asked for {}, limited by the envelope", fmt(value))
         } else {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{Quality, Value};
+use app::line::{Quality, Value};
 use app::quality::{Band, ScoreView};
 use sqlx::{Row, Sqlite};
 use tokio::sync::broadcast::error::RecvError;

@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use app::model::Quality as TagQuality;
+use app::line::Quality as TagQuality;
 use tokio_util::sync::CancellationToken;
 
 use super::cells::{CellSim, Conditions, SimCell};

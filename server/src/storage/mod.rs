@@ -7,7 +7,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use app::model::{Point, Quality};
+use app::line::{Point, Quality};
 use async_trait::async_trait;
 
 /// Why storage failed.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::model::Point;
+use app::line::Point;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -141,7 +141,7 @@ impl HistoryStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::Quality;
+    use app::line::Quality;
     use std::sync::Arc;
 
     fn row(tag: &str, ts: i64, v: f64, q: Quality) -> HistoryRow {

@@ -20,7 +20,7 @@ pub struct PlcReport {
     /// Machine id.
     pub id: String,
     /// Link state.
-    pub link: app::model::LinkState,
+    pub link: app::line::LinkState,
     /// Last link error (signed-in callers only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -54,7 +54,7 @@ pub async fn readyz(
                 id: d.id.clone(),
                 link: link
                     .as_ref()
-                    .map_or(app::model::LinkState::Connecting, |l| l.state),
+                    .map_or(app::line::LinkState::Connecting, |l| l.state),
                 error: link.and_then(|l| l.error).filter(|_| detailed),
             }
         })

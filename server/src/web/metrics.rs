@@ -4,7 +4,7 @@
 //! link.
 
 use app::mes::MesLinkState;
-use app::model::LinkState;
+use app::line::LinkState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use app::model::{LinkState, Quality, Value};
+use app::line::{LinkState, Quality, Value};
 use cellguard::bus::BusEvent;
 use cellguard::modbus::codec::Raw;
 use cellguard::sim::restart_device;

@@ -122,7 +122,7 @@ impl Rig {
             .latest(di as u32)
             .and_then(|(_, l)| l.get(si).cloned())
             .and_then(|l| l.value)
-            .is_some_and(|v| v == app::model::Value::Text("Execute".into()))
+            .is_some_and(|v| v == app::line::Value::Text("Execute".into()))
     }
 
     async fn audited(&self, action: AuditAction) -> Vec<app::auth::AuditEntryView> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::auth::Role;
-use app::model::{LinkState, Quality, Value};
+use app::line::{LinkState, Quality, Value};
 use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, PlcWriters, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
 use cellguard::config::{Device, Plant, load, parse};

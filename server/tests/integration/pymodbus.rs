@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::model::{LinkState, Quality, Value};
+use app::line::{LinkState, Quality, Value};
 use cellguard::bus::BusEvent;
 
 use crate::common::{Runner, free_port, plant, run_device, spawn_pymodbus, wait_link};

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use app::auth::Role;
-use app::model::{LineView, LinkState, LiveEvent, Series};
+use app::line::{LineView, LinkState, Series};
+use app::live::LiveEvent;
 use cellguard::runtime::Running;
 
 use crate::common::{default_plant, sign_in_as};

@@ -1,13 +1,17 @@
 //! The live store: the line as last seen, trend buffers, and the connection to the
 //! server's event stream. Provided once at the app root; every page reads from it.
 
+pub mod event;
+
+pub use event::LiveEvent;
+
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 
 use crate::actions::ActionsSummary;
 use crate::mes::MesStatus;
-use crate::model::{LineView, LiveEvent, Point, Quality, merge_recent, trim_points};
+use crate::line::{LineView, Point, Quality, merge_recent, trim_points};
 use crate::quality::CellSummary;
 
 /// Seconds of full-rate live history kept per tag in the browser.

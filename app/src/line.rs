@@ -1,4 +1,5 @@
-//! Types shared by the browser and the server: live values, machine views, history.
+//! The line's views, shared by the browser and the server: tag values and their
+//! quality, PLC links, machine and line views, history ranges and trend buffers.
 //!
 //! Pure and wasm-safe: no tokio, no database. Everything here is serialised between
 //! server functions, the live stream and the UI.
@@ -81,29 +82,11 @@ impl Value {
     /// Display text with a sensible number of decimals.
     pub fn display(&self) -> String {
         match self {
-            Value::Number(n) => format_number(*n),
+            Value::Number(n) => crate::fmt::format_number(*n),
             Value::Bool(b) => if *b { "on" } else { "off" }.to_owned(),
             Value::Text(t) => t.clone(),
         }
     }
-}
-
-/// Formats a number with three significant digits after the point at most.
-pub fn format_number(n: f64) -> String {
-    if !n.is_finite() {
-        return "—".into();
-    }
-    let a = n.abs();
-    let decimals = if a >= 1000.0 {
-        0
-    } else if a >= 100.0 {
-        1
-    } else if a >= 1.0 {
-        2
-    } else {
-        3
-    };
-    format!("{n:.decimals$}")
 }
 
 /// State of the connection to one PLC.
@@ -272,50 +255,6 @@ pub struct TagUpdate {
     pub quality: Quality,
 }
 
-/// What the live stream sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LiveEvent {
-    /// New values from one scan.
-    Values {
-        /// Machine id.
-        machine: String,
-        /// When read (unix ms).
-        ts_ms: i64,
-        /// Values read.
-        updates: Vec<TagUpdate>,
-    },
-    /// A PLC connection changed state.
-    Link {
-        /// Machine id.
-        machine: String,
-        /// New state.
-        link: Link,
-    },
-    /// The whole line: sent first on every (re)connection and whenever the
-    /// client fell behind, so a client never needs to reload.
-    Snapshot {
-        /// The line.
-        line: LineView,
-    },
-    /// A cell got an inspection or a new score.
-    Cell {
-        /// The cell as the tables show it.
-        cell: crate::quality::CellSummary,
-    },
-    /// The MES link or the outbox changed (sent after every snapshot too).
-    Mes {
-        /// The link and the outbox.
-        status: crate::mes::MesStatus,
-    },
-    /// Corrective actions changed: one proposed, decided or written (sent after
-    /// every snapshot too).
-    Actions {
-        /// Pending and alarm counts.
-        summary: crate::actions::ActionsSummary,
-    },
-}
-
 /// A time window of history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HistoryRange {
@@ -456,20 +395,6 @@ pub fn merge_recent(live: &[Point], recent: &[Point], tolerance_ms: i64) -> Vec<
     out
 }
 
-/// "3 s ago", "4 min ago" …
-pub fn format_age(age_ms: i64) -> String {
-    let s = age_ms.max(0) / 1000;
-    if age_ms < 1000 {
-        "just now".into()
-    } else if s < 60 {
-        format!("{s} s ago")
-    } else if s < 3600 {
-        format!("{} min ago", s / 60)
-    } else {
-        format!("{} h ago", s / 3600)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,14 +427,6 @@ mod tests {
         assert_eq!(StateClass::of(Some("Resetting")), StateClass::Transition);
         assert_eq!(StateClass::of(Some("Stopped")), StateClass::Stopped);
         assert_eq!(StateClass::of(None), StateClass::Unknown);
-    }
-
-    #[test]
-    fn numbers_are_shown_with_sensible_precision() {
-        assert_eq!(format_number(1000.4), "1000");
-        assert_eq!(format_number(45.234), "45.23");
-        assert_eq!(format_number(0.1234), "0.123");
-        assert_eq!(format_number(f64::NAN), "—");
     }
 
     #[test]
@@ -678,30 +595,5 @@ mod tests {
             assert_eq!(HistoryRange::from_slug(r.slug()), r);
         }
         assert_eq!(HistoryRange::from_slug("junk"), HistoryRange::Live);
-    }
-
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(format_age(200), "just now");
-        assert_eq!(format_age(3_500), "3 s ago");
-        assert_eq!(format_age(125_000), "2 min ago");
-    }
-
-    #[test]
-    fn live_events_serialise_with_a_kind_tag() {
-        let e = LiveEvent::Link {
-            machine: "M".into(),
-            link: Link {
-                state: LinkState::CommLost,
-                since_ms: 1,
-                error: None,
-            },
-        };
-        let json = serde_json::to_string(&e).expect("json");
-        assert!(
-            json.starts_with(r#"{"kind":"link","machine":"M""#),
-            "{json}"
-        );
-        assert_eq!(serde_json::from_str::<LiveEvent>(&json).expect("parse"), e);
     }
 }

@@ -1,4 +1,4 @@
-//! Text for the quality pages: dates, times and shares.
+//! Text for every page: numbers, ages, dates, times and shares.
 //!
 //! Times are shown in UTC, on the server and in the browser alike, so the first
 //! render and the hydrated page agree and every screen on the floor shows the same
@@ -136,6 +136,38 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
     }
 }
 
+/// Formats a number with three significant digits after the point at most.
+pub fn format_number(n: f64) -> String {
+    if !n.is_finite() {
+        return "—".into();
+    }
+    let a = n.abs();
+    let decimals = if a >= 1000.0 {
+        0
+    } else if a >= 100.0 {
+        1
+    } else if a >= 1.0 {
+        2
+    } else {
+        3
+    };
+    format!("{n:.decimals$}")
+}
+
+/// "3 s ago", "4 min ago" …
+pub fn format_age(age_ms: i64) -> String {
+    let s = age_ms.max(0) / 1000;
+    if age_ms < 1000 {
+        "just now".into()
+    } else if s < 60 {
+        format!("{s} s ago")
+    } else if s < 3600 {
+        format!("{} min ago", s / 60)
+    } else {
+        format!("{} h ago", s / 3600)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +228,20 @@ mod tests {
         assert_eq!(format_share(None), "—");
         assert_eq!(format_score(0.30253), "0.303");
         assert_eq!(format_score(f64::NAN), "—");
+    }
+
+    #[test]
+    fn numbers_are_shown_with_sensible_precision() {
+        assert_eq!(format_number(1000.4), "1000");
+        assert_eq!(format_number(45.234), "45.23");
+        assert_eq!(format_number(0.1234), "0.123");
+        assert_eq!(format_number(f64::NAN), "—");
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(format_age(200), "just now");
+        assert_eq!(format_age(3_500), "3 s ago");
+        assert_eq!(format_age(125_000), "2 min ago");
     }
 }
