@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actions::ActionsSummary;
-use crate::line::{LineView, Link};
+use crate::line::{LineView, Link, TagUpdate};
 use crate::mes::MesStatus;
 use crate::quality::CellSummary;
 
