@@ -7,8 +7,8 @@ use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
-use crate::mes::{OrdersView, OutboxList, OutboxPage};
 use crate::line::{HistoryRange, LineView, Series};
+use crate::mes::{OrdersView, OutboxList, OutboxPage};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
 #[cfg(feature = "ssr")]
@@ -19,8 +19,8 @@ pub mod service {
 
     use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
     use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
-    use crate::mes::{OrdersView, OutboxList, OutboxPage};
     use crate::line::{HistoryRange, LineView, Series};
+    use crate::mes::{OrdersView, OutboxList, OutboxPage};
     use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
 
     /// What the UI may ask of the running line.

@@ -15,11 +15,11 @@ use crate::api::{
     get_actions,
 };
 use crate::auth::Permission;
-use crate::fmt::{format_share, format_time, query_string, server_message};
 use crate::components::pager::Pager;
 use crate::components::risk_chart::actions_per_hour_svg;
-use crate::live::use_live;
 use crate::fmt::{format_age, format_number};
+use crate::fmt::{format_share, format_time, query_string, server_message};
+use crate::live::use_live;
 use crate::pages::cells::page_count;
 use crate::session::can;
 
