@@ -7,7 +7,7 @@
 //!    survive `encode(decode(regs))` unchanged in every word order;
 //! 2. a device built from arbitrary tag definitions, written as a plant file and
 //!    loaded by `config::parse` (so only tags the loader accepts reach decoding, as
-//!    in production), its reads planned by `modbus::plan::plan` and each block's
+//!    in production), its reads planned by `acquisition::plan::plan` and each block's
 //!    reply (full or cut short) decoded by `acquisition::decode::block_readings`.
 #![no_main]
 
@@ -16,9 +16,12 @@ use std::path::Path;
 
 use app::line::{Quality, Value};
 use cellguard::acquisition::decode::{Words, block_readings};
-use cellguard::config::{self, DataType, MAX_READ_BITS, MAX_READ_REGISTERS, PACKML_STATES, Table};
+use cellguard::config;
+use cellguard::modbus::codec::DataType;
+use cellguard::modbus::{MAX_READ_BITS, MAX_READ_REGISTERS};
+use cellguard::plant::{PACKML_STATES, Table};
 use cellguard::modbus::codec::{self, Raw, WordOrder};
-use cellguard::modbus::plan::plan;
+use cellguard::acquisition::plan::plan;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -248,8 +251,8 @@ fn device_level(input: &Input) {
     let Ok(plant) = config::parse(Path::new("fuzz.toml"), &text, &|_| None) else {
         return;
     };
-    let device = &plant.devices[0];
-    for group in ["a", "b"] {
+    let device = &plant.plant.devices[0];
+    for group in 0..device.scan_groups.len() {
         let blocks = plan(device, group);
         let planned: usize = blocks.iter().map(|b| b.tags.len()).sum();
         let in_group = device.tags.iter().filter(|t| t.scan_group == group).count();
@@ -266,8 +269,8 @@ fn device_level(input: &Input) {
             for &ti in &block.tags {
                 let t = &device.tags[ti];
                 assert_eq!(t.table, block.table);
-                assert!(t.address >= u32::from(block.start), "{block:?} {t:?}");
-                assert!(t.address + u32::from(t.width()) <= end, "{block:?} {t:?}");
+                assert!(t.address >= block.start, "{block:?} {t:?}");
+                assert!(u32::from(t.address) + u32::from(t.width()) <= end, "{block:?} {t:?}");
             }
             let count = usize::from(block.count);
             let full = count.min(input.cut.map_or(count, usize::from));
@@ -287,7 +290,7 @@ fn device_level(input: &Input) {
             let readings = block_readings(device, block, &words);
             assert_eq!(readings.len(), block.tags.len());
             for (r, &ti) in readings.iter().zip(&block.tags) {
-                assert_eq!(usize::from(r.tag), ti);
+                assert_eq!(r.tag, device.tags[ti].id);
                 let tag = &device.tags[ti];
                 match &r.value {
                     Some(Value::Number(n)) => assert!(n.is_finite(), "{tag:?}: {n}"),

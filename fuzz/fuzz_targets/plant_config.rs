@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use cellguard::config::{self, MAX_READ_BITS, MAX_READ_REGISTERS};
-use cellguard::modbus::plan::plan;
+use cellguard::config;
+use cellguard::modbus::{MAX_READ_BITS, MAX_READ_REGISTERS};
+use cellguard::acquisition::plan::plan;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -46,31 +47,32 @@ fuzz_target!(|data: &[u8]| {
                     .product(&plant.quality.default_product)
                     .is_some()
             );
-            for d in &plant.devices {
+            for d in &plant.plant.devices {
                 assert!(!d.scan_groups.is_empty());
                 for t in &d.tags {
+                    assert_eq!(plant.plant.tag(t.id).name, t.name, "ids resolve back");
                     assert!(
-                        t.address + u32::from(t.width()) <= 65_536,
+                        u32::from(t.address) + u32::from(t.width()) <= 65_536,
                         "{}.{}: {} + {}",
-                        d.id,
+                        d.machine,
                         t.name,
                         t.address,
                         t.width()
                     );
                     assert!(t.scale.is_finite() && t.scale != 0.0 && t.offset.is_finite());
                 }
-                for g in &d.scan_groups {
-                    let blocks = plan(d, &g.name);
+                for (gi, g) in d.scan_groups.iter().enumerate() {
+                    let blocks = plan(d, gi);
                     let mut seen: Vec<usize> = blocks.iter().flat_map(|b| b.tags.clone()).collect();
                     seen.sort_unstable();
                     let expected: Vec<usize> = d
                         .tags
                         .iter()
                         .enumerate()
-                        .filter(|(_, t)| t.scan_group == g.name)
+                        .filter(|(_, t)| t.scan_group == gi)
                         .map(|(i, _)| i)
                         .collect();
-                    assert_eq!(seen, expected, "{}: group {}", d.id, g.name);
+                    assert_eq!(seen, expected, "{}: group {}", d.machine, g.name);
                     for b in &blocks {
                         let limit = if b.table.is_bits() {
                             MAX_READ_BITS

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use cellguard::config::{self, Plant, QualityConfig};
-use cellguard::quality::dataset::{self, Format, check_id, format_time};
+use cellguard::config::{self, Settings};
+use cellguard::quality::settings::QualitySettings;
+use cellguard::clock::format_time;
+use cellguard::quality::dataset::{self, Format, check_id};
 use cellguard::quality::{CATALOGUE, CellRecord, dataset_header};
 
 /// The plant file CellGuard ships, loaded once.
-pub static PLANT: LazyLock<Plant> = LazyLock::new(|| {
+pub static PLANT: LazyLock<Settings> = LazyLock::new(|| {
     config::parse(
         Path::new("config/plant.toml"),
         include_str!("../../config/plant.toml"),
@@ -20,7 +22,7 @@ pub static PLANT: LazyLock<Plant> = LazyLock::new(|| {
 });
 
 /// The shipped products, limits and default product.
-pub fn quality() -> &'static QualityConfig {
+pub fn quality() -> &'static QualitySettings {
     &PLANT.quality
 }
 

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use app::line::Value;
 use cellguard::acquisition::{Endpoint, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
-use cellguard::config::{Device, Plant, parse};
+use cellguard::config::parse;
 use cellguard::modbus::codec::Raw;
+use cellguard::plant::{Device, Plant};
 use cellguard::sim::SimDevice;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,7 +42,9 @@ fn plant(devices: usize) -> Plant {
             ));
         }
     }
-    parse(std::path::Path::new("bench.toml"), &toml, &|_| None).expect("bench plant")
+    parse(std::path::Path::new("bench.toml"), &toml, &|_| None)
+        .expect("bench plant")
+        .plant
 }
 
 fn now_us() -> f64 {
@@ -157,7 +160,7 @@ async fn measure(devices: usize, seconds: u64) {
             ev = rx.recv() => match ev {
                 Ok(BusEvent::Scan(b)) => {
                     let received = now_us();
-                    if let Some(Some(Value::Number(stamp))) = b.readings.iter().find(|r| r.tag == 0).map(|r| r.value.clone()) {
+                    if let Some(Some(Value::Number(stamp))) = b.readings.iter().find(|r| r.tag.index() == 0).map(|r| r.value.clone()) {
                         latencies_ms.push((received - stamp) / 1000.0);
                     }
                 }

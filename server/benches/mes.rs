@@ -14,14 +14,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cellguard::bus::{BusEvent, now_ms};
-use cellguard::config::{Plant, Secret, load};
+use cellguard::bus::BusEvent;
+use cellguard::clock::{millis, now_ms};
+use cellguard::config::{Settings, load};
 use cellguard::mes::contract::{
     MachineData, MeasurementResult, MessageKind, OrderConfirmation, QualityResult, RiskDecision,
     StateDuration, TagStatistics, TestResult,
 };
 use cellguard::mes::outbox::Message;
+use cellguard::mes::settings::Secret;
 use cellguard::mes::sim::{Fault, MesSim};
+use cellguard::plant::{DeviceId, Plant};
 use leptos::prelude::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -133,7 +136,7 @@ fn backlog(t0: i64) -> Vec<Message> {
     out
 }
 
-fn plant(mes: &MesSim) -> Plant {
+fn plant(mes: &MesSim) -> Settings {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut plant = load(&root.join("config/plant.toml"), &|_| None).expect("default plant");
     plant.quality.models_dir = root.join("model-artifacts");
@@ -149,16 +152,15 @@ fn plant(mes: &MesSim) -> Plant {
 
 /// Lateness of scans: (gap − period) for every pair of consecutive scans of one
 /// scan group, in ms, from scan events gathered between `from` and `to`.
-fn lateness(plant: &Plant, scans: &[(u32, usize, i64)], from: i64, to: i64) -> Vec<f64> {
-    let mut last: std::collections::HashMap<(u32, usize), i64> = Default::default();
+fn lateness(plant: &Plant, scans: &[(DeviceId, usize, i64)], from: i64, to: i64) -> Vec<f64> {
+    let mut last: std::collections::HashMap<(DeviceId, usize), i64> = Default::default();
     let mut out = Vec::new();
     for &(d, first_tag, ts) in scans.iter().filter(|s| s.2 >= from && s.2 < to) {
-        let dev = &plant.devices[d as usize];
+        let dev = plant.device(d);
         let period = dev
-            .scan_groups
-            .iter()
-            .find(|g| Some(&g.name) == dev.tags.get(first_tag).map(|t| &t.scan_group))
-            .map_or(1000, |g| g.period_ms) as i64;
+            .tags
+            .get(first_tag)
+            .map_or(1000, |t| millis(dev.group_of(t).period));
         if let Some(prev) = last.insert((d, first_tag), ts) {
             out.push((ts - prev - period) as f64);
         }
@@ -199,6 +201,7 @@ async fn run_once(i: usize) -> (usize, f64) {
         .site_addr(addr)
         .build();
     let plant = plant(&mes);
+    let topology = plant.plant.clone();
     let app = cellguard::runtime::start(plant.clone(), dir.path(), options, listener, None)
         .await
         .expect("CellGuard");
@@ -215,7 +218,7 @@ async fn run_once(i: usize) -> (usize, f64) {
                     let mut s = scans
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    s.push((b.device, usize::from(r.tag), b.ts_ms));
+                    s.push((b.device, r.tag.index(), b.ts_ms));
                 }
             }
         })
@@ -252,8 +255,8 @@ async fn run_once(i: usize) -> (usize, f64) {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (
-            lateness(&plant, &s, base_from, up),
-            lateness(&plant, &s, up, done.max(up + 1)),
+            lateness(&topology, &s, base_from, up),
+            lateness(&topology, &s, up, done.max(up + 1)),
         )
     };
     println!(

@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use cellguard::config::QualityConfig;
 use cellguard::quality::dataset::{read_file, write_csv};
+use cellguard::quality::settings::QualitySettings;
+use cellguard::risk::artifacts::write_artifacts;
 use cellguard::risk::model::{MODEL_FILE, Model};
-use cellguard::risk::train::{TrainOptions, train, write_artifacts};
+use cellguard::risk::train::{TrainOptions, train};
 use cellguard::sim::cells::dataset;
 
 const CALLS_PER_BATCH: usize = 1000;
@@ -129,7 +130,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let records = read_file(&data, &QualityConfig::default())
+    let records = read_file(&data, &QualitySettings::default())
         .unwrap_or_else(|e| panic!("reading {}: {e}", data.display()));
     println!(
         "data: {} ({} cells), seed {seed}",
@@ -137,7 +138,7 @@ fn main() {
         records.len()
     );
 
-    let policy = QualityConfig::default().threshold.policy();
+    let policy = QualitySettings::default().threshold;
     let opts = TrainOptions::new(seed, policy);
     let t = Instant::now();
     let outcome = train(&records, &opts, &|_, _, _| {}).expect("trains");

@@ -4,7 +4,7 @@
 use app::auth::{AuditAction, AuditEntryView, AuditFilter, AuditPage, Principal};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use crate::bus::now_ms;
+use crate::clock::now_ms;
 
 /// Largest page.
 pub const MAX_PAGE: u32 = 200;
@@ -167,7 +167,7 @@ pub fn to_csv(entries: &[AuditEntryView]) -> Result<Vec<u8>, csv::Error> {
     for e in entries {
         w.write_record([
             e.id.to_string(),
-            crate::quality::dataset::format_time(e.at_ms),
+            crate::clock::format_time(e.at_ms),
             inert(&e.actor),
             e.role.clone().unwrap_or_default(),
             e.action.as_str().to_owned(),

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use app::line::{Link, LinkState, Quality, Value};
 use tokio::sync::broadcast;
 
-use crate::config::Plant;
+use crate::clock::now_ms;
+use crate::plant::{DeviceId, Plant, TagId};
 
 /// One tag's reading in a scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
-    /// Index of the tag in its device.
-    pub tag: u16,
+    /// The tag read.
+    pub tag: TagId,
     /// The value, absent when the read failed.
     pub value: Option<Value>,
     /// Quality of the read.
@@ -22,8 +23,8 @@ pub struct Reading {
 /// The readings of one scan group of one device.
 #[derive(Debug, Clone)]
 pub struct ScanBatch {
-    /// Index of the device in the plant.
-    pub device: u32,
+    /// The device read.
+    pub device: DeviceId,
     /// When the read completed (unix ms).
     pub ts_ms: i64,
     /// Readings.
@@ -37,8 +38,8 @@ pub enum BusEvent {
     Scan(Arc<ScanBatch>),
     /// A PLC link changed state.
     Link {
-        /// Index of the device.
-        device: u32,
+        /// The device.
+        device: DeviceId,
         /// New state.
         link: Link,
     },
@@ -66,14 +67,6 @@ struct DeviceLatest {
 pub struct Bus {
     tx: broadcast::Sender<BusEvent>,
     devices: Vec<Mutex<DeviceLatest>>,
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Bus {
@@ -112,10 +105,10 @@ impl Bus {
 
     /// Records a scan and broadcasts it. A failed read keeps the last value.
     pub fn publish_scan(&self, batch: ScanBatch) {
-        if let Some(dev) = self.devices.get(batch.device as usize) {
+        if let Some(dev) = self.devices.get(batch.device.index()) {
             let mut dev = dev.lock().unwrap_or_else(PoisonError::into_inner);
             for r in &batch.readings {
-                if let Some(t) = dev.tags.get_mut(usize::from(r.tag)) {
+                if let Some(t) = dev.tags.get_mut(r.tag.index()) {
                     if r.value.is_some() {
                         t.value.clone_from(&r.value);
                     }
@@ -129,8 +122,8 @@ impl Bus {
     }
 
     /// Records a link change (only real changes are broadcast).
-    pub fn set_link(&self, device: u32, state: LinkState, error: Option<String>) {
-        let Some(dev) = self.devices.get(device as usize) else {
+    pub fn set_link(&self, device: DeviceId, state: LinkState, error: Option<String>) {
+        let Some(dev) = self.devices.get(device.index()) else {
             return;
         };
         let link = {
@@ -154,8 +147,8 @@ impl Bus {
     }
 
     /// A device's link state.
-    pub fn link(&self, device: u32) -> Option<Link> {
-        self.devices.get(device as usize).map(|d| {
+    pub fn link(&self, device: DeviceId) -> Option<Link> {
+        self.devices.get(device.index()).map(|d| {
             d.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .link
@@ -164,10 +157,17 @@ impl Bus {
     }
 
     /// A copy of a device's latest values.
-    pub fn latest(&self, device: u32) -> Option<(Link, Vec<Latest>)> {
-        self.devices.get(device as usize).map(|d| {
+    pub fn latest(&self, device: DeviceId) -> Option<(Link, Vec<Latest>)> {
+        self.devices.get(device.index()).map(|d| {
             let d = d.lock().unwrap_or_else(PoisonError::into_inner);
             (d.link.clone(), d.tags.clone())
         })
+    }
+
+    /// The latest value of one tag.
+    pub fn tag(&self, tag: TagId) -> Option<Latest> {
+        let d = self.devices.get(tag.device().index())?;
+        let d = d.lock().unwrap_or_else(PoisonError::into_inner);
+        d.tags.get(tag.index()).cloned()
     }
 }

@@ -14,7 +14,7 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
-fn load_plant(cli: &Cli) -> Result<config::Plant, ExitCode> {
+fn load_plant(cli: &Cli) -> Result<config::Settings, ExitCode> {
     config::load(&cli.config, &env).map_err(|errors| {
         eprintln!("{} problem(s) in the plant file:", errors.0.len());
         for e in &errors.0 {
@@ -55,12 +55,11 @@ async fn main() -> ExitCode {
     };
     let result = match cli.action() {
         Command::CheckConfig => {
-            let tags: usize = plant.devices.iter().map(|d| d.tags.len()).sum();
             println!(
                 "{}: ok ({} devices, {} tags)",
                 cli.config.display(),
-                plant.devices.len(),
-                tags
+                plant.plant.devices.len(),
+                plant.plant.tags().count()
             );
             Ok(())
         }
@@ -82,14 +81,14 @@ async fn main() -> ExitCode {
                 },
         } => simulate_mes(addr, admin_addr, token, fault, seed).await,
         Command::Train(args) => {
-            tokio::task::spawn_blocking(move || cellguard::risk::train::run_cli(&plant, &args))
+            tokio::task::spawn_blocking(move || cellguard::cli::train::run(&plant.quality, &args))
                 .await
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("training stopped: {e}")))
         }
-        Command::Import(args) => cellguard::quality::import_cli::run(&plant, &args).await,
-        Command::User { data_dir, what } => cellguard::auth::cli::run_user(&data_dir, &what).await,
+        Command::Import(args) => cellguard::cli::import::run(&plant.quality, &args).await,
+        Command::User { data_dir, what } => cellguard::cli::users::run_user(&data_dir, &what).await,
         Command::Token { data_dir, what } => {
-            cellguard::auth::cli::run_token(&data_dir, &what).await
+            cellguard::cli::users::run_token(&data_dir, &what).await
         }
     };
     match result {
@@ -103,7 +102,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(
-    plant: config::Plant,
+    plant: config::Settings,
     data_dir: &std::path::Path,
     leptos_config: &std::path::Path,
 ) -> anyhow::Result<()> {
@@ -127,10 +126,13 @@ async fn serve(
     Ok(())
 }
 
-async fn simulate_line(plant: config::Plant, seed: Option<u64>) -> anyhow::Result<()> {
+async fn simulate_line(settings: config::Settings, seed: Option<u64>) -> anyhow::Result<()> {
+    let plant = settings.plant;
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let seed = seed.or(plant.simulator.seed).unwrap_or_else(rand::random);
+    let seed = seed
+        .or(settings.simulator.seed)
+        .unwrap_or_else(rand::random);
     for (i, d) in plant.devices.iter().enumerate() {
         let addr = tokio::net::lookup_host((d.host.as_str(), d.port))
             .await
@@ -145,8 +147,11 @@ async fn simulate_line(plant: config::Plant, seed: Option<u64>) -> anyhow::Resul
             &shutdown,
         )
         .await
-        .with_context(|| format!("starting the simulated PLC {} on {addr}", d.id))?;
-        println!("{} ({}) on {} unit {}", d.id, d.name, dev.addr, d.unit_id);
+        .with_context(|| format!("starting the simulated PLC {} on {addr}", d.machine))?;
+        println!(
+            "{} ({}) on {} unit {}",
+            d.machine, d.name, dev.addr, d.unit_id
+        );
     }
     wait_for_signal().await;
     shutdown.cancel();

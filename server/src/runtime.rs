@@ -18,12 +18,14 @@ use app::auth::Scope;
 use crate::acquisition::{DeviceStats, Endpoint, spawn_all};
 use crate::auth::Access;
 use crate::bus::Bus;
-use crate::config::{Device, Plant};
+use crate::config::Settings;
 use crate::mes::Mes;
+use crate::mes::settings::MesConfig;
 use crate::mes::sim::{Fault, MesSim};
-use crate::quality::service::Quality;
+use crate::plant::{Device, Plant};
 use crate::quality::store::QualityStore;
 use crate::services::Line;
+use crate::services::quality::Quality;
 use crate::sim::stations::Truth;
 use crate::sim::{RunningDevice, start_device};
 use crate::storage::HistoryStore;
@@ -94,7 +96,7 @@ pub async fn start_simulators(
             shutdown,
         )
         .await
-        .with_context(|| format!("starting the simulated PLC {}", d.id))?;
+        .with_context(|| format!("starting the simulated PLC {}", d.machine))?;
         out.push(sim);
     }
     Ok(out)
@@ -141,26 +143,45 @@ pub fn endpoints(devices: &[Arc<Device>], simulators: &[RunningDevice]) -> Vec<E
 /// Starts CellGuard serving on `listener`; with `first_admin`, creates that admin
 /// first if there are no users yet (before anything is served).
 pub async fn start(
-    plant: Plant,
+    settings: Settings,
     data_dir: &Path,
     options: LeptosOptions,
     listener: TcpListener,
     first_admin: Option<FirstAdmin>,
 ) -> anyhow::Result<Running> {
+    let Settings {
+        plant,
+        history,
+        simulator,
+        quality: quality_settings,
+        access: access_settings,
+        mes: mes_settings,
+        writeback,
+    } = settings;
     let plant = Arc::new(plant);
+    let quality_settings = Arc::new(quality_settings);
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let sqlite = SqliteStore::open_in(data_dir)
         .await
         .with_context(|| format!("opening the database in {}", data_dir.display()))?;
     let bus = Arc::new(Bus::new(&plant, BUS_CAPACITY));
-    let (mes, mes_sim) = start_mes(&plant, sqlite.pool(), &bus, &tasks, &shutdown).await?;
+    let (mes, mes_sim) = start_mes(
+        &plant,
+        &mes_settings,
+        simulator.seed,
+        sqlite.pool(),
+        &bus,
+        &tasks,
+        &shutdown,
+    )
+    .await?;
     let mut quality_store = QualityStore::new(sqlite.pool().clone());
     if mes.enabled() {
         quality_store = quality_store.reporting_to_mes(Arc::clone(&mes.wake));
     }
     let quality = Arc::new(
-        Quality::open(Arc::new(plant.quality.clone()), quality_store)
+        Quality::open(Arc::clone(&quality_settings), quality_store)
             .await
             .context("opening the quality records")?,
     );
@@ -186,10 +207,10 @@ pub async fn start(
     let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
 
-    let simulators = if plant.simulator.embedded {
+    let simulators = if simulator.embedded {
         start_simulators(
             &devices,
-            plant.simulator.seed.unwrap_or_else(rand::random),
+            simulator.seed.unwrap_or_else(rand::random),
             &tasks,
             &shutdown,
         )
@@ -201,20 +222,26 @@ pub async fn start(
 
     tasks.spawn(crate::storage::writer::run(
         Arc::clone(&plant),
+        history.clone(),
         Arc::clone(&bus),
         Arc::clone(&store),
         shutdown.clone(),
     ));
     tasks.spawn(crate::storage::writer::run_retention(
-        plant.history.retention_days,
+        history.retention,
         Arc::clone(&store),
         shutdown.clone(),
     ));
     let (stats, writers) = spawn_all(&devices, &endpoints, &bus, &tasks, &shutdown);
-    let actions =
-        crate::actions::Actions::open(Arc::clone(&plant), pool, Arc::clone(&bus), writers)
-            .await
-            .context("opening the corrective actions")?;
+    let actions = crate::actions::Actions::open(
+        Arc::clone(&plant),
+        writeback,
+        pool,
+        Arc::clone(&bus),
+        writers,
+    )
+    .await
+    .context("opening the corrective actions")?;
     tasks.spawn(actions.clone().run(shutdown.clone()));
 
     // Drop compressed copies of an earlier build now, then (in production) compress
@@ -243,7 +270,7 @@ pub async fn start(
             access: access.clone(),
             mes: mes.clone(),
             actions: actions.clone(),
-            access_config: plant.access.clone(),
+            access_config: access_settings,
             shutdown: shutdown.clone(),
         },
     );
@@ -274,6 +301,8 @@ pub async fn start(
         };
         tasks.spawn(crate::sim::stations::run(
             Arc::clone(&plant),
+            Arc::clone(&quality_settings),
+            simulator.clone(),
             Arc::clone(&bus),
             mes.enabled().then(|| mes.orders.clone()),
             crate::sim::stations::IngestTarget {
@@ -283,8 +312,7 @@ pub async fn start(
                 ),
                 token,
             },
-            plant.simulator.cells_per_minute,
-            plant.simulator.seed.unwrap_or_else(rand::random),
+            simulator.seed.unwrap_or_else(rand::random),
             Arc::clone(&truth),
             shutdown.clone(),
         ));
@@ -323,19 +351,21 @@ pub async fn start(
 /// plant file asks for it, else the configured MES, else none.
 async fn start_mes(
     plant: &Arc<Plant>,
+    cfg: &MesConfig,
+    seed: Option<u64>,
     pool: &sqlx::SqlitePool,
     bus: &Arc<Bus>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Mes, Option<MesSim>)> {
-    let (endpoint, sim) = if plant.mes.embedded {
-        let token = crate::risk::train::hex(&rand::random::<[u8; 32]>());
+    let (endpoint, sim) = if cfg.embedded {
+        let token = crate::util::hex(&rand::random::<[u8; 32]>());
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sim = MesSim::start(
             loopback,
             loopback,
             token.clone(),
-            plant.simulator.seed.unwrap_or_else(rand::random),
+            seed.unwrap_or_else(rand::random),
             Fault::None,
             tasks,
             shutdown,
@@ -348,9 +378,9 @@ async fn start_mes(
             Some(sim),
         )
     } else {
-        (crate::mes::configured_endpoint(&plant.mes), None)
+        (crate::mes::configured_endpoint(cfg), None)
     };
-    let mes = Mes::start(plant, pool.clone(), bus, endpoint, tasks, shutdown)
+    let mes = Mes::start(plant, cfg, pool.clone(), bus, endpoint, tasks, shutdown)
         .context("starting the MES client")?;
     Ok((mes, sim))
 }

@@ -2,8 +2,6 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
-
 /// Installs the global subscriber once.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
@@ -17,4 +15,13 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }

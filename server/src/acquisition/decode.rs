@@ -2,10 +2,10 @@
 
 use app::line::{Quality, Value};
 
+use super::plan::Block;
 use crate::bus::Reading;
-use crate::config::{DataType, Device};
-use crate::modbus::codec::{Raw, decode, scale};
-use crate::modbus::plan::Block;
+use crate::modbus::codec::{DataType, Raw, decode, scale};
+use crate::plant::{Device, Tag};
 
 /// A block's reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +37,13 @@ pub fn block_readings(device: &Device, block: &Block, words: &Words) -> Vec<Read
         .iter()
         .map(|&ti| {
             let tag = &device.tags[ti];
-            let offset = (tag.address as usize).saturating_sub(usize::from(block.start));
+            let offset = usize::from(tag.address).saturating_sub(usize::from(block.start));
             let value = match words {
                 Words::Bits(bits) => bits.get(offset).map(|b| Raw::Bool(*b)).ok_or(()),
                 Words::Registers(regs) => decode(
                     regs.get(offset..).unwrap_or(&[]),
                     tag.data_type,
-                    tag.order(device),
+                    tag.word_order,
                     tag.bit,
                     tag.length,
                 )
@@ -54,7 +54,7 @@ pub fn block_readings(device: &Device, block: &Block, words: &Words) -> Vec<Read
                 Ok(raw) => to_value(tag, raw),
             };
             Reading {
-                tag: u16::try_from(ti).unwrap_or(u16::MAX),
+                tag: tag.id,
                 value,
                 quality,
             }
@@ -62,18 +62,14 @@ pub fn block_readings(device: &Device, block: &Block, words: &Words) -> Vec<Read
         .collect()
 }
 
-fn to_value(tag: &crate::config::Tag, raw: Raw) -> (Option<Value>, Quality) {
+fn to_value(tag: &Tag, raw: Raw) -> (Option<Value>, Quality) {
     match raw {
         Raw::Number(n) => {
             if let Some(states) = &tag.states {
                 // Look the raw value up by name; an unmapped value is shown but marked bad.
                 let key = n as i64;
-                let name = states
-                    .iter()
-                    .find(|(k, _)| k.trim().parse::<i64>().ok() == Some(key))
-                    .map(|(_, v)| v.clone());
-                match name {
-                    Some(name) => (Some(Value::Text(name)), Quality::Good),
+                match states.name_of(key) {
+                    Some(name) => (Some(Value::Text(name.to_owned())), Quality::Good),
                     None => (Some(Value::Text(format!("Unknown ({key})"))), Quality::Bad),
                 }
             } else if tag.data_type == DataType::Bit {
@@ -94,8 +90,8 @@ fn to_value(tag: &crate::config::Tag, raw: Raw) -> (Option<Value>, Quality) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acquisition::plan::plan;
     use crate::config::parse;
-    use crate::modbus::plan::plan;
     use std::path::Path;
 
     const PLANT: &str = r#"
@@ -137,8 +133,8 @@ scan_group = "g"
     #[test]
     fn a_block_decodes_into_scaled_named_values() {
         let p = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
-        let d = &p.devices[0];
-        let blocks = plan(d, "g");
+        let d = &p.plant.devices[0];
+        let blocks = plan(d, 0);
         assert_eq!(blocks.len(), 1);
         // speed 1500.5 in CDAB, temp -20 raw → -1.0 °C, state 6, bit 2 set
         let regs = vec![0x9000, 0x44BB, (-20i16) as u16, 6, 0b100];
@@ -160,8 +156,8 @@ scan_group = "g"
     fn values_that_are_not_finite_after_scaling_are_bad() {
         let text = PLANT.replace("scale = 0.1", "scale = 1e305");
         let p = parse(Path::new("p"), &text, &|_| None).expect("valid");
-        let d = &p.devices[0];
-        let blocks = plan(d, "g");
+        let d = &p.plant.devices[0];
+        let blocks = plan(d, 0);
         // temp raw 30000 × 1e305 overflows; speed NaN (7FC0 0000 in CDAB)
         let r = block_readings(
             d,
@@ -176,8 +172,8 @@ scan_group = "g"
     #[test]
     fn an_unmapped_state_is_shown_but_marked_bad() {
         let p = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
-        let d = &p.devices[0];
-        let blocks = plan(d, "g");
+        let d = &p.plant.devices[0];
+        let blocks = plan(d, 0);
         let r = block_readings(d, &blocks[0], &Words::Registers(vec![0, 0, 0, 99, 0]));
         assert_eq!(r[2].value, Some(Value::Text("Unknown (99)".into())));
         assert_eq!(r[2].quality, Quality::Bad);
@@ -186,8 +182,8 @@ scan_group = "g"
     #[test]
     fn a_reply_too_short_for_a_tag_marks_it_bad() {
         let p = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
-        let d = &p.devices[0];
-        let blocks = plan(d, "g");
+        let d = &p.plant.devices[0];
+        let blocks = plan(d, 0);
         let r = block_readings(d, &blocks[0], &Words::Registers(vec![0x9000]));
         assert_eq!(r[0].quality, Quality::Bad);
         assert!(r.iter().all(|r| r.quality == Quality::Bad));

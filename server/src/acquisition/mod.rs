@@ -8,6 +8,7 @@
 //! the block's tags bad; the connection stays. One device never waits for another.
 
 pub mod decode;
+pub mod plan;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
-use crate::bus::{Bus, Reading, ScanBatch, now_ms};
-use crate::config::{DataType, Device, Table};
-use crate::modbus::plan::{Block, plan};
+use crate::bus::{Bus, Reading, ScanBatch};
+use crate::clock::now_ms;
+use crate::modbus::codec::DataType;
+use crate::plant::{Access, Device, Table, Tag, TagId};
+use plan::{Block, plan};
 
 /// Why a connection was given up.
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +84,8 @@ pub enum WriteError {
 /// A write of one tag, answered on `reply` with the value read back.
 #[derive(Debug)]
 pub struct WriteRequest {
-    /// Index of the tag in its device.
-    pub tag: usize,
+    /// The tag.
+    pub tag: TagId,
     /// Value in engineering units.
     pub value: f64,
     /// The outcome.
@@ -99,10 +102,13 @@ pub struct PlcWriters {
 }
 
 impl PlcWriters {
-    /// Writes `value` to tag `tag` of device `device` through its connection owner
-    /// and returns the value read back.
-    pub async fn write(&self, device: usize, tag: usize, value: f64) -> Result<f64, WriteError> {
-        let tx = self.senders.get(device).ok_or(WriteError::NotConnected)?;
+    /// Writes `value` to `tag` through its device's connection owner and returns
+    /// the value read back.
+    pub async fn write(&self, tag: TagId, value: f64) -> Result<f64, WriteError> {
+        let tx = self
+            .senders
+            .get(tag.device().index())
+            .ok_or(WriteError::NotConnected)?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         tx.send(WriteRequest { tag, value, reply })
             .await
@@ -143,7 +149,6 @@ struct GroupPlan {
 
 /// Owns the connection to one PLC.
 pub struct DeviceRunner {
-    index: u32,
     device: Arc<Device>,
     endpoint: Endpoint,
     bus: Arc<Bus>,
@@ -162,16 +167,14 @@ async fn next_write(
 }
 
 impl DeviceRunner {
-    /// A runner for device `index` of the plant.
+    /// A runner for `device`.
     pub fn new(
-        index: u32,
         device: Arc<Device>,
         endpoint: Endpoint,
         bus: Arc<Bus>,
         stats: Arc<DeviceStats>,
     ) -> Self {
         Self {
-            index,
             device,
             endpoint,
             bus,
@@ -187,7 +190,7 @@ impl DeviceRunner {
     }
 
     /// Connects, polls and reconnects until `shutdown` is cancelled.
-    #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.id))]
+    #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.machine))]
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut rng = rand::rngs::SmallRng::from_os_rng();
@@ -231,26 +234,29 @@ impl DeviceRunner {
 
     fn mark_lost(&self, e: &ModbusError) {
         // Tags first, then the link: whoever sees the link change sees the tags marked.
-        if self.bus.link(self.index).map(|l| l.state) != Some(LinkState::CommLost) {
-            let readings = (0..self.device.tags.len())
-                .map(|i| Reading {
-                    tag: u16::try_from(i).unwrap_or(u16::MAX),
+        if self.bus.link(self.device.id).map(|l| l.state) != Some(LinkState::CommLost) {
+            let readings = self
+                .device
+                .tags
+                .iter()
+                .map(|t| Reading {
+                    tag: t.id,
                     value: None,
                     quality: Quality::CommLost,
                 })
                 .collect();
             self.bus.publish_scan(ScanBatch {
-                device: self.index,
+                device: self.device.id,
                 ts_ms: now_ms(),
                 readings,
             });
         }
         self.bus
-            .set_link(self.index, LinkState::CommLost, Some(e.to_string()));
+            .set_link(self.device.id, LinkState::CommLost, Some(e.to_string()));
     }
 
     async fn connect(&self) -> Result<Context, ModbusError> {
-        let limit = self.device.connect_timeout_ms;
+        let limit = self.device.connect_timeout;
         let target = format!("{}:{}", self.endpoint.host, self.endpoint.port);
         let attempt = async {
             let addr: SocketAddr = tokio::net::lookup_host(&target)
@@ -262,9 +268,9 @@ impl DeviceRunner {
                 .await
                 .map_err(|e| ModbusError::Transport(e.to_string()))
         };
-        timeout(Duration::from_millis(limit), attempt)
+        timeout(limit, attempt)
             .await
-            .map_err(|_| ModbusError::Timeout(limit))?
+            .map_err(|_| ModbusError::Timeout(ms(limit)))?
     }
 
     /// Carries out one write request on the open connection, publishes the value
@@ -281,11 +287,12 @@ impl DeviceRunner {
         let bit = self
             .device
             .tags
-            .get(req.tag)
+            .get(req.tag.index())
             .is_some_and(|t| t.data_type == DataType::Bit);
-        if let (Some(v), Ok(tag)) = (read, u16::try_from(req.tag)) {
+        if let Some(v) = read {
+            let tag = req.tag;
             self.bus.publish_scan(ScanBatch {
-                device: self.index,
+                device: self.device.id,
                 ts_ms: now_ms(),
                 readings: vec![Reading {
                     tag,
@@ -323,9 +330,10 @@ impl DeviceRunner {
             .device
             .scan_groups
             .iter()
-            .map(|g| GroupPlan {
-                period: Duration::from_millis(g.period_ms),
-                blocks: plan(&self.device, &g.name),
+            .enumerate()
+            .map(|(gi, g)| GroupPlan {
+                period: g.period,
+                blocks: plan(&self.device, gi),
                 next_due: now,
             })
             .filter(|g| !g.blocks.is_empty())
@@ -364,14 +372,14 @@ impl DeviceRunner {
             if !online {
                 online = true;
                 backoff.reset();
-                self.bus.set_link(self.index, LinkState::Online, None);
+                self.bus.set_link(self.device.id, LinkState::Online, None);
             }
             self.stats.scans.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .values
                 .fetch_add(readings.len() as u64, Ordering::Relaxed);
             self.bus.publish_scan(ScanBatch {
-                device: self.index,
+                device: self.device.id,
                 ts_ms: now_ms(),
                 readings,
             });
@@ -386,6 +394,11 @@ impl DeviceRunner {
             }
         }
     }
+}
+
+/// A timeout in whole milliseconds, as the error messages say it.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Reads one block under the device timeout and decodes its tags.
@@ -404,9 +417,9 @@ async fn read_block(
         Table::Coil => Request::ReadCoils(block.start, block.count),
         Table::Discrete => Request::ReadDiscreteInputs(block.start, block.count),
     };
-    let reply = timeout(Duration::from_millis(device.timeout_ms), ctx.call(request))
+    let reply = timeout(device.timeout, ctx.call(request))
         .await
-        .map_err(|_| ModbusError::Timeout(device.timeout_ms))?
+        .map_err(|_| ModbusError::Timeout(ms(device.timeout)))?
         .map_err(|e| ModbusError::Transport(e.to_string()))?;
     let words = match reply {
         Ok(Response::ReadHoldingRegisters(r) | Response::ReadInputRegisters(r)) => {
@@ -433,7 +446,7 @@ async fn read_block(
                 .tags
                 .iter()
                 .map(|&t| Reading {
-                    tag: u16::try_from(t).unwrap_or(u16::MAX),
+                    tag: device.tags[t].id,
                     value: None,
                     quality: Quality::Bad,
                 })
@@ -454,30 +467,30 @@ async fn read_block(
 async fn write_tag(
     ctx: &mut Context,
     device: &Device,
-    tag: usize,
+    tag: TagId,
     value: f64,
 ) -> Result<f64, WriteError> {
     use crate::modbus::codec::{self, Raw};
     let t = device
         .tags
-        .get(tag)
-        .ok_or_else(|| WriteError::NotWritable(format!("no tag #{tag}")))?;
-    if t.access != crate::config::Access::ReadWrite {
+        .get(tag.index())
+        .filter(|t| t.id == tag)
+        .ok_or_else(|| WriteError::NotWritable(format!("no tag #{}", tag.index())))?;
+    let Access::ReadWrite(limits) = t.access else {
         return Err(WriteError::NotWritable(format!("{} is read-only", t.name)));
-    }
+    };
     if !value.is_finite() {
         return Err(WriteError::NotWritable(format!("{value} is not a number")));
     }
-    let address = u16::try_from(t.address)
-        .map_err(|_| WriteError::NotWritable(format!("address {}", t.address)))?;
-    let limit = device.timeout_ms;
+    let address = t.address;
+    let limit = device.timeout;
     let call = async |ctx: &mut Context, request: Request<'static>| match timeout(
-        Duration::from_millis(limit),
+        limit,
         ctx.call(request),
     )
     .await
     {
-        Err(_) => Err(WriteError::Timeout(limit)),
+        Err(_) => Err(WriteError::Timeout(ms(limit))),
         Ok(Err(e)) => Err(WriteError::Transport(e.to_string())),
         Ok(Ok(Err(exception))) => Err(WriteError::Exception(exception.to_string())),
         Ok(Ok(Ok(response))) => Ok(response),
@@ -491,7 +504,7 @@ async fn write_tag(
         }
         (Table::Holding, ty) => {
             let raw = codec::unscale(value, t.scale, t.offset);
-            let words = codec::encode(&Raw::Number(raw), ty, t.order(device), t.length);
+            let words = codec::encode(&Raw::Number(raw), ty, t.word_order, t.length);
             let count = u16::try_from(words.len()).unwrap_or(u16::MAX);
             (
                 Request::WriteMultipleRegisters(address, words.into()),
@@ -512,7 +525,7 @@ async fn write_tag(
     call(ctx, request).await?;
     let read_back = match call(ctx, read).await? {
         Response::ReadHoldingRegisters(words) => {
-            let raw = codec::decode(&words, t.data_type, t.order(device), t.bit, t.length)
+            let raw = codec::decode(&words, t.data_type, t.word_order, t.bit, t.length)
                 .map_err(|e| WriteError::Transport(e.to_string()))?;
             match raw {
                 Raw::Number(n) => codec::scale(n, t.scale, t.offset),
@@ -524,7 +537,7 @@ async fn write_tag(
             return Err(WriteError::Transport(format!("unexpected reply {other:?}")));
         }
     };
-    if t.verify && !same_value(value, read_back, t) {
+    if limits.verify && !same_value(value, read_back, t) {
         return Err(WriteError::Mismatch {
             wrote: value,
             read: read_back,
@@ -535,7 +548,7 @@ async fn write_tag(
 
 /// Whether a value read back is the one written, within what the tag's type and
 /// scale can hold (f32 keeps about 7 digits; integers round to one scale step).
-fn same_value(wrote: f64, read: f64, tag: &crate::config::Tag) -> bool {
+fn same_value(wrote: f64, read: f64, tag: &Tag) -> bool {
     let tolerance = match tag.data_type {
         DataType::F32 => 1e-6 * wrote.abs().max(1.0),
         DataType::F64 => 1e-12 * wrote.abs().max(1.0),
@@ -557,13 +570,11 @@ pub fn spawn_all(
     let stats = devices
         .iter()
         .zip(endpoints)
-        .enumerate()
-        .map(|(i, (d, e))| {
+        .map(|(d, e)| {
             let stats = Arc::new(DeviceStats::default());
             let (tx, rx) = tokio::sync::mpsc::channel(WRITE_QUEUE);
             senders.push(tx);
             let runner = DeviceRunner::new(
-                u32::try_from(i).unwrap_or(u32::MAX),
                 Arc::clone(d),
                 e.clone(),
                 Arc::clone(bus),

@@ -3,7 +3,8 @@
 //! Adjacent tags of one table are merged into one read when the gap between them
 //! is at most the device's `max_gap` and the read stays within the Modbus limit.
 
-use crate::config::{Device, MAX_READ_BITS, MAX_READ_REGISTERS, Table};
+use crate::modbus::{MAX_READ_BITS, MAX_READ_REGISTERS};
+use crate::plant::{Device, Table};
 
 /// One read request and the tags it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +19,17 @@ pub struct Block {
     pub tags: Vec<usize>,
 }
 
-/// Plans the reads of one scan group of a validated, normalised device.
-pub fn plan(device: &Device, group: &str) -> Vec<Block> {
+/// Plans the reads of scan group `group` (its index in the device's groups).
+pub fn plan(device: &Device, group: usize) -> Vec<Block> {
     let mut tags: Vec<(Table, u32, u32, usize)> = device
         .tags
         .iter()
         .enumerate()
         .filter(|(_, t)| t.scan_group == group)
-        .map(|(i, t)| (t.table, t.address, t.address + u32::from(t.width()), i))
+        .map(|(i, t)| {
+            let start = u32::from(t.address);
+            (t.table, start, start + u32::from(t.width()), i)
+        })
         .collect();
     tags.sort_by_key(|&(table, start, _, i)| (table, start, i));
     let gap = u32::from(device.max_gap);
@@ -70,12 +74,16 @@ fn to_block((table, start, end, tags): (Table, u32, u32, Vec<usize>)) -> Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Access, DataType, Device, ScanGroup, Tag};
+    use std::time::Duration;
 
-    fn tag(name: &str, table: Table, address: u32, ty: DataType, group: &str) -> Tag {
+    use crate::modbus::codec::DataType;
+    use crate::plant::{Access, DeviceId, ScanGroup, Tag, TagId};
+
+    fn tag(name: &str, table: Table, address: u16, ty: DataType, group: &str) -> Tag {
         Tag {
+            id: TagId::new(DeviceId::new(0), 0),
             name: name.into(),
-            label: String::new(),
+            label: name.into(),
             table,
             address,
             data_type: ty,
@@ -85,16 +93,12 @@ mod tests {
             } else {
                 None
             },
-            word_order: None,
+            word_order: Default::default(),
             scale: 1.0,
             offset: 0.0,
             unit: String::new(),
-            scan_group: group.into(),
+            scan_group: usize::from(group == "slow"),
             access: Access::Read,
-            min: None,
-            max: None,
-            max_step: None,
-            verify: true,
             key: false,
             states: None,
             sim: None,
@@ -103,24 +107,23 @@ mod tests {
 
     fn device(tags: Vec<Tag>, max_gap: u16) -> Device {
         Device {
-            id: "D".into(),
+            id: DeviceId::new(0),
+            machine: "D".into(),
             name: "D".into(),
             host: "h".into(),
             port: 502,
             unit_id: 1,
-            word_order: Default::default(),
-            address_base: Default::default(),
-            timeout_ms: 100,
-            connect_timeout_ms: 100,
+            timeout: Duration::from_millis(100),
+            connect_timeout: Duration::from_millis(100),
             max_gap,
             scan_groups: vec![
                 ScanGroup {
                     name: "fast".into(),
-                    period_ms: 100,
+                    period: Duration::from_millis(100),
                 },
                 ScanGroup {
                     name: "slow".into(),
-                    period_ms: 1000,
+                    period: Duration::from_millis(1000),
                 },
             ],
             tags,
@@ -138,7 +141,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            plan(&d, "fast"),
+            plan(&d, 0),
             vec![Block {
                 table: Table::Holding,
                 start: 0,
@@ -158,7 +161,7 @@ mod tests {
             ],
             4,
         );
-        let p = plan(&d, "fast");
+        let p = plan(&d, 0);
         assert_eq!(p.len(), 2);
         assert_eq!(
             (p[0].start, p[0].count, p[0].tags.clone()),
@@ -178,10 +181,10 @@ mod tests {
             ],
             8,
         );
-        let fast = plan(&d, "fast");
+        let fast = plan(&d, 0);
         assert_eq!(fast.len(), 3);
         assert!(fast.iter().all(|b| b.tags.len() == 1));
-        assert_eq!(plan(&d, "slow").len(), 1);
+        assert_eq!(plan(&d, 1).len(), 1);
     }
 
     #[test]
@@ -198,7 +201,7 @@ mod tests {
             })
             .collect();
         let d = device(tags, 8);
-        let p = plan(&d, "fast");
+        let p = plan(&d, 0);
         assert!(p.iter().all(|b| b.count <= 125), "{p:?}");
         assert_eq!(p.iter().map(|b| b.tags.len()).sum::<usize>(), 100);
         assert_eq!(p.len(), 2);
@@ -206,9 +209,10 @@ mod tests {
         for b in &p {
             for &t in &b.tags {
                 let tag = &d.tags[t];
-                assert!(tag.address >= u32::from(b.start));
+                assert!(tag.address >= b.start);
                 assert!(
-                    tag.address + u32::from(tag.width()) <= u32::from(b.start) + u32::from(b.count)
+                    u32::from(tag.address) + u32::from(tag.width())
+                        <= u32::from(b.start) + u32::from(b.count)
                 );
             }
         }
@@ -222,7 +226,7 @@ mod tests {
         b.bit = Some(2);
         let d = device(vec![a, b], 0);
         assert_eq!(
-            plan(&d, "fast"),
+            plan(&d, 0),
             vec![Block {
                 table: Table::Holding,
                 start: 7,

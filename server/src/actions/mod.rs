@@ -4,11 +4,11 @@
 //! connection owner ([`PlcWriters`]), is read back and verified, and is recorded in
 //! the actions journal ([`store`]); people's decisions also go to the audit trail.
 
+pub mod settings;
 pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
 
 use app::actions::{
     ActionFilter, ActionState, ActionView, ActionsSummary, ActionsView, Envelope, MachineMode,
@@ -24,9 +24,12 @@ use tracing::{info, warn};
 
 use crate::acquisition::{PlcWriters, WriteError};
 use crate::audit::{AuditEvent, AuditLog};
-use crate::bus::{Bus, now_ms};
-use crate::config::{Access, Plant, RuleConfig, WritebackConfig};
+use crate::bus::Bus;
+use crate::clock::millis;
+use crate::clock::now_ms;
+use crate::plant::{DeviceId, Plant, TagId};
 use crate::storage::StoreError;
+use settings::{Rule, WritebackSettings};
 
 use self::store::{ActionStore, NewAction};
 
@@ -43,6 +46,7 @@ pub struct Actions {
 
 struct Inner {
     plant: Arc<Plant>,
+    cfg: WritebackSettings,
     bus: Arc<Bus>,
     store: ActionStore,
     writers: PlcWriters,
@@ -64,33 +68,28 @@ fn unavailable(e: StoreError) -> ServiceError {
     ServiceError::Unavailable
 }
 
-/// Where a tag is: device index, tag index.
-fn locate(plant: &Plant, machine: &str, tag: &str) -> Option<(usize, usize)> {
-    let di = plant.devices.iter().position(|d| d.id == machine)?;
-    let ti = plant.devices[di].tags.iter().position(|t| t.name == tag)?;
-    Some((di, ti))
+/// The tag `tag` of machine `machine`.
+fn locate(plant: &Plant, machine: &str, tag: &str) -> Option<TagId> {
+    plant.tag_named(machine, tag).map(|t| t.id)
 }
 
 /// A tag's envelope from the plant file (`None` if it is not writable).
-fn envelope(plant: &Plant, di: usize, ti: usize) -> Option<Envelope> {
-    let t = &plant.devices[di].tags[ti];
-    let w = &plant.writeback;
-    match (t.access, t.min, t.max, t.max_step) {
-        (Access::ReadWrite, Some(min), Some(max), Some(max_step)) => Some(Envelope {
-            min,
-            max,
-            max_step,
-            min_interval_ms: (w.min_interval_s * 1000.0) as i64,
-            allowed_states: w.allowed_states.clone(),
-        }),
-        _ => None,
-    }
+fn envelope(plant: &Plant, w: &WritebackSettings, tag: TagId) -> Option<Envelope> {
+    let l = plant.tag(tag).access.limits()?;
+    Some(Envelope {
+        min: l.min,
+        max: l.max,
+        max_step: l.max_step,
+        min_interval_ms: millis(w.min_interval),
+        allowed_states: w.allowed_states.clone(),
+    })
 }
 
 impl Actions {
     /// Opens the journal on `pool` and the modes supervisors set earlier.
     pub async fn open(
         plant: Arc<Plant>,
+        cfg: WritebackSettings,
         pool: SqlitePool,
         bus: Arc<Bus>,
         writers: PlcWriters,
@@ -99,7 +98,7 @@ impl Actions {
         let mut modes: HashMap<String, WriteMode> = plant
             .devices
             .iter()
-            .map(|d| (d.id.clone(), plant.writeback.mode_of(&d.id)))
+            .map(|d| (d.machine.clone(), cfg.mode_of(d.id)))
             .collect();
         for (machine, mode) in store.modes().await? {
             if let Some(m) = modes.get_mut(&machine) {
@@ -110,6 +109,7 @@ impl Actions {
         let a = Actions {
             inner: Arc::new(Inner {
                 plant,
+                cfg,
                 bus,
                 store,
                 writers,
@@ -128,8 +128,8 @@ impl Actions {
         &self.inner.store
     }
 
-    fn cfg(&self) -> &WritebackConfig {
-        &self.inner.plant.writeback
+    fn cfg(&self) -> &WritebackSettings {
+        &self.inner.cfg
     }
 
     /// A machine's mode now.
@@ -175,40 +175,41 @@ impl Actions {
         }
     }
 
-    /// The latest readings of device `di` (empty before its first scan).
-    fn latest(&self, di: usize) -> Vec<crate::bus::Latest> {
-        u32::try_from(di)
-            .ok()
-            .and_then(|i| self.inner.bus.latest(i))
+    /// The latest readings of `device` (empty before its first scan).
+    fn latest(&self, device: DeviceId) -> Vec<crate::bus::Latest> {
+        self.inner
+            .bus
+            .latest(device)
             .map(|(_, l)| l)
             .unwrap_or_default()
     }
 
     /// A tag's value as last read with good quality.
-    fn latest_value(&self, di: usize, ti: usize) -> Option<f64> {
-        self.latest(di)
-            .get(ti)
+    fn latest_value(&self, tag: TagId) -> Option<f64> {
+        self.inner
+            .bus
+            .tag(tag)
             .filter(|l| l.quality == Quality::Good)
-            .and_then(|l| l.value.as_ref())
+            .and_then(|l| l.value)
             .and_then(|v| v.as_f64())
     }
 
     /// What is known of a tag now, for the envelope.
-    async fn tag_now(&self, di: usize, ti: usize) -> Result<TagNow, StoreError> {
+    async fn tag_now(&self, tag: TagId) -> Result<TagNow, StoreError> {
         let plant = &self.inner.plant;
-        let d = &plant.devices[di];
-        let latest = self.latest(di);
-        let reading = latest.get(ti);
+        let d = plant.device(tag.device());
+        let latest = self.latest(d.id);
+        let reading = latest.get(tag.index());
         let machine_state = d
             .state_tag()
-            .and_then(|si| latest.get(si))
+            .and_then(|st| latest.get(st.id.index()))
             .filter(|l| l.quality == Quality::Good)
             .and_then(|l| match &l.value {
                 Some(app::line::Value::Text(s)) => Some(s.clone()),
                 _ => None,
             });
         Ok(TagNow {
-            writable: envelope(plant, di, ti).is_some(),
+            writable: envelope(plant, &self.inner.cfg, tag).is_some(),
             value: reading
                 .and_then(|l| l.value.as_ref())
                 .and_then(|v| v.as_f64()),
@@ -217,14 +218,14 @@ impl Actions {
             last_write_ms: self
                 .inner
                 .store
-                .last_write_ms(&d.id, &d.tags[ti].name)
+                .last_write_ms(&d.machine, &plant.tag(tag).name)
                 .await?,
         })
     }
 
     /// Expires proposals nobody decided in time; returns how many.
     pub async fn expire(&self, now: i64) -> Result<usize, StoreError> {
-        let before = now - (self.cfg().expire_after_s * 1000.0) as i64;
+        let before = now - millis(self.cfg().expire_after);
         let ids = self.inner.store.expire(before, now).await?;
         if !ids.is_empty() {
             info!(actions = ?ids, "proposals expired without a decision");
@@ -249,16 +250,16 @@ impl Actions {
         Ok(proposed)
     }
 
-    async fn evaluate_rule(&self, rule: &RuleConfig, now: i64) -> Result<Option<i64>, StoreError> {
-        let mode = self.mode(&rule.machine);
+    async fn evaluate_rule(&self, rule: &Rule, now: i64) -> Result<Option<i64>, StoreError> {
+        let plant = &self.inner.plant;
+        let machine = &plant.device(rule.tag.device()).machine;
+        let tag_name = &plant.tag(rule.tag).name;
+        let mode = self.mode(machine);
         if mode == WriteMode::Off {
             return Ok(None);
         }
-        let Some((di, ti)) = locate(&self.inner.plant, &rule.machine, &rule.tag) else {
-            return Ok(None);
-        };
         let (waiting, last) = self.inner.store.rule_state(&rule.name).await?;
-        let cooldown_ms = (rule.cooldown_s * 1000.0) as i64;
+        let cooldown_ms = millis(rule.cooldown);
         if waiting || last.is_some_and(|l| now < l.saturating_add(cooldown_ms)) {
             return Ok(None);
         }
@@ -270,9 +271,9 @@ impl Actions {
         let Some(observed) = rule.when.holds(&cells) else {
             return Ok(None);
         };
-        let tag = self.tag_now(di, ti).await?;
+        let tag = self.tag_now(rule.tag).await?;
         let target = rule.change.target(tag.value);
-        let env = envelope(&self.inner.plant, di, ti);
+        let env = envelope(plant, &self.inner.cfg, rule.tag);
         let outcome = match &env {
             Some(env) => check(env, &tag, target, now),
             None => Err(app::actions::Refusal::NotWritable),
@@ -280,8 +281,8 @@ impl Actions {
         let from = tag.value.unwrap_or(f64::NAN);
         let mut action = NewAction {
             created_ms: now,
-            machine: rule.machine.clone(),
-            tag: rule.tag.clone(),
+            machine: machine.clone(),
+            tag: tag_name.clone(),
             rule: rule.name.clone(),
             rationale: rule.rationale.clone(),
             observed,
@@ -311,7 +312,7 @@ impl Actions {
                     ));
                 }
                 let id = self.inner.store.insert(&action).await?;
-                info!(id, rule = %rule.name, machine = %rule.machine, tag = %rule.tag,
+                info!(id, rule = %rule.name, machine = %machine, tag = %tag_name,
                     from = allowed.from, to = allowed.to, ?mode, "corrective action proposed");
                 if mode == WriteMode::Automatic {
                     self.execute(id, "auto").await?;
@@ -337,9 +338,9 @@ impl Actions {
         let located = locate(&self.inner.plant, &a.machine, &a.tag);
         let refusal = match located {
             None => Some("the tag is no longer in the plant file".to_owned()),
-            Some((di, ti)) => {
-                let tag = self.tag_now(di, ti).await?;
-                let env = envelope(&self.inner.plant, di, ti);
+            Some(t) => {
+                let tag = self.tag_now(t).await?;
+                let env = envelope(&self.inner.plant, &self.inner.cfg, t);
                 match env.map(|env| check(&env, &tag, Some(a.to), now)) {
                     None => Some(app::actions::Refusal::NotWritable.to_string()),
                     Some(Err(r)) => Some(r.to_string()),
@@ -354,7 +355,7 @@ impl Actions {
                 }
             }
         };
-        let Some((di, ti)) = located.filter(|_| refusal.is_none()) else {
+        let Some(target) = located.filter(|_| refusal.is_none()) else {
             let detail = refusal.unwrap_or_default();
             self.inner
                 .store
@@ -379,7 +380,7 @@ impl Actions {
         {
             return Ok(None);
         }
-        let written = self.inner.writers.write(di, ti, a.to).await;
+        let written = self.inner.writers.write(target, a.to).await;
         let (state, detail, read_back) = match &written {
             Ok(v) => (ActionState::Verified, None, Some(*v)),
             Err(WriteError::Mismatch { read, .. }) => (
@@ -403,10 +404,10 @@ impl Actions {
         Ok(Some(state))
     }
 
-    /// Every `evaluate_every_s` until shutdown: expires stale proposals and
+    /// Every `evaluate_every` until shutdown: expires stale proposals and
     /// evaluates the rules.
     pub async fn run(self, shutdown: CancellationToken) {
-        let every = Duration::from_secs_f64(self.cfg().evaluate_every_s);
+        let every = self.cfg().evaluate_every;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -432,9 +433,8 @@ impl Actions {
     }
 
     fn label(&self, mut v: ActionView) -> ActionView {
-        if let Some((di, ti)) = locate(&self.inner.plant, &v.machine, &v.tag) {
-            let t = &self.inner.plant.devices[di].tags[ti];
-            t.display_label().clone_into(&mut v.tag_label);
+        if let Some(t) = self.inner.plant.tag_named(&v.machine, &v.tag) {
+            t.label.clone_into(&mut v.tag_label);
             v.unit = t.unit.clone();
         } else {
             v.tag_label = v.tag.clone();
@@ -475,7 +475,7 @@ impl Actions {
 /// free-text field made inert for spreadsheets.
 pub fn to_csv(rows: &[ActionView]) -> Result<Vec<u8>, csv::Error> {
     use crate::audit::inert;
-    use crate::quality::dataset::format_time;
+    use crate::clock::format_time;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "id",
@@ -554,26 +554,26 @@ impl ActionsService for Actions {
             .plant
             .devices
             .iter()
-            .filter(|d| d.tags.iter().any(|t| t.access == Access::ReadWrite))
+            .filter(|d| d.tags.iter().any(|t| t.access.is_writable()))
             .map(|d| MachineMode {
-                machine: d.id.clone(),
+                machine: d.machine.clone(),
                 name: d.name.clone(),
-                mode: self.mode(&d.id),
+                mode: self.mode(&d.machine),
             })
             .collect();
         let mut writable = Vec::new();
-        for (di, d) in self.inner.plant.devices.iter().enumerate() {
-            for (ti, t) in d.tags.iter().enumerate() {
-                if let Some(env) = envelope(&self.inner.plant, di, ti) {
+        for d in &self.inner.plant.devices {
+            for t in &d.tags {
+                if let Some(env) = envelope(&self.inner.plant, &self.inner.cfg, t.id) {
                     writable.push(WritableTag {
-                        machine: d.id.clone(),
+                        machine: d.machine.clone(),
                         tag: t.name.clone(),
-                        label: t.display_label().to_owned(),
+                        label: t.label.clone(),
                         unit: t.unit.clone(),
                         min: env.min,
                         max: env.max,
                         max_step: env.max_step,
-                        value: self.latest_value(di, ti),
+                        value: self.latest_value(t.id),
                     });
                 }
             }
@@ -621,13 +621,13 @@ impl ActionsService for Actions {
             field: field.into(),
             reason,
         };
-        if !self.inner.plant.devices.iter().any(|d| d.id == machine) {
+        if self.inner.plant.device_named(machine).is_none() {
             return Err(ServiceError::UnknownMachine(machine.to_owned()));
         }
-        let Some((di, ti)) = locate(&self.inner.plant, machine, tag) else {
+        let Some(target) = locate(&self.inner.plant, machine, tag) else {
             return Err(invalid("tag", format!("{tag:?} is not a tag of {machine}")));
         };
-        let Some(env) = envelope(&self.inner.plant, di, ti) else {
+        let Some(env) = envelope(&self.inner.plant, &self.inner.cfg, target) else {
             return Err(invalid(
                 "tag",
                 format!("{tag} of {machine} is not writable"),
@@ -655,7 +655,7 @@ impl ActionsService for Actions {
             )));
         }
         let now = now_ms();
-        let now_tag = self.tag_now(di, ti).await.map_err(unavailable)?;
+        let now_tag = self.tag_now(target).await.map_err(unavailable)?;
         let allowed = check(&env, &now_tag, Some(value), now)
             .map_err(|r| ServiceError::Conflict(format!("not proposed: {r}")))?;
         let who = by.principal.actor();
@@ -766,13 +766,13 @@ impl ActionsService for Actions {
             )));
         }
         self.not_off(&a.machine)?;
-        let Some((di, ti)) = locate(&self.inner.plant, &a.machine, &a.tag) else {
+        let Some(target) = locate(&self.inner.plant, &a.machine, &a.tag) else {
             return Err(ServiceError::NotFound(format!(
                 "{}.{} is no longer in the plant file",
                 a.machine, a.tag
             )));
         };
-        let now_value = self.tag_now(di, ti).await.map_err(unavailable)?.value;
+        let now_value = self.tag_now(target).await.map_err(unavailable)?.value;
         let who = by.principal.actor();
         let undo_id = self
             .inner
@@ -838,10 +838,10 @@ impl ActionsService for Actions {
         machine: &str,
         mode: WriteMode,
     ) -> Result<(), ServiceError> {
-        let Some(d) = self.inner.plant.devices.iter().find(|d| d.id == machine) else {
+        let Some(d) = self.inner.plant.device_named(machine) else {
             return Err(ServiceError::UnknownMachine(machine.to_owned()));
         };
-        if !d.tags.iter().any(|t| t.access == Access::ReadWrite) {
+        if !d.tags.iter().any(|t| t.access.is_writable()) {
             return Err(ServiceError::Invalid {
                 field: "machine".into(),
                 reason: format!("{machine} has no writable tag"),

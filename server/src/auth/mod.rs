@@ -4,8 +4,8 @@
 //! rules themselves (roles, permissions) are in [`app::auth`]; the checks on
 //! every request are in [`crate::web::access`].
 
-pub mod cli;
 pub mod sessions;
+pub mod settings;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -7,7 +7,7 @@ use axum_login::tower_sessions::session::{Id, Record};
 use axum_login::tower_sessions::session_store::{self, SessionStore};
 use sqlx::{Row, SqlitePool};
 
-use crate::bus::now_ms;
+use crate::clock::now_ms;
 
 /// Sessions in SQLite.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool};
 
 use super::AccessError;
-use crate::bus::now_ms;
-use crate::risk::train::hex;
+use crate::clock::now_ms;
+use crate::util::hex;
 
 /// The prefix of every token, so a leaked one is easy to recognise.
 pub const PREFIX: &str = "cgt_";

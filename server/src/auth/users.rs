@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sqlx::{Row, SqlitePool};
 
 use super::AccessError;
-use crate::bus::now_ms;
+use crate::clock::now_ms;
 
 /// A user as the session layer needs them.
 #[derive(Clone, PartialEq, Eq)]

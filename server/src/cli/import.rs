@@ -7,15 +7,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::dataset;
-use super::service::{IngestFailure, Quality};
-use super::store::QualityStore;
-use crate::cli::ImportArgs;
-use crate::config::Plant;
+use super::ImportArgs;
+use crate::quality::dataset;
+use crate::quality::settings::QualitySettings;
+use crate::quality::store::QualityStore;
+use crate::services::quality::{IngestFailure, Quality};
 use crate::storage::sqlite::SqliteStore;
 
 /// Runs the import; an invalid file prints every problem and writes nothing.
-pub async fn run(plant: &Plant, args: &ImportArgs) -> anyhow::Result<()> {
+pub async fn run(quality: &QualitySettings, args: &ImportArgs) -> anyhow::Result<()> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:10} [{bar:30}] {pos}/{len}")
@@ -24,7 +24,7 @@ pub async fn run(plant: &Plant, args: &ImportArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message("reading");
     let path = args.file.clone();
-    let cfg = plant.quality.clone();
+    let cfg = quality.clone();
     let records = tokio::task::spawn_blocking(move || dataset::read_file(&path, &cfg))
         .await
         .context("reading the file")?;
@@ -42,7 +42,7 @@ pub async fn run(plant: &Plant, args: &ImportArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database in {}", args.data_dir.display()))?;
     let quality = Quality::open(
-        Arc::new(plant.quality.clone()),
+        Arc::new(quality.clone()),
         QualityStore::new(sqlite.pool().clone()),
     )
     .await
@@ -58,7 +58,7 @@ pub async fn run(plant: &Plant, args: &ImportArgs) -> anyhow::Result<()> {
         Ok(r) => {
             if r.committed {
                 let file = args.file.display().to_string();
-                crate::auth::cli::audit(
+                super::users::audit(
                     &crate::auth::Access::new(sqlite.pool().clone()),
                     app::auth::AuditAction::DataImported,
                     &file,

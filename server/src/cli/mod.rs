@@ -1,9 +1,17 @@
-//! The command line: `cellguard serve`, `simulate line|dataset`, `check-config`, `train`,
-//! `import`, `user`, `token`.
+//! The command line: `cellguard serve`, `simulate line|dataset|mes`, `check-config`,
+//! `train`, `import`, `user`, `token`; and the commands that print for a person
+//! ([`import`], [`train`], [`users`]). Nothing below the command line imports it:
+//! domain code takes plain option structs.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub mod import;
+pub mod train;
+pub mod users;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
 
 /// CellGuard keeps a lithium-ion cell line honest: it reads the machines over Modbus
 /// TCP, keeps their history and shows the line live in the browser.
@@ -49,15 +57,6 @@ pub struct ServeArgs {
     /// The web site's runtime settings (Leptos options).
     #[arg(long, env = "CELLGUARD_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: PathBuf,
-}
-
-/// Log output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 /// Subcommands.

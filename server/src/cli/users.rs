@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use app::auth::{AuditAction, Role, Scope};
 
-use super::Access;
+use super::{TokenCommand, UserCommand};
 use crate::audit::AuditEvent;
-use crate::cli::{TokenCommand, UserCommand};
+use crate::auth::Access;
 use crate::storage::sqlite::SqliteStore;
 
 async fn open(data_dir: &Path) -> anyhow::Result<Access> {
@@ -92,7 +92,7 @@ pub async fn run_user(data_dir: &Path, what: &UserCommand) -> anyhow::Result<()>
             for u in access.users.list().await? {
                 let last = u
                     .last_sign_in_ms
-                    .map(crate::quality::dataset::format_time)
+                    .map(crate::clock::format_time)
                     .unwrap_or_else(|| "never".into());
                 println!(
                     "{:<24} {:<18} last sign-in {last}{}",
@@ -161,9 +161,9 @@ pub async fn run_token(data_dir: &Path, what: &TokenCommand) -> anyhow::Result<(
                     "{:<24} {:<8} issued {}{}",
                     t.name,
                     t.scope.as_str(),
-                    crate::quality::dataset::format_time(t.created_ms),
+                    crate::clock::format_time(t.created_ms),
                     t.revoked_ms
-                        .map(|r| format!("  revoked {}", crate::quality::dataset::format_time(r)))
+                        .map(|r| format!("  revoked {}", crate::clock::format_time(r)))
                         .unwrap_or_default()
                 );
             }

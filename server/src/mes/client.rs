@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionOrder};
 use super::orders::OrderStore;
 use super::outbox::{Attempt, Disposition, Due, Outbox, classify, parse_retry_after};
+use super::settings::{MesConfig, Secret};
 use crate::backoff::Backoff;
-use crate::bus::now_ms;
-use crate::config::{MesConfig, Secret};
+use crate::clock::now_ms;
 
 /// Messages delivered in one go before the task looks at its other duties …
 const BURST: usize = 256;

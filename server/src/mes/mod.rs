@@ -13,6 +13,7 @@ pub mod contract;
 pub mod orders;
 pub mod outbox;
 pub mod report;
+pub mod settings;
 pub mod sim;
 
 use std::sync::Arc;
@@ -27,9 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{AuditEvent, AuditLog};
-use crate::bus::{Bus, now_ms};
-use crate::config::{MesConfig, Plant, Secret};
+use crate::bus::Bus;
+use crate::clock::now_ms;
+use crate::plant::Plant;
 use crate::storage::StoreError;
+use settings::{MesConfig, Secret};
 
 use self::orders::OrderStore;
 use self::outbox::Outbox;
@@ -73,13 +76,13 @@ impl Mes {
     /// reports and the order confirmations. Every task takes `shutdown`.
     pub fn start(
         plant: &Arc<Plant>,
+        cfg: &MesConfig,
         pool: SqlitePool,
         bus: &Arc<Bus>,
         endpoint: Option<client::Endpoint>,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Mes> {
-        let cfg = plant.mes.clone();
         let outbox = Outbox::new(pool.clone());
         let orders = OrderStore::new(pool.clone());
         let state = if endpoint.is_some() {

@@ -270,7 +270,7 @@ impl Outbox {
                 }
                 None => {
                     let why = format!("unknown kind {kind:?}: this version cannot send it");
-                    self.dead(id, None, &why, crate::bus::now_ms()).await?;
+                    self.dead(id, None, &why, crate::clock::now_ms()).await?;
                 }
             }
         }

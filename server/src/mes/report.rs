@@ -18,8 +18,9 @@ use super::contract::{
     TagStatistics, TestResult,
 };
 use super::outbox::{Message, Outbox, enqueue};
-use crate::bus::{Bus, BusEvent, now_ms};
-use crate::config::{Device, Plant};
+use crate::bus::{Bus, BusEvent};
+use crate::clock::now_ms;
+use crate::plant::{Device, Plant};
 
 fn ts(ms: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -139,7 +140,7 @@ impl MachineWindow {
     /// follows (carrying the current state).
     pub fn close(mut self, end_ms: i64, device: &Device) -> (MachineData, MachineWindow) {
         self.close_state(end_ms);
-        let state_tag = device.state_tag();
+        let state_tag = device.state_tag().map(|t| t.id.index());
         let tags = self
             .tags
             .iter()
@@ -169,7 +170,7 @@ impl MachineWindow {
             })
             .collect();
         let report = MachineData {
-            equipment_id: device.id.clone(),
+            equipment_id: device.machine.clone(),
             interval_start: ts(self.start_ms),
             interval_end: ts(end_ms),
             tags,
@@ -232,11 +233,11 @@ pub async fn run_machine_data(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {
                 let mut msgs = Vec::new();
-                for (i, d) in plant.devices.iter().enumerate() {
-                    let w = std::mem::replace(&mut windows[i], MachineWindow::new(end, 0, None));
+                for (d, slot) in plant.devices.iter().zip(windows.iter_mut()) {
+                    let w = std::mem::replace(slot, MachineWindow::new(end, 0, None));
                     let had_data = !w.is_empty();
                     let (report, next) = w.close(end, d);
-                    windows[i] = next;
+                    *slot = next;
                     if had_data && (!report.tags.is_empty() || !report.state_durations.is_empty()) {
                         msgs.push(machine_data_message(&report));
                     }
@@ -259,12 +260,11 @@ pub async fn run_machine_data(
             }
             got = rx.recv() => match got {
                 Ok(BusEvent::Scan(batch)) => {
-                    let di = batch.device as usize;
+                    let di = batch.device.index();
                     if let (Some(w), Some(d)) = (windows.get_mut(di), plant.devices.get(di)) {
-                        let state_tag = d.state_tag();
+                        let state_tag = d.state_tag().map(|t| t.id);
                         for r in &batch.readings {
-                            let ti = usize::from(r.tag);
-                            w.observe(ti, Some(ti) == state_tag, r.value.as_ref(), r.quality, batch.ts_ms);
+                            w.observe(r.tag.index(), Some(r.tag) == state_tag, r.value.as_ref(), r.quality, batch.ts_ms);
                         }
                     }
                 }
@@ -497,7 +497,7 @@ states = { "6" = "Execute", "5" = "Held" }
             &|_| None,
         )
         .expect("plant");
-        plant.devices[0].clone()
+        plant.plant.devices[0].clone()
     }
 
     fn n(v: f64) -> Value {

@@ -36,7 +36,7 @@ use super::contract::{
     IDEMPOTENCY_HEADER, MachineData, MesErrorBody, MessageKind, ORDERS_PATH, OrderConfirmation,
     ProductionOrder, ProductionSchedule, QualityResult, Receipt,
 };
-use crate::bus::now_ms;
+use crate::clock::now_ms;
 
 /// Requests remembered for [`MesSim::requests`].
 const REQUEST_LOG: usize = 10_000;

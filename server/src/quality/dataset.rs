@@ -15,8 +15,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::settings::QualitySettings;
 use super::{CATALOGUE, CellRecord, ID_COLUMNS, LABEL_COLUMN, dataset_header, index_of};
-use crate::config::QualityConfig;
+use crate::clock::format_time;
 
 /// Longest serial, lot, order or product id accepted.
 pub const MAX_ID_LEN: usize = 64;
@@ -135,7 +136,7 @@ impl Raw {
 }
 
 /// Reads a dataset file (CSV, or .xlsx by extension).
-pub fn read_file(path: &Path, quality: &QualityConfig) -> Result<Vec<CellRecord>, DatasetErrors> {
+pub fn read_file(path: &Path, quality: &QualitySettings) -> Result<Vec<CellRecord>, DatasetErrors> {
     let bytes = std::fs::read(path)
         .map_err(|e| DatasetErrors::one(0, None, format!("cannot read {}: {e}", path.display())))?;
     let name = path.to_string_lossy();
@@ -146,7 +147,7 @@ pub fn read_file(path: &Path, quality: &QualityConfig) -> Result<Vec<CellRecord>
 pub fn read_bytes(
     format: Format,
     bytes: &[u8],
-    quality: &QualityConfig,
+    quality: &QualitySettings,
 ) -> Result<Vec<CellRecord>, DatasetErrors> {
     let (header, rows) = match format {
         Format::Csv => csv_table(bytes)?,
@@ -433,17 +434,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().filter(|ms| *ms >= 0)
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC (`2026-06-01T08:00:00.250Z`).
-pub fn format_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 fn parse_table(
     header: &[String],
     rows: Vec<Vec<Raw>>,
-    quality: &QualityConfig,
+    quality: &QualitySettings,
 ) -> Result<Vec<CellRecord>, DatasetErrors> {
     let mut p = Problems::default();
     let mut cols: Vec<Option<Col>> = Vec::with_capacity(header.len());
@@ -656,8 +650,8 @@ pub fn record_row(r: &CellRecord) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn q() -> QualityConfig {
-        QualityConfig::default()
+    fn q() -> QualitySettings {
+        QualitySettings::default()
     }
 
     fn csv(text: &str) -> Result<Vec<CellRecord>, DatasetErrors> {

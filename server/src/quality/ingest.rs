@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::dataset::{check_id, parse_time};
+use super::settings::QualitySettings;
 use super::{CellRecord, Stage, Verdict, def};
-use crate::config::QualityConfig;
 
 /// Most inspections in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -204,7 +204,7 @@ pub fn check_batch_size(len: usize) -> Result<(), Vec<FieldError>> {
 /// the future (a day of clock skew is tolerated).
 pub fn validate(
     batch: Vec<InspectionIn>,
-    quality: &QualityConfig,
+    quality: &QualitySettings,
     now_ms: i64,
 ) -> Result<Vec<Inspection>, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -532,8 +532,8 @@ pub fn stage_inspection(
 mod tests {
     use super::*;
 
-    fn q() -> QualityConfig {
-        QualityConfig::default()
+    fn q() -> QualitySettings {
+        QualitySettings::default()
     }
 
     fn good(key: &str, serial: &str) -> serde_json::Value {

@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 
 pub mod dataset;
-pub mod import_cli;
 pub mod ingest;
-pub mod service;
+pub mod settings;
 pub mod store;
 
 pub use app::quality::{Stage, Verdict};

@@ -6,6 +6,8 @@
 //! already about 90 % accurate on a typical line. Every function returns `None` where
 //! the metric is undefined (no positives, no negatives, empty or mismatched input).
 
+pub use crate::quality::settings::ThresholdPolicy;
+
 /// Counts at one threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Confusion {
@@ -235,24 +237,6 @@ pub fn recall_at_flag_rate(scores: &[f64], labels: &[bool], rate: f64) -> Option
         return None;
     }
     confusion(scores, labels, threshold_for_flag_rate(scores, rate)?).recall()
-}
-
-/// How the operating threshold is chosen on the validation lots.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ThresholdPolicy {
-    /// The highest threshold that reaches `recall`, provided it flags at most
-    /// `max_flag_rate`; otherwise the threshold at `max_flag_rate`.
-    RecallWithinFlagRate {
-        /// Share of defective cells to catch.
-        recall: f64,
-        /// Largest share of cells that may go to short-term testing.
-        max_flag_rate: f64,
-    },
-    /// The threshold with the lowest expected cost, a miss costing `miss_cost` false alarms.
-    CostRatio {
-        /// Cost of a missed defective cell relative to a needless test.
-        miss_cost: f64,
-    },
 }
 
 /// Chooses a threshold on validation scores by `policy`.

@@ -2,6 +2,7 @@
 //! calibrate a model on held-out lots ([`metrics`]), trained models and scoring
 //! ([`model`]), and training with its artifacts ([`train`]).
 
+pub mod artifacts;
 pub mod metrics;
 pub mod model;
 pub mod train;

@@ -7,8 +7,10 @@ use app::line::{HistoryRange, LineView, Link, MachineView, Quality, Series, TagV
 use async_trait::async_trait;
 use tracing::warn;
 
-use crate::bus::{Bus, now_ms};
-use crate::config::{Access, DataType, Device, Plant, Tag};
+use crate::bus::Bus;
+use crate::clock::millis;
+use crate::clock::now_ms;
+use crate::plant::{Plant, Tag};
 use crate::storage::HistoryStore;
 
 /// Points a history chart gets at most per tag.
@@ -24,19 +26,6 @@ pub struct Line {
     store: Arc<dyn HistoryStore>,
 }
 
-fn numeric(tag: &Tag) -> bool {
-    tag.states.is_none() && !matches!(tag.data_type, DataType::String | DataType::Bit)
-}
-
-fn stale_after_ms(device: &Device, tag: &Tag) -> i64 {
-    let period = device
-        .scan_groups
-        .iter()
-        .find(|g| g.name == tag.scan_group)
-        .map_or(1000, |g| g.period_ms);
-    i64::try_from(3 * period + device.timeout_ms).unwrap_or(i64::MAX)
-}
-
 impl Line {
     /// A service over the given plant, bus and store.
     pub fn new(plant: Arc<Plant>, bus: Arc<Bus>, store: Arc<dyn HistoryStore>) -> Self {
@@ -47,20 +36,17 @@ impl Line {
     pub async fn view(&self, with_recent: bool) -> LineView {
         let now = now_ms();
         let mut machines = Vec::with_capacity(self.plant.devices.len());
-        for (i, d) in self.plant.devices.iter().enumerate() {
-            let (link, latest) = self
-                .bus
-                .latest(u32::try_from(i).unwrap_or(u32::MAX))
-                .unwrap_or_else(|| {
-                    (
-                        Link {
-                            state: app::line::LinkState::Connecting,
-                            since_ms: now,
-                            error: None,
-                        },
-                        Vec::new(),
-                    )
-                });
+        for d in &self.plant.devices {
+            let (link, latest) = self.bus.latest(d.id).unwrap_or_else(|| {
+                (
+                    Link {
+                        state: app::line::LinkState::Connecting,
+                        since_ms: now,
+                        error: None,
+                    },
+                    Vec::new(),
+                )
+            });
             let mut tags: Vec<TagView> = d
                 .tags
                 .iter()
@@ -69,12 +55,12 @@ impl Line {
                     let l = latest.get(ti);
                     TagView {
                         name: t.name.clone(),
-                        label: t.display_label().to_owned(),
+                        label: t.label.clone(),
                         unit: t.unit.clone(),
                         key: t.key,
-                        numeric: numeric(t),
-                        writable: t.access == Access::ReadWrite,
-                        stale_after_ms: stale_after_ms(d, t),
+                        numeric: t.is_numeric(),
+                        writable: t.access.is_writable(),
+                        stale_after_ms: millis(d.stale_after(t)),
                         value: l.and_then(|l| l.value.clone()),
                         quality: l.map_or(Quality::CommLost, |l| l.quality),
                         ts_ms: l.map_or(0, |l| l.ts_ms),
@@ -90,7 +76,13 @@ impl Line {
                     .collect();
                 match self
                     .store
-                    .series(&d.id, &keys, now - RECENT_WINDOW_MS, now, RECENT_BUCKETS)
+                    .series(
+                        &d.machine,
+                        &keys,
+                        now - RECENT_WINDOW_MS,
+                        now,
+                        RECENT_BUCKETS,
+                    )
                     .await
                 {
                     Ok(series) => {
@@ -100,13 +92,15 @@ impl Line {
                             }
                         }
                     }
-                    Err(e) => warn!(error = %e, machine_id = %d.id, "recent history unavailable"),
+                    Err(e) => {
+                        warn!(error = %e, machine_id = %d.machine, "recent history unavailable")
+                    }
                 }
             }
             machines.push(MachineView {
-                id: d.id.clone(),
+                id: d.machine.clone(),
                 name: d.name.clone(),
-                state_tag: d.state_tag().map(|i| d.tags[i].name.clone()),
+                state_tag: d.state_tag().map(|t| t.name.clone()),
                 link,
                 tags,
             });
@@ -147,19 +141,23 @@ impl LineService for Line {
     ) -> Result<Vec<Series>, ServiceError> {
         let d = self
             .plant
-            .devices
-            .iter()
-            .find(|d| d.id == machine)
+            .device_named(machine)
             .ok_or_else(|| ServiceError::UnknownMachine(machine.to_owned()))?;
-        let tags: Vec<&Tag> = d.tags.iter().filter(|t| numeric(t)).collect();
+        let tags: Vec<&Tag> = d.tags.iter().filter(|t| t.is_numeric()).collect();
         let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
         let now = now_ms();
         let series = self
             .store
-            .series(&d.id, &names, now - range.window_ms(), now, CHART_BUCKETS)
+            .series(
+                &d.machine,
+                &names,
+                now - range.window_ms(),
+                now,
+                CHART_BUCKETS,
+            )
             .await
             .map_err(|e| {
-                warn!(error = %e, machine_id = %d.id, "history query failed");
+                warn!(error = %e, machine_id = %d.machine, "history query failed");
                 ServiceError::Unavailable
             })?;
         Ok(tags
@@ -167,7 +165,7 @@ impl LineService for Line {
             .zip(series)
             .map(|(t, (_, points))| Series {
                 tag: t.name.clone(),
-                label: t.display_label().to_owned(),
+                label: t.label.clone(),
                 unit: t.unit.clone(),
                 points,
             })

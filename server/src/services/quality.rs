@@ -12,12 +12,12 @@ use app::quality::{
 };
 use tokio::sync::broadcast;
 
-use super::ingest::{self, FieldError, InspectionIn};
-use super::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
-use super::{CellRecord, def};
 use crate::audit::{AuditEvent, AuditLog};
-use crate::bus::now_ms;
-use crate::config::QualityConfig;
+use crate::clock::now_ms;
+use crate::quality::ingest::{self, FieldError, InspectionIn};
+use crate::quality::settings::QualitySettings;
+use crate::quality::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
+use crate::quality::{CellRecord, def};
 use crate::risk::model::{Model, Scratch};
 use crate::storage::StoreError;
 
@@ -64,7 +64,7 @@ struct Active {
 
 /// Cells, scores and models.
 pub struct Quality {
-    cfg: Arc<QualityConfig>,
+    cfg: Arc<QualitySettings>,
     store: QualityStore,
     models_dir: PathBuf,
     active: RwLock<Option<Active>>,
@@ -78,7 +78,7 @@ impl Quality {
     /// Opens the service: the active model is the last promoted one, else the
     /// configured one. A model that cannot be loaded leaves cells unscored (shown as
     /// incomplete with the reason logged), never scored by something else.
-    pub async fn open(cfg: Arc<QualityConfig>, store: QualityStore) -> Result<Self, StoreError> {
+    pub async fn open(cfg: Arc<QualitySettings>, store: QualityStore) -> Result<Self, StoreError> {
         let name = store
             .switches()
             .await?
@@ -117,7 +117,7 @@ impl Quality {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &QualityConfig {
+    pub fn config(&self) -> &QualitySettings {
         &self.cfg
     }
 

@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod model;
+pub mod settings;
 pub mod stations;
 
 use std::future;
@@ -20,9 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info};
 
-use crate::config::{
-    Device, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS,
-};
+use crate::modbus::{MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS};
+use crate::plant::Device;
 use model::{Bank, Machine};
 
 /// The protocol's limits, as a real PLC enforces them.
@@ -246,7 +246,7 @@ pub async fn start_device(
     let addr = listener.local_addr()?;
     let sim = SimDevice::new(device, seed);
     let stop = spawn(&sim, listener, seed, tasks, shutdown);
-    info!(machine_id = %sim.device.id, %addr, "simulated PLC listening");
+    info!(machine_id = %sim.device.machine, %addr, "simulated PLC listening");
     Ok(RunningDevice { addr, sim, stop })
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rand::Rng;
 use rand_distr_free::normal;
 
-use crate::config::{Access, Device, Table};
 use crate::modbus::codec::{DataType, Raw, decode, encode, scale, unscale};
+use crate::plant::{Device, Table};
 
 /// Registers and bits of one simulated PLC.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ impl Bank {
                 .tags
                 .iter()
                 .filter(|t| t.table == table)
-                .map(|t| t.address as usize + usize::from(t.width()))
+                .map(|t| usize::from(t.address) + usize::from(t.width()))
                 .max()
                 .unwrap_or(0)
         };
@@ -46,8 +46,8 @@ impl Bank {
             writable_registers: vec![false; size(Table::Holding)],
             writable_coils: vec![false; size(Table::Coil)],
         };
-        for t in device.tags.iter().filter(|t| t.access == Access::ReadWrite) {
-            let range = t.address as usize..t.address as usize + usize::from(t.width());
+        for t in device.tags.iter().filter(|t| t.access.is_writable()) {
+            let range = usize::from(t.address)..usize::from(t.address) + usize::from(t.width());
             match t.table {
                 Table::Holding => bank.writable_registers[range]
                     .iter_mut()
@@ -64,7 +64,7 @@ impl Bank {
     /// Writes a tag's engineering value into its registers or bit.
     pub fn put(&mut self, device: &Device, tag: usize, value: &Raw) {
         let t = &device.tags[tag];
-        let a = t.address as usize;
+        let a = usize::from(t.address);
         match t.table {
             Table::Coil | Table::Discrete => {
                 let bit = matches!(value, Raw::Bool(true))
@@ -99,7 +99,7 @@ impl Bank {
                     }
                     other => other.clone(),
                 };
-                let words = encode(&raw, t.data_type, t.order(device), t.length);
+                let words = encode(&raw, t.data_type, t.word_order, t.length);
                 if let Some(dst) = regs.get_mut(a..a + words.len()) {
                     dst.copy_from_slice(&words);
                 }
@@ -110,7 +110,7 @@ impl Bank {
     /// Reads a numeric tag's engineering value back.
     pub fn get_number(&self, device: &Device, tag: usize) -> Option<f64> {
         let t = &device.tags[tag];
-        let a = t.address as usize;
+        let a = usize::from(t.address);
         match t.table {
             Table::Coil => self.coils.get(a).map(|b| f64::from(u8::from(*b))),
             Table::Discrete => self.discrete.get(a).map(|b| f64::from(u8::from(*b))),
@@ -120,15 +120,7 @@ impl Bank {
                 } else {
                     &self.input
                 };
-                match decode(
-                    regs.get(a..)?,
-                    t.data_type,
-                    t.order(device),
-                    t.bit,
-                    t.length,
-                )
-                .ok()?
-                {
+                match decode(regs.get(a..)?, t.data_type, t.word_order, t.bit, t.length).ok()? {
                     Raw::Number(n) => Some(scale(n, t.scale, t.offset)),
                     Raw::Bool(b) => Some(f64::from(u8::from(b))),
                     Raw::Text(_) => None,
@@ -193,7 +185,7 @@ impl Machine {
         for (i, t) in device.tags.iter().enumerate() {
             if let Some(sim) = &t.sim {
                 m.level.insert(i, sim.nominal);
-                if t.access == Access::ReadWrite {
+                if t.access.is_writable() {
                     bank.put(device, i, &Raw::Number(sim.nominal));
                 }
             }
@@ -222,8 +214,8 @@ impl Machine {
         let has = |name: &str| {
             device
                 .state_tag()
-                .and_then(|i| device.tags[i].states.as_ref())
-                .is_some_and(|m| m.values().any(|v| v == name))
+                .and_then(|t| t.states.as_ref())
+                .is_some_and(|m| m.iter().any(|(_, v)| v == name))
         };
         let (next, secs) = match self.phase {
             Phase::Execute => {
@@ -256,14 +248,10 @@ impl Machine {
     }
 
     fn write_state(&self, device: &Device, bank: &mut Bank) {
-        let Some(si) = device.state_tag() else { return };
-        let raw = device.tags[si]
-            .states
-            .as_ref()
-            .and_then(|m| m.iter().find(|(_, v)| v.as_str() == self.phase.name()))
-            .and_then(|(k, _)| k.trim().parse::<f64>().ok());
+        let Some(st) = device.state_tag() else { return };
+        let raw = st.states.as_ref().and_then(|m| m.raw_of(self.phase.name()));
         if let Some(raw) = raw {
-            bank.put(device, si, &Raw::Number(raw));
+            bank.put(device, st.id.index(), &Raw::Number(raw as f64));
         }
     }
 
@@ -282,19 +270,21 @@ impl Machine {
             .tags
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.access == Access::ReadWrite)
+            .filter(|(_, t)| t.access.is_writable())
             .filter_map(|(i, t)| {
                 // A machine acts only on setpoints inside its limits: NaN or a
                 // wild value written by a client is ignored or clamped.
                 let v = bank.get_number(device, i).filter(|v| v.is_finite())?;
-                let lo = t.min.unwrap_or(f64::NEG_INFINITY);
-                let hi = t.max.unwrap_or(f64::INFINITY);
+                let (lo, hi) = t
+                    .access
+                    .limits()
+                    .map_or((f64::NEG_INFINITY, f64::INFINITY), |l| (l.min, l.max));
                 Some((i, v.clamp(lo, hi)))
             })
             .collect();
         for (i, t) in device.tags.iter().enumerate() {
             let Some(sim) = &t.sim else { continue };
-            if t.access == Access::ReadWrite || t.states.is_some() {
+            if t.access.is_writable() || t.states.is_some() {
                 continue;
             }
             let drift = self.drift.entry(i).or_insert(0.0);
@@ -305,16 +295,13 @@ impl Machine {
             }
             let base = sim
                 .follows
-                .as_ref()
-                .and_then(|f| device.tags.iter().position(|o| &o.name == f))
                 .and_then(|fi| current.get(&fi).copied())
                 .unwrap_or(sim.nominal);
             let push: f64 = sim
                 .sensitivity
                 .iter()
-                .filter_map(|(other, k)| {
-                    let oi = device.tags.iter().position(|o| &o.name == other)?;
-                    let onom = device.tags[oi].sim.as_ref().map_or(0.0, |s| s.nominal);
+                .filter_map(|&(oi, k)| {
+                    let onom = device.tags.get(oi)?.sim.as_ref().map_or(0.0, |s| s.nominal);
                     let ov = current
                         .get(&oi)
                         .copied()
@@ -326,7 +313,7 @@ impl Machine {
                 (false, Some(idle)) => idle,
                 _ => base + *drift + push,
             };
-            let tau = sim.tau_s.unwrap_or(3.0).max(0.05);
+            let tau = sim.tau.map_or(3.0, |d| d.as_secs_f64()).max(0.05);
             let level = self.level.entry(i).or_insert(sim.nominal);
             *level += (target - *level) * (dt / tau).min(1.0);
             let noisy = *level + normal(rng) * sim.noise;
@@ -375,12 +362,13 @@ mod tests {
     use rand::rngs::SmallRng;
     use std::path::Path;
 
-    fn plant() -> crate::config::Plant {
+    fn plant() -> crate::plant::Plant {
         load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/plant.toml"),
             &|_| None,
         )
         .expect("default plant")
+        .plant
     }
 
     fn tag(device: &Device, name: &str) -> usize {
@@ -514,10 +502,11 @@ mod tests {
         }
         let speed = bank.get_number(d, tag(d, "speed")).expect("speed");
         assert!(speed < 50.0, "speed {speed}");
-        let raw_state = bank.holding[d.tags[tag(d, "state")].address as usize];
+        let raw_state = bank.holding[usize::from(d.tags[tag(d, "state")].address)];
         let name = d.tags[tag(d, "state")]
-            .state_map()
-            .and_then(|m| m.get(&i64::from(raw_state)).cloned());
-        assert_eq!(name.as_deref(), Some("Stopped"));
+            .states
+            .as_ref()
+            .and_then(|m| m.name_of(i64::from(raw_state)));
+        assert_eq!(name, Some("Stopped"));
     }
 }

@@ -15,11 +15,14 @@ use app::line::Quality as TagQuality;
 use tokio_util::sync::CancellationToken;
 
 use super::cells::{CellSim, Conditions, SimCell};
-use crate::bus::{Bus, now_ms};
-use crate::config::Plant;
+use crate::bus::Bus;
+use crate::clock::now_ms;
 use crate::mes::orders::OrderStore;
+use crate::plant::Plant;
 use crate::quality::Stage;
 use crate::quality::ingest::{ContextIn, InspectionIn, stage_inspection};
+use crate::quality::settings::QualitySettings;
+use crate::sim::settings::SimulatorConfig;
 use app::mes::Order;
 
 /// Ticks a cell spends between stages.
@@ -90,10 +93,7 @@ impl Truth {
 pub fn conditions(plant: &Plant, bus: &Bus) -> Conditions {
     let mut c = Conditions::nominal();
     let read = |machine: &str, tag: &str| -> Option<f64> {
-        let di = plant.devices.iter().position(|d| d.id == machine)?;
-        let ti = plant.devices[di].tags.iter().position(|t| t.name == tag)?;
-        let (_, latest) = bus.latest(u32::try_from(di).ok()?)?;
-        let l = latest.get(ti)?;
+        let l = bus.tag(plant.tag_named(machine, tag)?.id)?;
         (l.quality == TagQuality::Good)
             .then(|| l.value.as_ref().and_then(|v| v.as_f64()))
             .flatten()
@@ -117,11 +117,10 @@ pub fn conditions(plant: &Plant, bus: &Bus) -> Conditions {
 }
 
 fn context(plant: &Plant, bus: &Bus, machine: &str, tags: &[&str]) -> Vec<ContextIn> {
-    let Some(di) = plant.devices.iter().position(|d| d.id == machine) else {
+    let Some(dev) = plant.device_named(machine) else {
         return Vec::new();
     };
-    let dev = &plant.devices[di];
-    let Some((_, latest)) = u32::try_from(di).ok().and_then(|i| bus.latest(i)) else {
+    let Some((_, latest)) = bus.latest(dev.id) else {
         return Vec::new();
     };
     tags.iter()
@@ -166,9 +165,9 @@ pub struct IngestTarget {
 /// The order and product the next lot belongs to: the MES's active order when
 /// there is one the plant knows the product of; otherwise the user's two orders
 /// take turns by lot (as a line without an MES would be told by hand).
-fn lot_order(active: Option<&Order>, plant: &Plant, lot_no: u64) -> (String, String) {
+fn lot_order(active: Option<&Order>, quality: &QualitySettings, lot_no: u64) -> (String, String) {
     if let Some(o) = active
-        && plant.quality.product(&o.product).is_some()
+        && quality.product(&o.product).is_some()
     {
         return (o.id.clone(), o.product.clone());
     }
@@ -185,14 +184,16 @@ fn lot_order(active: Option<&Order>, plant: &Plant, lot_no: u64) -> (String, Str
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     plant: Arc<Plant>,
+    quality: Arc<QualitySettings>,
+    sim: SimulatorConfig,
     bus: Arc<Bus>,
     orders: Option<OrderStore>,
     target: IngestTarget,
-    cells_per_minute: f64,
     seed: u64,
     truth: Arc<Truth>,
     shutdown: CancellationToken,
 ) {
+    let cells_per_minute = sim.cells_per_minute;
     if !(cells_per_minute.is_finite() && cells_per_minute > 0.0) {
         return;
     }
@@ -207,6 +208,7 @@ pub async fn run(
         }
     };
     let period = Duration::from_secs_f64((60.0 / cells_per_minute).max(0.01));
+    let cells_per_lot = sim.cells_per_lot;
     let mut sim = CellSim::new(seed);
     let start = jiff::Timestamp::from_millisecond(now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let stamp = start.strftime("%y%m%d-%H%M").to_string();
@@ -218,7 +220,7 @@ pub async fn run(
         None => None,
     };
     let mut lot_no: u64 = 1;
-    let (order, product) = lot_order(active().await.as_ref(), &plant, lot_no);
+    let (order, product) = lot_order(active().await.as_ref(), &quality, lot_no);
     let mut lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), &order, &product);
     // The last few cells, newest last: each tick a station inspects the cell that
     // left the previous station `STAGE_GAP` ticks earlier.
@@ -237,11 +239,11 @@ pub async fn run(
         let now_active = active().await;
         let order_changed = now_active
             .as_ref()
-            .is_some_and(|o| o.id != lot.order && plant.quality.product(&o.product).is_some());
-        if in_lot >= plant.simulator.cells_per_lot || order_changed {
+            .is_some_and(|o| o.id != lot.order && quality.product(&o.product).is_some());
+        if in_lot >= cells_per_lot || order_changed {
             lot_no += 1;
             in_lot = 0;
-            let (order, product) = lot_order(now_active.as_ref(), &plant, lot_no);
+            let (order, product) = lot_order(now_active.as_ref(), &quality, lot_no);
             lot = sim.draw_lot(&format!("L{stamp}-{lot_no:02}"), &order, &product);
         }
         in_lot += 1;
@@ -323,7 +325,7 @@ mod tests {
         assert!(!names.contains(&"moisture"));
         // The posted body passes the API's own validation.
         let batch = vec![serde_json::from_value(body).expect("inspection")];
-        let cfg = crate::config::QualityConfig::default();
+        let cfg = QualitySettings::default();
         assert!(crate::quality::ingest::validate(batch, &cfg, 10).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 //! backend (PostgreSQL for plants with many lines) can follow without touching
 //! acquisition or the UI. [`writer`] batches the bus into it.
 
+pub mod settings;
 pub mod sqlite;
 pub mod writer;
 

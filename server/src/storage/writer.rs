@@ -1,5 +1,5 @@
 //! The history writer: takes scans off the bus, keeps at most one sample per tag per
-//! `min_interval_ms` (a change of quality always counts), and writes them in batches.
+//! `min_interval` (a change of quality always counts), and writes them in batches.
 //! On shutdown it drains what the bus still holds and flushes the last batch.
 
 use std::sync::Arc;
@@ -10,9 +10,12 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::settings::HistorySettings;
 use super::{HistoryRow, HistoryStore};
-use crate::bus::{Bus, BusEvent, ScanBatch, now_ms};
-use crate::config::{HistoryConfig, Plant};
+use crate::bus::{Bus, BusEvent, ScanBatch};
+use crate::clock::millis;
+use crate::clock::now_ms;
+use crate::plant::Plant;
 
 /// Decides which readings become history rows (pure, no I/O).
 pub struct Sampler {
@@ -22,16 +25,16 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// A sampler for the plant's tags.
-    pub fn new(plant: &Plant) -> Self {
+    /// A sampler for the plant's tags, keeping one sample per `min_interval`.
+    pub fn new(plant: &Plant, min_interval: Duration) -> Self {
         Self {
-            min_interval_ms: i64::try_from(plant.history.min_interval_ms).unwrap_or(i64::MAX),
+            min_interval_ms: millis(min_interval),
             names: plant
                 .devices
                 .iter()
                 .map(|d| {
                     (
-                        Arc::from(d.id.as_str()),
+                        Arc::from(d.machine.as_str()),
                         d.tags.iter().map(|t| Arc::from(t.name.as_str())).collect(),
                     )
                 })
@@ -46,12 +49,12 @@ impl Sampler {
 
     /// Appends the rows `batch` contributes to `out`.
     pub fn take(&mut self, batch: &ScanBatch, out: &mut Vec<HistoryRow>) {
-        let d = batch.device as usize;
+        let d = batch.device.index();
         let (Some((device, tags)), Some(last)) = (self.names.get(d), self.last.get_mut(d)) else {
             return;
         };
         for r in &batch.readings {
-            let i = usize::from(r.tag);
+            let i = r.tag.index();
             let (Some(name), Some(slot)) = (tags.get(i), last.get_mut(i)) else {
                 continue;
             };
@@ -84,15 +87,15 @@ impl Sampler {
 /// Runs the writer until `shutdown`, then flushes.
 pub async fn run(
     plant: Arc<Plant>,
+    cfg: HistorySettings,
     bus: Arc<Bus>,
     store: Arc<dyn HistoryStore>,
     shutdown: CancellationToken,
 ) {
-    let cfg: HistoryConfig = plant.history.clone();
-    let mut sampler = Sampler::new(&plant);
+    let mut sampler = Sampler::new(&plant, cfg.min_interval);
     let mut rx = bus.subscribe();
     let mut pending: Vec<HistoryRow> = Vec::with_capacity(cfg.batch_size);
-    let mut flush = tokio::time::interval(Duration::from_millis(cfg.flush_interval_ms));
+    let mut flush = tokio::time::interval(cfg.flush_interval);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -131,11 +134,11 @@ pub async fn run(
 /// Deletes history older than the retention, hourly, until `shutdown`. A task of its
 /// own: a large first prune must not keep the writer from the bus.
 pub async fn run_retention(
-    retention_days: u32,
+    retention: Duration,
     store: Arc<dyn HistoryStore>,
     shutdown: CancellationToken,
 ) {
-    let retention_ms = i64::from(retention_days) * 86_400_000;
+    let retention_ms = millis(retention);
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -180,6 +183,7 @@ mod tests {
     use super::*;
     use crate::bus::Reading;
     use crate::config::parse;
+    use crate::plant::{DeviceId, TagId};
     use std::path::Path;
 
     const PLANT: &str = r#"
@@ -199,10 +203,10 @@ scan_group = "g"
 
     fn batch(ts: i64, q: Quality) -> ScanBatch {
         ScanBatch {
-            device: 0,
+            device: DeviceId::new(0),
             ts_ms: ts,
             readings: vec![Reading {
-                tag: 0,
+                tag: TagId::new(DeviceId::new(0), 0),
                 value: Some(Value::Number(1.0)),
                 quality: q,
             }],
@@ -211,8 +215,8 @@ scan_group = "g"
 
     #[test]
     fn one_sample_per_interval_is_kept_but_quality_changes_always_are() {
-        let plant = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
-        let mut s = Sampler::new(&plant);
+        let s = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
+        let mut s = Sampler::new(&s.plant, s.history.min_interval);
         let mut out = Vec::new();
         for ts in (0..3000).step_by(100) {
             s.take(&batch(ts, Quality::Good), &mut out);
@@ -230,12 +234,12 @@ scan_group = "g"
 
     #[test]
     fn unknown_devices_and_tags_are_ignored() {
-        let plant = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
-        let mut s = Sampler::new(&plant);
+        let s = parse(Path::new("p"), PLANT, &|_| None).expect("valid");
+        let mut s = Sampler::new(&s.plant, s.history.min_interval);
         let mut out = Vec::new();
         s.take(
             &ScanBatch {
-                device: 7,
+                device: DeviceId::new(7),
                 ts_ms: 0,
                 readings: vec![],
             },
@@ -243,10 +247,10 @@ scan_group = "g"
         );
         s.take(
             &ScanBatch {
-                device: 0,
+                device: DeviceId::new(0),
                 ts_ms: 0,
                 readings: vec![Reading {
-                    tag: 9,
+                    tag: TagId::new(DeviceId::new(0), 9),
                     value: None,
                     quality: Quality::Bad,
                 }],

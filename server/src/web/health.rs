@@ -47,11 +47,10 @@ pub async fn readyz(
         .plant()
         .devices
         .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let link = state.line.bus().link(u32::try_from(i).unwrap_or(u32::MAX));
+        .map(|d| {
+            let link = state.line.bus().link(d.id);
             PlcReport {
-                id: d.id.clone(),
+                id: d.machine.clone(),
                 link: link
                     .as_ref()
                     .map_or(app::line::LinkState::Connecting, |l| l.state),

@@ -22,15 +22,15 @@ pub fn to_live_event(line: &Line, ev: &BusEvent) -> Option<LiveEvent> {
     let devices = &line.plant().devices;
     match ev {
         BusEvent::Scan(batch) => {
-            let d = devices.get(batch.device as usize)?;
+            let d = devices.get(batch.device.index())?;
             Some(LiveEvent::Values {
-                machine: d.id.clone(),
+                machine: d.machine.clone(),
                 ts_ms: batch.ts_ms,
                 updates: batch
                     .readings
                     .iter()
                     .filter_map(|r| {
-                        d.tags.get(usize::from(r.tag)).map(|t| TagUpdate {
+                        d.tags.get(r.tag.index()).map(|t| TagUpdate {
                             tag: t.name.clone(),
                             value: r.value.clone(),
                             quality: r.quality,
@@ -40,9 +40,9 @@ pub fn to_live_event(line: &Line, ev: &BusEvent) -> Option<LiveEvent> {
             })
         }
         BusEvent::Link { device, link } => {
-            let d = devices.get(*device as usize)?;
+            let d = devices.get(device.index())?;
             Some(LiveEvent::Link {
-                machine: d.id.clone(),
+                machine: d.machine.clone(),
                 link: link.clone(),
             })
         }

@@ -3,8 +3,8 @@
 //! oldest message's age, dead letters, deliveries and the MES link; each PLC's
 //! link.
 
-use app::mes::MesLinkState;
 use app::line::LinkState;
+use app::mes::MesLinkState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use super::WebState;
-use crate::bus::now_ms;
+use crate::clock::now_ms;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Machine {
@@ -78,14 +78,14 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         ),
     );
     let plc: Family<Machine, Gauge> = Family::default();
-    for (i, d) in state.line.plant().devices.iter().enumerate() {
+    for d in &state.line.plant().devices {
         let up = state
             .line
             .bus()
-            .link(u32::try_from(i).unwrap_or(u32::MAX))
+            .link(d.id)
             .is_some_and(|l| l.state == LinkState::Online);
         plc.get_or_create(&Machine {
-            machine: d.id.clone(),
+            machine: d.machine.clone(),
         })
         .set(i64::from(up));
     }

@@ -36,10 +36,10 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Access;
-use crate::config::AccessConfig;
+use crate::auth::settings::AccessSettings;
 use crate::mes::Mes;
-use crate::quality::service::Quality;
 use crate::services::Line;
+use crate::services::quality::Quality;
 
 /// Everything the HTTP handlers need.
 #[derive(Clone)]
@@ -55,7 +55,7 @@ pub struct WebState {
     /// Corrective actions and write modes.
     pub actions: crate::actions::Actions,
     /// Session and cookie settings.
-    pub access_config: AccessConfig,
+    pub access_config: AccessSettings,
     /// Stops long-lived responses (the live stream) at shutdown.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -92,7 +92,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(
             axum_login::tower_sessions::cookie::time::Duration::seconds_f64(
-                state.access_config.session_idle_minutes * 60.0,
+                state.access_config.session_idle.as_secs_f64(),
             ),
         ));
     let auth_layer = AuthManagerLayerBuilder::new(access.clone(), sessions).build();

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use super::WebState;
 use crate::audit::AuditEvent;
-use crate::quality::dataset::{self, Format, format_time};
+use crate::clock::format_time;
+use crate::quality::dataset::{self, Format};
 use crate::quality::ingest::{FieldError, InspectionIn};
-use crate::quality::service::IngestFailure;
+use crate::services::quality::IngestFailure;
 
 /// Largest ingestion body (bytes).
 pub const MAX_INGEST_BYTES: usize = 2 * 1024 * 1024;

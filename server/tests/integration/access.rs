@@ -435,7 +435,7 @@ async fn sessions_expire_and_tampered_cookies_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut plant = default_plant();
     plant.simulator.cells_per_minute = 0.0;
-    plant.access.session_idle_minutes = 0.05; // 3 s
+    plant.access.session_idle = Duration::from_secs(3);
     let (app, base) = spawn_app(dir.path(), plant).await;
     app.access
         .users

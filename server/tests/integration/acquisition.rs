@@ -8,13 +8,13 @@ use cellguard::bus::BusEvent;
 use cellguard::modbus::codec::Raw;
 use cellguard::sim::restart_device;
 
-use crate::common::{start_line, tag_index, wait_link, wait_value};
+use crate::common::{start_line, tag_id, wait_link, wait_value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquisition_sees_a_value_written_into_the_simulator() {
     let (line, mut rx) = start_line(1).await;
-    let sp = tag_index(&line.plant, 0, "speed_setpoint");
-    let first = wait_value(&mut rx, 0, sp, Duration::from_secs(10), |_| true).await;
+    let sp = tag_id(&line.plant, 0, "speed_setpoint");
+    let first = wait_value(&mut rx, sp, Duration::from_secs(10), |_| true).await;
     assert_eq!(
         first,
         Some(Value::Number(1000.0)),
@@ -24,20 +24,20 @@ async fn acquisition_sees_a_value_written_into_the_simulator() {
     // A register changes in the PLC: acquisition must see the new value.
     line.simulators[0].sim.bank.lock().expect("bank").put(
         &line.devices[0],
-        usize::from(sp),
+        sp.index(),
         &Raw::Number(777.0),
     );
-    let seen = wait_value(&mut rx, 0, sp, Duration::from_secs(10), |v| {
+    let seen = wait_value(&mut rx, sp, Duration::from_secs(10), |v| {
         *v == Value::Number(777.0)
     })
     .await;
     assert_eq!(seen, Some(Value::Number(777.0)));
 
     // States arrive by name, mapped through each device's own numbering.
-    let state = tag_index(&line.plant, 2, "state");
-    let s = wait_value(&mut rx, 2, state, Duration::from_secs(10), |_| true).await;
+    let state = tag_id(&line.plant, 2, "state");
+    let s = wait_value(&mut rx, state, Duration::from_secs(10), |_| true).await;
     assert!(
-        matches!(s, Some(Value::Text(ref n)) if cellguard::config::PACKML_STATES.contains(&n.as_str())),
+        matches!(s, Some(Value::Text(ref n)) if cellguard::plant::PACKML_STATES.contains(&n.as_str())),
         "{s:?}"
     );
     line.stop().await;
@@ -46,18 +46,19 @@ async fn acquisition_sees_a_value_written_into_the_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_and_it_reconnects() {
     let (line, mut rx) = start_line(2).await;
-    for d in 0..3u32 {
+    for d in line.plant.devices.iter().map(|d| d.id) {
         if line.bus.link(d).map(|l| l.state) != Some(LinkState::Online) {
             assert!(
                 wait_link(&mut rx, d, LinkState::Online, Duration::from_secs(10)).await,
-                "device {d} online"
+                "device {d:?} online"
             );
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // The PLC goes away.
-    let timeout = Duration::from_millis(line.plant.devices[0].timeout_ms);
+    let timeout = line.plant.devices[0].timeout;
+    let cas = line.plant.devices[0].id;
     let mut rx = line.bus.subscribe();
     let scans = |d: usize| line.stats[d].scans.load(Ordering::Relaxed);
     let missed = |d: usize| line.stats[d].missed.load(Ordering::Relaxed);
@@ -69,11 +70,13 @@ async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_an
         let mut marked = false;
         loop {
             match rx.recv().await {
-                Ok(BusEvent::Scan(b)) if b.device == 0 => {
+                Ok(BusEvent::Scan(b)) if b.device == cas => {
                     marked = b.readings.len() == tags
                         && b.readings.iter().all(|r| r.quality == Quality::CommLost);
                 }
-                Ok(BusEvent::Link { device: 0, link }) if link.state == LinkState::CommLost => {
+                Ok(BusEvent::Link { device, link })
+                    if device == cas && link.state == LinkState::CommLost =>
+                {
                     return (marked, true);
                 }
                 _ => {}
@@ -106,7 +109,7 @@ async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_an
             "device {d} missed scans while CAS_01 was down"
         );
         assert_eq!(
-            line.bus.link(d as u32).map(|l| l.state),
+            line.bus.link(line.plant.devices[d].id).map(|l| l.state),
             Some(LinkState::Online)
         );
     }
@@ -116,12 +119,12 @@ async fn a_stopped_device_is_comm_lost_quickly_while_the_others_keep_scanning_an
         .await
         .expect("restart");
     assert!(
-        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(15)).await,
+        wait_link(&mut rx, cas, LinkState::Online, Duration::from_secs(15)).await,
         "CAS_01 must reconnect after it returns"
     );
-    let speed = tag_index(&line.plant, 0, "speed");
+    let speed = tag_id(&line.plant, 0, "speed");
     assert!(
-        wait_value(&mut rx, 0, speed, Duration::from_secs(5), |_| true)
+        wait_value(&mut rx, speed, Duration::from_secs(5), |_| true)
             .await
             .is_some()
     );

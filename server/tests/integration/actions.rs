@@ -11,8 +11,10 @@ use app::actions::{ActionFilter, ActionState, Change, Condition, WriteMode};
 use app::api::service::{ActionsService, ServiceError};
 use app::auth::{AuditAction, AuditFilter};
 use cellguard::actions::Actions;
+use cellguard::actions::settings::{Rule, WritebackSettings};
 use cellguard::audit::AuditLog;
-use cellguard::config::{Access, Device, Plant, RuleConfig};
+use cellguard::config::Settings;
+use cellguard::plant::{Access, Device};
 use cellguard::storage::sqlite::SqliteStore;
 use tokio_modbus::prelude::*;
 
@@ -41,12 +43,13 @@ struct Rig {
     _dir: tempfile::TempDir,
 }
 
-async fn rig(line: Line) -> Rig {
+async fn rig(line: Line, writeback: WritebackSettings) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = SqliteStore::open_in(dir.path()).await.expect("database");
     let pool = sqlite.pool().clone();
     let actions = Actions::open(
         Arc::new(line.plant.clone()),
+        writeback,
         pool.clone(),
         Arc::clone(&line.bus),
         line.writers.clone(),
@@ -111,16 +114,12 @@ impl Rig {
 
     fn state_is_execute(&self, machine: &str) -> bool {
         let plant = &self.line.plant;
-        let Some(di) = plant.devices.iter().position(|d| d.id == machine) else {
-            return false;
-        };
-        let Some(si) = plant.devices[di].state_tag() else {
+        let Some(st) = plant.device_named(machine).and_then(|d| d.state_tag()) else {
             return false;
         };
         self.line
             .bus
-            .latest(di as u32)
-            .and_then(|(_, l)| l.get(si).cloned())
+            .tag(st.id)
             .and_then(|l| l.value)
             .is_some_and(|v| v == app::line::Value::Text("Execute".into()))
     }
@@ -145,7 +144,7 @@ impl Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_action_is_written_to_the_simulator_read_back_and_audited() {
     let (line, _rx) = start_line(61).await;
-    let r = rig(line).await;
+    let r = rig(line, default_plant().writeback).await;
     r.keep_running(0);
     assert_eq!(r.actions.mode("CAS_01"), WriteMode::Advisory);
     r.wait_readable("CAS_01", "speed_setpoint").await;
@@ -249,7 +248,9 @@ async fn an_approved_action_is_written_to_the_simulator_read_back_and_audited() 
 async fn a_plc_exception_fails_the_write_raises_an_alarm_until_acknowledged() {
     // The PLC write-protects the temperature setpoint the plant file calls writable:
     // it answers the write with a Modbus exception.
-    let plant = default_plant();
+    let Settings {
+        plant, writeback, ..
+    } = default_plant();
     let simulated: Vec<Arc<Device>> = devices(&plant)
         .into_iter()
         .map(|d| {
@@ -263,7 +264,7 @@ async fn a_plc_exception_fails_the_write_raises_an_alarm_until_acknowledged() {
         })
         .collect();
     let (line, _rx) = start_line_with(plant, &simulated, 62).await;
-    let r = rig(line).await;
+    let r = rig(line, writeback).await;
     r.keep_running(0);
     r.wait_readable("CAS_01", "temperature_setpoint").await;
     let before = r.register(0, "temperature_setpoint");
@@ -347,11 +348,11 @@ max_step = 100.0
 async fn an_approved_action_is_written_to_pymodbus_and_verified() {
     let port = free_port();
     let mut child = spawn_pymodbus(port, 5);
-    let mut p: Plant = plant(PY_PLANT);
-    p.devices[0].port = port;
+    let mut p: Settings = plant(PY_PLANT);
+    p.plant.devices[0].port = port;
     // No simulated PLCs: acquisition polls pymodbus.
-    let (line, _rx) = start_line_with(p, &[], 63).await;
-    let r = rig(line).await;
+    let (line, _rx) = start_line_with(p.plant, &[], 63).await;
+    let r = rig(line, p.writeback).await;
     until("pymodbus serving", Duration::from_secs(30), async || {
         r.state_is_execute("PY")
     })
@@ -415,21 +416,22 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
     plant.simulator.cells_per_lot = 1_000_000;
     plant.simulator.seed = Some(11);
     plant.mes.embedded = false;
+    let cas = plant.plant.device_named("CAS_01").expect("CAS_01");
+    let (cas, speed) = (cas.id, cas.tag("speed_setpoint").expect("setpoint").id);
     let w = &mut plant.writeback;
-    w.modes.insert("CAS_01".into(), WriteMode::Automatic);
-    w.min_interval_s = 1.0;
-    w.evaluate_every_s = 0.5;
-    w.rules = vec![RuleConfig {
+    w.modes.insert(cas, WriteMode::Automatic);
+    w.min_interval = Duration::from_secs(1);
+    w.evaluate_every = Duration::from_millis(500);
+    w.rules = vec![Rule {
         name: "cas-speed-on-high-risk".into(),
-        machine: "CAS_01".into(),
-        tag: "speed_setpoint".into(),
+        tag: speed,
         when: Condition::HighRiskShare {
             last: 50,
             above: 0.12,
         },
         change: Change::Step(-100.0),
         rationale: "too many high-risk cells".into(),
-        cooldown_s: 3.0,
+        cooldown: Duration::from_secs(3),
     }];
     let (app, _base) = crate::common::spawn_app(dir.path(), plant).await;
     // Every machine keeps running: a stopped formation chamber changes the cells too.
@@ -448,7 +450,7 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
         .position(|t| t.name == "speed_setpoint")
         .expect("tag");
     // The drift: someone (or something) runs the assembly machine at its limit.
-    let drift_ms = cellguard::bus::now_ms();
+    let drift_ms = cellguard::clock::now_ms();
     cas.bank.lock().unwrap_or_else(PoisonError::into_inner).put(
         &cas.device,
         speed_sp,
@@ -468,7 +470,7 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
         },
     )
     .await;
-    let corrected_ms = cellguard::bus::now_ms();
+    let corrected_ms = cellguard::clock::now_ms();
     let (rows, _) = app
         .actions
         .store()
@@ -497,7 +499,7 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
                 .ok()
                 .flatten()
                 .is_some()
-                && cellguard::bus::now_ms() > settle_ms + 32_000
+                && cellguard::clock::now_ms() > settle_ms + 32_000
         },
     )
     .await;

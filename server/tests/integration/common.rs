@@ -8,7 +8,8 @@ use app::auth::Role;
 use app::line::{LinkState, Quality, Value};
 use cellguard::acquisition::{DeviceRunner, DeviceStats, Endpoint, PlcWriters, spawn_all};
 use cellguard::bus::{Bus, BusEvent};
-use cellguard::config::{Device, Plant, load, parse};
+use cellguard::config::{Settings, load, parse};
+use cellguard::plant::{Device, DeviceId, Plant, TagId};
 use cellguard::runtime::{Running, endpoints, start, start_simulators};
 use cellguard::sim::RunningDevice;
 use leptos::prelude::LeptosOptions;
@@ -17,8 +18,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The shipped default plant.
-pub fn default_plant() -> Plant {
+/// The shipped default plant file, resolved.
+pub fn default_plant() -> Settings {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut plant = load(&root.join("config/plant.toml"), &|_| None).expect("default plant");
     // Tests run in the crate's folder; the shipped models are at the top.
@@ -26,8 +27,8 @@ pub fn default_plant() -> Plant {
     plant
 }
 
-/// A plant from TOML text.
-pub fn plant(text: &str) -> Plant {
+/// A plant file from TOML text, resolved.
+pub fn plant(text: &str) -> Settings {
     parse(Path::new("test.toml"), text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -39,7 +40,7 @@ pub fn devices(plant: &Plant) -> Vec<Arc<Device>> {
 /// Waits (at most `limit`) for a link event of `device` in `state`.
 pub async fn wait_link(
     rx: &mut Receiver<BusEvent>,
-    device: u32,
+    device: DeviceId,
     state: LinkState,
     limit: Duration,
 ) -> bool {
@@ -58,18 +59,17 @@ pub async fn wait_link(
     .is_ok()
 }
 
-/// Waits (at most `limit`) until `pred` holds for a good reading of tag `tag` of `device`.
+/// Waits (at most `limit`) until `pred` holds for a good reading of `tag`.
 pub async fn wait_value(
     rx: &mut Receiver<BusEvent>,
-    device: u32,
-    tag: u16,
+    tag: TagId,
     limit: Duration,
     pred: impl Fn(&Value) -> bool,
 ) -> Option<Value> {
     tokio::time::timeout(limit, async {
         loop {
             if let Ok(BusEvent::Scan(b)) = rx.recv().await {
-                if b.device != device {
+                if b.device != tag.device() {
                     continue;
                 }
                 for r in &b.readings {
@@ -88,13 +88,9 @@ pub async fn wait_value(
     .ok()
 }
 
-/// Index of a tag by name.
-pub fn tag_index(plant: &Plant, device: usize, name: &str) -> u16 {
-    plant.devices[device]
-        .tags
-        .iter()
-        .position(|t| t.name == name)
-        .expect("tag") as u16
+/// The tag `name` of device `device` (its position in the plant).
+pub fn tag_id(plant: &Plant, device: usize, name: &str) -> TagId {
+    plant.devices[device].tag(name).expect("tag").id
 }
 
 /// A bus for a plant.
@@ -137,7 +133,6 @@ pub fn run_device(plant: &Plant, port: u16) -> Runner {
     let rx = bus.subscribe();
     let stats = Arc::new(DeviceStats::default());
     let runner = DeviceRunner::new(
-        0,
         Arc::new(plant.devices[0].clone()),
         Endpoint {
             host: "127.0.0.1".into(),
@@ -170,7 +165,7 @@ pub struct Line {
 
 /// Starts [`Line`]; `rx` subscribes before acquisition starts, so nothing is missed.
 pub async fn start_line(seed: u64) -> (Line, Receiver<BusEvent>) {
-    let plant = default_plant();
+    let plant = default_plant().plant;
     let simulated = devices(&plant);
     start_line_with(plant, &simulated, seed).await
 }
@@ -216,7 +211,7 @@ impl Line {
 }
 
 /// The whole app on a random loopback port with `plant`, storing in `data_dir`.
-pub async fn spawn_app(data_dir: &Path, plant: Plant) -> (Running, String) {
+pub async fn spawn_app(data_dir: &Path, plant: Settings) -> (Running, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -87,7 +87,7 @@ async fn fake_plc(how: Misbehaviour) -> u16 {
 }
 
 async fn assert_handled(how: Misbehaviour, what: &str) {
-    let plant = plant(PLANT);
+    let plant = plant(PLANT).plant;
     let port = fake_plc(how).await;
     let Runner {
         mut rx,
@@ -106,7 +106,7 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
     assert!(
         wait_link(
             &mut rx,
-            0,
+            plant.devices[0].id,
             LinkState::CommLost,
             Duration::from_millis(2 * 300)
         )
@@ -168,14 +168,22 @@ async fn a_reply_from_the_wrong_unit_is_rejected() {
 
 #[tokio::test]
 async fn an_unreachable_plc_is_comm_lost_not_a_crash() {
-    let plant = plant(PLANT);
+    let plant = plant(PLANT).plant;
     let Runner {
         mut rx,
         shutdown,
         task,
         ..
     } = run_device(&plant, free_port());
-    assert!(wait_link(&mut rx, 0, LinkState::CommLost, Duration::from_secs(2)).await);
+    assert!(
+        wait_link(
+            &mut rx,
+            plant.devices[0].id,
+            LinkState::CommLost,
+            Duration::from_secs(2)
+        )
+        .await
+    );
     shutdown.cancel();
     task.await.expect("runner ends cleanly");
 }

@@ -9,6 +9,7 @@ mod common;
 mod faults;
 mod mes;
 mod models;
+mod modules;
 mod pymodbus;
 mod quality;
 mod web;

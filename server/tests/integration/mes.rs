@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use app::api::service::MesService;
 use app::mes::{MesLinkState, OrderState, OutboxList};
-use cellguard::config::{Plant, Secret};
+use cellguard::config::Settings;
+use cellguard::mes::settings::Secret;
 use cellguard::mes::sim::{Fault, MesSim};
 use cellguard::runtime::Running;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +51,7 @@ impl Mes {
 
 /// The default plant talking to `mes` with short intervals; `cells_per_minute`
 /// of production.
-fn plant_for(mes: &MesSim, cells_per_minute: f64) -> Plant {
+fn plant_for(mes: &MesSim, cells_per_minute: f64) -> Settings {
     let mut plant = default_plant();
     plant.simulator.cells_per_minute = cells_per_minute;
     plant.mes.embedded = false;
@@ -124,7 +125,7 @@ async fn every_message_arrives_exactly_once_after_an_mes_outage() {
         },
     )
     .await;
-    let down_at = cellguard::bus::now_ms();
+    let down_at = cellguard::clock::now_ms();
     mes.sim.set_fault(Fault::Down);
     until(
         "the outage to be seen",
@@ -135,7 +136,7 @@ async fn every_message_arrives_exactly_once_after_an_mes_outage() {
     // Production goes on while the MES is away.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let queued_in_outage = pending(&app).await;
-    let up_at = cellguard::bus::now_ms();
+    let up_at = cellguard::clock::now_ms();
     mes.sim.set_fault(Fault::None);
     until(
         "the backlog to drain",
@@ -379,7 +380,7 @@ async fn a_refused_token_is_a_clear_error_not_a_retry_storm() {
         app.mes.status().state == MesLinkState::Unauthorized
     })
     .await;
-    let start = cellguard::bus::now_ms();
+    let start = cellguard::clock::now_ms();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let status = app.mes.status();
     assert_eq!(status.state, MesLinkState::Unauthorized);

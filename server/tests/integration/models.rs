@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use cellguard::config::QualityConfig;
+use cellguard::quality::settings::QualitySettings;
+use cellguard::risk::artifacts::write_artifacts;
 use cellguard::risk::model::Model;
-use cellguard::risk::train::{ForestOptions, TrainOptions, fingerprint, train, write_artifacts};
+use cellguard::risk::train::{ForestOptions, TrainOptions, fingerprint, train};
 use cellguard::sim::cells::dataset;
 
 fn artifacts() -> PathBuf {
@@ -44,7 +45,7 @@ fn the_shipped_models_come_from_the_documented_commands() {
     }
     // Retraining gives the same logistic model, byte for byte (the forest is left
     // small here: its determinism is a unit test, and it is slow in debug builds).
-    let mut opts = TrainOptions::new(7, QualityConfig::default().threshold.policy());
+    let mut opts = TrainOptions::new(7, QualitySettings::default().threshold);
     opts.forest = ForestOptions {
         n_trees: 4,
         chunk: 4,

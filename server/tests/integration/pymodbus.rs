@@ -89,7 +89,7 @@ async fn acquisition_reads_pymodbus_in_cdab_order() {
     let port = free_port();
     let mut child = spawn_pymodbus(port, 5);
 
-    let plant = plant(PLANT);
+    let plant = plant(PLANT).plant;
     let Runner {
         mut rx,
         shutdown,
@@ -97,7 +97,13 @@ async fn acquisition_reads_pymodbus_in_cdab_order() {
         ..
     } = run_device(&plant, port);
     assert!(
-        wait_link(&mut rx, 0, LinkState::Online, Duration::from_secs(30)).await,
+        wait_link(
+            &mut rx,
+            plant.devices[0].id,
+            LinkState::Online,
+            Duration::from_secs(30)
+        )
+        .await,
         "pymodbus did not come up (is pymodbus installed? `pip install pymodbus`)"
     );
     // Wait for a scan with every tag good.
@@ -114,15 +120,11 @@ async fn acquisition_reads_pymodbus_in_cdab_order() {
     .await
     .expect("a good scan from pymodbus");
     let get = |name: &str| {
-        let i = plant.devices[0]
-            .tags
-            .iter()
-            .position(|t| t.name == name)
-            .expect("tag");
+        let id = plant.devices[0].tag(name).expect("tag").id;
         readings
             .readings
             .iter()
-            .find(|r| usize::from(r.tag) == i)
+            .find(|r| r.tag == id)
             .and_then(|r| r.value.clone())
             .expect("value")
     };

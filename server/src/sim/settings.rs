@@ -1,0 +1,49 @@
+//! `[simulator]` of the plant file: the built-in line simulator. Its values need
+//! no resolving, so the same type serves the file and the running simulator.
+
+use serde::{Deserialize, Serialize};
+
+use crate::problems::{Problem, key};
+
+/// The built-in line simulator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Start a simulated PLC per device inside `cellguard serve`, on free loopback
+    /// ports, and point acquisition at them instead of the configured hosts.
+    pub embedded: bool,
+    /// Seed for the simulator's randomness (a fixed seed repeats a run).
+    pub seed: Option<u64>,
+    /// Cells the simulated stations produce per minute when embedded (0: none).
+    pub cells_per_minute: f64,
+    /// Cells per simulated lot (each lot draws its own materials).
+    pub cells_per_lot: u64,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            embedded: false,
+            seed: None,
+            cells_per_minute: 30.0,
+            cells_per_lot: 300,
+        }
+    }
+}
+
+/// Everything serde cannot check in `[simulator]`.
+pub fn validate(s: &SimulatorConfig, out: &mut Vec<Problem>) {
+    let cpm = s.cells_per_minute;
+    if !cpm.is_finite() || !(0.0..=6000.0).contains(&cpm) {
+        out.push((
+            vec![key("simulator"), key("cells_per_minute")],
+            "must be between 0 and 6000".into(),
+        ));
+    }
+    if !(1..=10_000_000).contains(&s.cells_per_lot) {
+        out.push((
+            vec![key("simulator"), key("cells_per_lot")],
+            "must be between 1 and 10000000".into(),
+        ));
+    }
+}
