@@ -5,6 +5,10 @@
 //! overtakes it; a message the MES refuses for good goes to the dead letters and
 //! the queue moves on. Its state is published on a watch channel for the header,
 //! the MES page and the metrics.
+//!
+//! What to do when is decided by the pure [`Delivery`](super::state::Delivery)
+//! state machine; [`Client::run`] only does the HTTP and outbox work it asks for
+//! and tells it what came of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,23 +22,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionOrder};
 use super::orders::OrderStore;
-use super::outbox::{Attempt, Disposition, Due, Outbox, classify, parse_retry_after};
+use super::outbox::{Attempt, Due, Outbox, classify, parse_retry_after};
 use super::settings::{MesConfig, Secret};
-use crate::backoff::Backoff;
+use super::state::{Delivery, Link, OrdersFailure, Record, Step, Timing, Verdict};
 use crate::clock::now_ms;
 
-/// Messages delivered in one go before the task looks at its other duties …
-const BURST: usize = 256;
-/// … or this long, whichever comes first.
-const BURST_TIME: Duration = Duration::from_secs(2);
-/// Shortest time between two fetches of the orders (however often people ask).
-const MIN_ORDERS_GAP: Duration = Duration::from_secs(2);
 /// Largest orders answer read.
 const MAX_ORDERS_BYTES: usize = 8 * 1024 * 1024;
-/// How often the queue counts are refreshed for the header.
-const STATUS_EVERY: Duration = Duration::from_secs(1);
-/// How often delivered messages past their keeping time are dropped.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Bytes of an MES answer kept for the dead-letter list.
 const ANSWER_BYTES: usize = 2048;
 
@@ -100,13 +94,6 @@ async fn read_body(r: &mut reqwest::Response, cap: usize, cut: bool) -> Result<V
         out.extend_from_slice(&chunk);
     }
     Ok(out)
-}
-
-/// How long to wait after a passing fault: the back-off's delay, or the MES's
-/// Retry-After when it asks for longer (a Retry-After of 0 never means "at once,
-/// again and again").
-pub fn retry_wait(backoff: Duration, retry_after: Option<Duration>) -> Duration {
-    retry_after.map_or(backoff, |r| r.max(backoff))
 }
 
 /// Most orders taken from one answer (a schedule, not a history).
@@ -258,7 +245,7 @@ impl Client {
     }
 
     /// Publishes a link state; logs only changes (never a storm of the same line).
-    fn set_link(&self, state: MesLinkState, error: Option<String>) {
+    fn set_link(&self, Link { state, error }: Link) {
         let now = now_ms();
         self.status.send_if_modified(|s| {
             if s.state == state && s.error == error {
@@ -310,213 +297,149 @@ impl Client {
         });
     }
 
-    /// Runs until shutdown.
+    /// Writes to the outbox what came of sending `due`, logging what people
+    /// need to know; says whether it was stored.
+    async fn record(&self, due: &Due, status: Option<u16>, verdict: Verdict) -> bool {
+        match &verdict.record {
+            Record::Dead { reason } => {
+                tracing::warn!(key = %due.key, kind = due.kind.as_str(), %reason, "MES refused a message; it is a dead letter now");
+            }
+            Record::Failed { reason, retry_in } if verdict.link.state == MesLinkState::Down => {
+                tracing::debug!(key = %due.key, %reason, wait_ms = retry_in.as_millis() as u64, "MES delivery failed; retrying");
+            }
+            Record::Delivered | Record::Failed { .. } => {}
+        }
+        self.set_link(verdict.link);
+        let stored = match verdict.record {
+            Record::Delivered => {
+                self.outbox
+                    .delivered(due.id, status.unwrap_or(200), now_ms())
+                    .await
+            }
+            Record::Dead { reason } => self.outbox.dead(due.id, status, &reason, now_ms()).await,
+            Record::Failed { reason, .. } => {
+                // The message stays at the head and goes again either way.
+                if let Err(e) = self.outbox.failed(due.id, status, &reason).await {
+                    tracing::error!(error = %e, "cannot record a delivery attempt");
+                }
+                return true;
+            }
+        };
+        if let Err(e) = stored {
+            // Sent but not recorded: the next attempt resends it under the same
+            // key, which the MES recognises.
+            tracing::error!(error = %e, key = %due.key, "cannot record a delivery");
+            return false;
+        }
+        true
+    }
+
+    /// Sends the head of the outbox and tells `delivery` what came of it.
+    async fn deliver_head(&self, delivery: &mut Delivery, shutdown: &CancellationToken) {
+        let due = match self.outbox.head().await {
+            Ok(Some(d)) => d,
+            Ok(None) => return delivery.queue_empty(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the MES outbox");
+                return delivery.store_failed(clock());
+            }
+        };
+        // Shutdown does not wait for a slow MES: the message stays queued and goes
+        // again at the next start, under the same key.
+        let attempt = tokio::select! {
+            _ = shutdown.cancelled() => return delivery.shut_down(),
+            a = self.send(&due) => a,
+        };
+        let status = match &attempt {
+            Attempt::Answered { status, .. } => Some(*status),
+            _ => None,
+        };
+        let verdict = delivery.attempted(clock(), classify(&attempt));
+        if !self.record(&due, status, verdict).await {
+            delivery.store_failed(clock());
+        }
+    }
+
+    /// Fetches the orders and tells `delivery` what came of it.
+    async fn refresh_orders(&self, delivery: &mut Delivery, shutdown: &CancellationToken) {
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => return delivery.shut_down(),
+            f = self.fetch_orders() => f,
+        };
+        let link = match fetched {
+            Ok(orders) => {
+                tracing::debug!(orders = orders.len(), "orders fetched");
+                delivery.orders_fetched(clock())
+            }
+            Err(e) => {
+                if matches!(e, FetchError::Contract(_) | FetchError::Store(_)) {
+                    tracing::warn!(error = %e, "orders not updated");
+                }
+                delivery.orders_failed(clock(), e.into())
+            }
+        };
+        if let Some(link) = link {
+            self.set_link(link);
+        }
+    }
+
+    async fn prune(&self, keep_ms: i64) {
+        match self.outbox.prune_delivered(now_ms() - keep_ms).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(messages = n, "old delivered MES messages dropped"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the MES outbox"),
+        }
+    }
+
+    /// Runs until shutdown: does what the [`Delivery`] state machine says and
+    /// tells it what came of it.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut rng = SmallRng::from_rng(&mut rand::rng());
-        let min = Duration::from_millis(self.cfg.retry_min_ms);
-        let max = Duration::from_millis(self.cfg.retry_max_ms);
-        let orders_every = Duration::from_secs_f64(self.cfg.orders_interval_s);
+        let timing = Timing {
+            retry_min: Duration::from_millis(self.cfg.retry_min_ms),
+            retry_max: Duration::from_millis(self.cfg.retry_max_ms),
+            orders_every: Duration::from_secs_f64(self.cfg.orders_interval_s),
+        };
         let keep_ms = i64::from(self.cfg.keep_delivered_days) * 86_400_000;
-        let mut backoff = Backoff::new(min, max);
-        let mut orders_backoff = Backoff::new(min, max);
-        let mut next_orders = Instant::now();
-        let mut next_delivery = Instant::now();
-        // A Retry-After the MES asked for: nothing is sent before it.
-        let mut not_before = Instant::now();
-        let mut next_status = Instant::now();
-        let mut next_prune = Instant::now();
-        let mut delivered: u64 = 0;
-        // Set when a delivery round stopped with messages left (more to send at once).
-        let mut more = true;
-        // The MES refused the token for the last message: an orders fetch that works
-        // (a GET may be allowed where a POST is not) does not make the link good.
-        let mut token_refused = false;
-        let mut last_orders = Instant::now();
+        let rng = SmallRng::from_rng(&mut rand::rng());
+        let mut delivery = Delivery::new(timing, clock(), rng);
         loop {
-            let now = Instant::now();
-            if now >= next_orders {
-                last_orders = now;
-                let fetched = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    f = self.fetch_orders() => f,
-                };
-                match fetched {
-                    Ok(orders) => {
-                        tracing::debug!(orders = orders.len(), "orders fetched");
-                        orders_backoff.reset();
-                        next_orders = Instant::now() + orders_every;
-                        // The MES is back: whatever waits goes now (unless it asked
-                        // us to wait).
-                        if !token_refused {
-                            self.set_link(MesLinkState::Up, None);
-                            if backoff.failures() > 0 {
-                                backoff.reset();
-                                next_delivery = Instant::now();
-                                more = true;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let delay = orders_backoff.next_delay(&mut rng);
-                        next_orders = Instant::now() + delay.min(orders_every);
-                        match e {
-                            FetchError::Unauthorized(m) => {
-                                self.set_link(MesLinkState::Unauthorized, Some(m));
-                            }
-                            FetchError::Link(m, retry_after) => {
-                                if let Some(r) = retry_after {
-                                    next_orders = Instant::now() + retry_wait(delay, Some(r));
-                                }
-                                self.set_link(MesLinkState::Down, Some(m));
-                            }
-                            FetchError::Contract(_) => {
-                                // The MES answers, but not in the contract's words:
-                                // the orders shown go stale, and the page says why.
-                                tracing::warn!(error = %e, "orders not updated");
-                                next_orders = Instant::now() + orders_every;
-                                self.set_link(MesLinkState::Down, Some(e.to_string()));
-                            }
-                            FetchError::Store(_) => {
-                                tracing::warn!(error = %e, "orders not updated");
-                                next_orders = Instant::now() + orders_every;
-                            }
-                        }
-                    }
-                }
+            if shutdown.is_cancelled() {
+                delivery.shut_down();
             }
-            let now = Instant::now();
-            if more && now >= next_delivery && now >= not_before {
-                more = false;
-                let burst = Instant::now();
-                for _ in 0..BURST {
-                    if shutdown.is_cancelled() {
-                        break;
-                    }
-                    if burst.elapsed() > BURST_TIME {
-                        more = true;
-                        break;
-                    }
-                    let due = match self.outbox.head().await {
-                        Ok(Some(d)) => d,
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot read the MES outbox");
-                            next_delivery = Instant::now() + min;
-                            more = true;
-                            break;
-                        }
-                    };
-                    // Shutdown does not wait for a slow MES: the message stays queued
-                    // and goes again at the next start, under the same key.
-                    let attempt = tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        a = self.send(&due) => a,
-                    };
-                    let status = match &attempt {
-                        Attempt::Answered { status, .. } => Some(*status),
-                        _ => None,
-                    };
-                    let stored = match classify(&attempt) {
-                        Disposition::Delivered => {
-                            backoff.reset();
-                            token_refused = false;
-                            delivered += 1;
-                            self.set_link(MesLinkState::Up, None);
-                            more = true;
-                            self.outbox
-                                .delivered(due.id, status.unwrap_or(200), now_ms())
-                                .await
-                        }
-                        Disposition::Refused { reason } => {
-                            tracing::warn!(key = %due.key, kind = due.kind.as_str(), %reason, "MES refused a message; it is a dead letter now");
-                            backoff.reset();
-                            token_refused = false;
-                            self.set_link(MesLinkState::Up, None);
-                            more = true;
-                            self.outbox.dead(due.id, status, &reason, now_ms()).await
-                        }
-                        Disposition::Retry {
-                            reason,
-                            retry_after,
-                        } => {
-                            let wait = retry_wait(backoff.next_delay(&mut rng), retry_after);
-                            if let Some(ra) = retry_after {
-                                not_before = Instant::now() + ra;
-                            }
-                            next_delivery = Instant::now() + wait;
-                            more = true;
-                            tracing::debug!(key = %due.key, %reason, wait_ms = wait.as_millis() as u64, "MES delivery failed; retrying");
-                            self.set_link(MesLinkState::Down, Some(reason.clone()));
-                            let r = self.outbox.failed(due.id, status, &reason).await;
-                            if let Err(e) = r {
-                                tracing::error!(error = %e, "cannot record a delivery attempt");
-                            }
-                            break;
-                        }
-                        Disposition::Unauthorized { reason } => {
-                            token_refused = true;
-                            let wait = backoff.next_delay(&mut rng);
-                            next_delivery = Instant::now() + wait;
-                            more = true;
-                            self.set_link(MesLinkState::Unauthorized, Some(reason.clone()));
-                            let r = self.outbox.failed(due.id, status, &reason).await;
-                            if let Err(e) = r {
-                                tracing::error!(error = %e, "cannot record a delivery attempt");
-                            }
-                            break;
-                        }
-                    };
-                    if let Err(e) = stored {
-                        // Sent but not recorded: the next attempt resends it under the
-                        // same key, which the MES recognises.
-                        tracing::error!(error = %e, key = %due.key, "cannot record a delivery");
-                        next_delivery = Instant::now() + min;
-                        more = true;
-                        break;
-                    }
-                }
-                self.publish_counts(delivered).await;
-                next_status = Instant::now() + STATUS_EVERY;
-            }
-            if Instant::now() >= next_status {
-                self.publish_counts(delivered).await;
-                next_status = Instant::now() + STATUS_EVERY;
-            }
-            if Instant::now() >= next_prune {
-                match self.outbox.prune_delivered(now_ms() - keep_ms).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(messages = n, "old delivered MES messages dropped"),
-                    Err(e) => tracing::warn!(error = %e, "cannot prune the MES outbox"),
-                }
-                next_prune = Instant::now() + PRUNE_EVERY;
-            }
-            let mut until = next_orders.min(next_status).min(next_prune);
-            if more {
-                until = until.min(next_delivery.max(not_before));
-            }
-            if more && until <= Instant::now() {
+            match delivery.poll(clock()) {
+                Step::Stop => return,
+                Step::FetchOrders => self.refresh_orders(&mut delivery, &shutdown).await,
+                Step::Deliver => self.deliver_head(&mut delivery, &shutdown).await,
+                Step::PublishCounts { delivered } => self.publish_counts(delivered).await,
+                Step::Prune => self.prune(keep_ms).await,
                 // More to send right away: let other tasks run, then go on.
-                tokio::task::yield_now().await;
-                if shutdown.is_cancelled() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep_until(until) => {}
-                _ = self.wake.notified() => {
+                Step::Yield => tokio::task::yield_now().await,
+                Step::Sleep(until) => tokio::select! {
+                    _ = shutdown.cancelled() => delivery.shut_down(),
+                    _ = tokio::time::sleep_until(until.into()) => {}
                     // New messages: sent at once unless a back-off is running.
-                    more = true;
-                    if backoff.failures() == 0 {
-                        next_delivery = next_delivery.min(Instant::now());
-                    }
-                }
-                // On demand, but never more often than MIN_ORDERS_GAP.
-                _ = self.refresh.notified() => {
-                    next_orders = next_orders.min((last_orders + MIN_ORDERS_GAP).max(Instant::now()));
-                }
+                    _ = self.wake.notified() => delivery.queued(clock()),
+                    // On demand, but never more often than MIN_ORDERS_GAP.
+                    _ = self.refresh.notified() => delivery.refresh_asked(clock()),
+                },
             }
+        }
+    }
+}
+
+/// The loop's clock (tokio's, so a paused test clock drives it too).
+fn clock() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+impl From<FetchError> for OrdersFailure {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Link(error, retry_after) => OrdersFailure::Link { error, retry_after },
+            FetchError::Unauthorized(error) => OrdersFailure::Unauthorized(error),
+            // The MES answers, but not in the contract's words: the page says why.
+            FetchError::Contract(_) => OrdersFailure::Unreadable(e.to_string()),
+            FetchError::Store(_) => OrdersFailure::Store,
         }
     }
 }
@@ -537,17 +460,6 @@ mod tests {
         assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert!(parse_schedule(b"{\"orders\":[]}").is_err());
         assert!(parse_schedule(b"not json").is_err());
-    }
-
-    #[test]
-    fn a_retry_after_of_zero_never_means_at_once() {
-        let b = Duration::from_millis(400);
-        assert_eq!(retry_wait(b, Some(Duration::ZERO)), b);
-        assert_eq!(retry_wait(b, None), b);
-        assert_eq!(
-            retry_wait(b, Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
-        );
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! to the [`outbox`] in the same transaction as the data it reports, then the
 //! [`client`] (the one task that owns the MES connection) delivers it in order
 //! with an idempotency key, riding through outages without losing or duplicating
-//! a record. [`contract`] is the wire format (`docs/mes-openapi.json`), [`sim`]
-//! an MES that implements it and misbehaves on request.
+//! a record; [`state`] holds the client's rules (order, back-off, Retry-After,
+//! schedule) as a pure state machine. [`contract`] is the wire format
+//! (`docs/mes-openapi.json`), [`sim`] an MES that implements it and misbehaves on
+//! request.
 
 pub mod client;
 pub mod contract;
@@ -15,6 +17,7 @@ pub mod outbox;
 pub mod report;
 pub mod settings;
 pub mod sim;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
