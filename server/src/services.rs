@@ -159,8 +159,8 @@ impl LineService for Line {
             .series(&d.id, &names, now - range.window_ms(), now, CHART_BUCKETS)
             .await
             .map_err(|e| {
-                warn!(error = %e, machine_id = %d.id, "history query failed");
-                ServiceError::Unavailable
+                warn!(machine_id = %d.id, "history query failed");
+                ServiceError::from(e)
             })?;
         Ok(tags
             .iter()

@@ -15,11 +15,12 @@ use crate::api::{
     get_actions,
 };
 use crate::auth::Permission;
-use crate::fmt::{format_share, format_time, query_string, server_message};
 use crate::components::pager::Pager;
 use crate::components::risk_chart::actions_per_hour_svg;
-use crate::live::use_live;
+use crate::error::ServiceError;
 use crate::fmt::{format_age, format_number};
+use crate::fmt::{format_share, format_time, query_string, server_message};
+use crate::live::use_live;
 use crate::pages::cells::page_count;
 use crate::session::can;
 
@@ -190,7 +191,7 @@ pub fn ActionsPage() -> impl IntoView {
         |(f, ..)| get_actions(f),
     );
     let errors = move || {
-        let e = |r: Option<Result<_, ServerFnError>>, what: &str| {
+        let e = |r: Option<Result<_, ServiceError>>, what: &str| {
             r.and_then(Result::err)
                 .map(|e| format!("{what}: {}", server_message(&e)))
         };

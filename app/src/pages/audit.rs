@@ -10,10 +10,8 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_audit;
 use crate::auth::{AuditAction, AuditEntryView, AuditFilter, AuditPage as Page, Permission, Role};
-use crate::fmt::{
-    format_time, parse_date, parse_date_end, query_string, server_message,
-};
 use crate::components::pager::Pager;
+use crate::fmt::{format_time, parse_date, parse_date_end, query_string, server_message};
 use crate::pages::cells::page_count;
 use crate::session::{NotAllowed, can};
 

@@ -11,10 +11,10 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_cell;
 use crate::components::cell_refresh::use_cell_refresh;
-use crate::fmt::{encode_query_value, format_score, format_time};
 use crate::components::reason_bars::ReasonBars;
 use crate::components::risk_badge::VerdictBadge;
 use crate::fmt::format_number;
+use crate::fmt::{encode_query_value, format_score, format_time};
 use crate::quality::{
     Band, CellDetail, ContextValue, InspectionView, MeasurementView, ScoreView, Stage, Verdict,
 };

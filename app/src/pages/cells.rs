@@ -12,12 +12,12 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_cells;
 use crate::components::cell_refresh::use_cell_refresh;
+use crate::components::pager::Pager;
+use crate::components::risk_badge::BandBadge;
 use crate::fmt::{
     encode_query_value, format_date, format_score, format_time, parse_date, parse_date_end,
     query_string,
 };
-use crate::components::pager::Pager;
-use crate::components::risk_badge::BandBadge;
 use crate::quality::{Band, CellFilter, CellPage, CellSummary};
 
 /// Rows per page.

@@ -9,11 +9,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{DiscardMessage, RetryMessage, get_outbox};
 use crate::auth::Permission;
-use crate::fmt::{format_time, server_message};
 use crate::components::pager::Pager;
+use crate::fmt::format_age;
+use crate::fmt::{format_time, server_message};
 use crate::live::use_live;
 use crate::mes::{MesLinkState, MesStatus, OutboxEntry, OutboxList, OutboxPage};
-use crate::fmt::format_age;
 use crate::pages::cells::page_count;
 use crate::session::can;
 

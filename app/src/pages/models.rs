@@ -7,8 +7,8 @@ use leptos_meta::Title;
 
 use crate::api::{PromoteModel, get_models};
 use crate::auth::Permission;
-use crate::fmt::{format_score, format_share, format_time};
 use crate::components::risk_chart::{calibration_svg, pr_curve_svg};
+use crate::fmt::{format_score, format_share, format_time};
 use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView};
 use crate::session::can;
 

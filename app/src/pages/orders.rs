@@ -11,10 +11,10 @@ use leptos_router::components::A;
 
 use crate::api::{RefreshOrders, get_orders};
 use crate::components::cell_refresh::use_cell_refresh;
+use crate::fmt::format_age;
 use crate::fmt::{encode_query_value, format_share, format_time, server_message};
 use crate::live::use_live;
 use crate::mes::{MesLinkState, MesStatus, OrderState, OrderView};
-use crate::fmt::format_age;
 
 /// What the page says about the age of its orders, if anything needs saying.
 pub fn staleness_text(status: &MesStatus, now_ms: i64) -> Option<String> {

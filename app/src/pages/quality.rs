@@ -10,9 +10,9 @@ use leptos_router::components::A;
 
 use crate::api::get_quality;
 use crate::components::cell_refresh::use_cell_refresh;
-use crate::fmt::{encode_query_value, format_score, format_share, format_time};
 use crate::components::risk_badge::{BandBadge, TierBadge};
 use crate::components::risk_chart::histogram_svg;
+use crate::fmt::{encode_query_value, format_score, format_share, format_time};
 use crate::quality::{Band, CellSummary, LotView, QualityOverview};
 
 /// The quality overview page.

@@ -26,7 +26,7 @@ use crate::acquisition::{PlcWriters, WriteError};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::{Bus, now_ms};
 use crate::config::{Access, Plant, RuleConfig, WritebackConfig};
-use crate::storage::StoreError;
+use store::JournalError;
 
 use self::store::{ActionStore, NewAction};
 
@@ -59,9 +59,8 @@ impl std::fmt::Debug for Actions {
     }
 }
 
-fn unavailable(e: StoreError) -> ServiceError {
-    warn!(error = %e, "actions storage failed");
-    ServiceError::Unavailable
+fn unavailable(e: JournalError) -> ServiceError {
+    ServiceError::from(e)
 }
 
 /// Where a tag is: device index, tag index.
@@ -94,7 +93,7 @@ impl Actions {
         pool: SqlitePool,
         bus: Arc<Bus>,
         writers: PlcWriters,
-    ) -> Result<Actions, StoreError> {
+    ) -> Result<Actions, JournalError> {
         let store = ActionStore::new(pool.clone());
         let mut modes: HashMap<String, WriteMode> = plant
             .devices
@@ -121,6 +120,11 @@ impl Actions {
         };
         a.publish().await;
         Ok(a)
+    }
+
+    /// Every action of the filter, oldest first, for the CSV export.
+    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<ActionView>, ServiceError> {
+        Ok(self.inner.store.export(f).await?)
     }
 
     /// The journal.
@@ -194,7 +198,7 @@ impl Actions {
     }
 
     /// What is known of a tag now, for the envelope.
-    async fn tag_now(&self, di: usize, ti: usize) -> Result<TagNow, StoreError> {
+    async fn tag_now(&self, di: usize, ti: usize) -> Result<TagNow, JournalError> {
         let plant = &self.inner.plant;
         let d = &plant.devices[di];
         let latest = self.latest(di);
@@ -223,7 +227,7 @@ impl Actions {
     }
 
     /// Expires proposals nobody decided in time; returns how many.
-    pub async fn expire(&self, now: i64) -> Result<usize, StoreError> {
+    pub async fn expire(&self, now: i64) -> Result<usize, JournalError> {
         let before = now - (self.cfg().expire_after_s * 1000.0) as i64;
         let ids = self.inner.store.expire(before, now).await?;
         if !ids.is_empty() {
@@ -236,7 +240,7 @@ impl Actions {
     /// Looks at every rule once: a rule whose condition holds, whose machine is
     /// not off, that has nothing waiting and is past its cool-down proposes its
     /// action (written at once in automatic mode). Returns the ids proposed.
-    pub async fn evaluate(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn evaluate(&self, now: i64) -> Result<Vec<i64>, JournalError> {
         let mut proposed = Vec::new();
         for rule in &self.cfg().rules {
             if let Some(id) = self.evaluate_rule(rule, now).await? {
@@ -249,7 +253,11 @@ impl Actions {
         Ok(proposed)
     }
 
-    async fn evaluate_rule(&self, rule: &RuleConfig, now: i64) -> Result<Option<i64>, StoreError> {
+    async fn evaluate_rule(
+        &self,
+        rule: &RuleConfig,
+        now: i64,
+    ) -> Result<Option<i64>, JournalError> {
         let mode = self.mode(&rule.machine);
         if mode == WriteMode::Off {
             return Ok(None);
@@ -324,7 +332,7 @@ impl Actions {
     /// Writes pending action `id` on behalf of `by`: the envelope is checked again
     /// now, then the value goes through the PLC's connection owner and is read
     /// back. Returns the action's final state, or `None` if it was not pending.
-    pub async fn execute(&self, id: i64, by: &str) -> Result<Option<ActionState>, StoreError> {
+    pub async fn execute(&self, id: i64, by: &str) -> Result<Option<ActionState>, JournalError> {
         let _one = self.inner.writing.lock().await;
         let Some(row) = self.inner.store.get(id).await? else {
             return Ok(None);

@@ -3,8 +3,8 @@
 //! oldest message's age, dead letters, deliveries and the MES link; each PLC's
 //! link.
 
-use app::mes::MesLinkState;
 use app::line::LinkState;
+use app::mes::MesLinkState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
