@@ -22,6 +22,13 @@ const WITHOUT_ARGUMENTS: [&str; 7] = [
     "/api/fn/refresh_orders",
 ];
 
+/// A function, its form, and the argument the answer must name.
+type Case = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
 /// What the app holds that a server function could change.
 #[derive(Debug, PartialEq)]
 struct State {
@@ -90,8 +97,7 @@ async fn every_server_function_answers_a_malformed_argument_with_422_naming_it()
     // An admin may call every function, so each answer is about the arguments.
     let client = sign_in_as(&app, &base, Role::Admin).await;
 
-    // (function, form, the argument the answer must name)
-    let table: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let table: Vec<Case> = vec![
         (
             "/api/fn/history",
             vec![("machine", "CAS_01"), ("range", "Forever")],
