@@ -7,6 +7,7 @@ use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
+use crate::error::ServiceError;
 use crate::line::{HistoryRange, LineView, Series};
 use crate::mes::{OrdersView, OutboxList, OutboxPage};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
@@ -147,24 +148,42 @@ pub mod service {
     /// A shared actions service handle, as provided in context.
     pub type SharedActionsService = Arc<dyn ActionsService>;
 
-    /// The actions service from context.
-    pub fn actions_service() -> Result<SharedActionsService, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<SharedActionsService>().ok_or_else(|| {
-            leptos::prelude::ServerFnError::new("actions service missing from context")
+    /// The one boundary error (re-exported where the services name it).
+    pub use crate::error::ServiceError;
+
+    fn from_context<T: Clone + Send + Sync + 'static>(what: &str) -> Result<T, ServiceError> {
+        leptos::prelude::use_context::<T>().ok_or_else(|| {
+            tracing::error!("{what} missing from context");
+            ServiceError::Internal(format!("{what} missing from context"))
         })
+    }
+
+    /// The actions service from context.
+    pub fn actions_service() -> Result<SharedActionsService, ServiceError> {
+        from_context("actions service")
     }
 
     /// The MES service from context.
-    pub fn mes_service() -> Result<SharedMesService, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<SharedMesService>()
-            .ok_or_else(|| leptos::prelude::ServerFnError::new("MES service missing from context"))
+    pub fn mes_service() -> Result<SharedMesService, ServiceError> {
+        from_context("MES service")
     }
 
     /// The access service from context.
-    pub fn access_service() -> Result<SharedAccessService, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<SharedAccessService>().ok_or_else(|| {
-            leptos::prelude::ServerFnError::new("access service missing from context")
-        })
+    pub fn access_service() -> Result<SharedAccessService, ServiceError> {
+        from_context("access service")
+    }
+
+    /// A shared quality service handle, as provided in context.
+    pub type SharedQualityService = Arc<dyn QualityService>;
+
+    /// The quality service from context.
+    pub fn quality_service() -> Result<SharedQualityService, ServiceError> {
+        from_context("quality service")
+    }
+
+    /// The line service from context.
+    pub fn line_service() -> Result<SharedLineService, ServiceError> {
+        from_context("line service")
     }
 
     /// The caller the server's access layer attached to this request.
@@ -180,87 +199,69 @@ pub mod service {
         }
     }
 
+    /// Sets this response's status to the error's ([`ServiceError::status`]).
+    pub fn set_status_of(e: &ServiceError) {
+        set_status(
+            http::StatusCode::from_u16(e.status())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+
     /// The caller, if they may do `p`; otherwise a 401 (not signed in) or 403
     /// (signed in, not allowed; recorded in the audit trail).
-    pub async fn require(p: Permission) -> Result<Caller, leptos::prelude::ServerFnError> {
+    pub async fn require(p: Permission) -> Result<Caller, ServiceError> {
         let Some(c) = caller() else {
-            set_status(http::StatusCode::UNAUTHORIZED);
-            return Err(leptos::prelude::ServerFnError::new("sign in first"));
+            return Err(ServiceError::Unauthenticated);
         };
         if c.principal.allows(p) {
             return Ok(c);
         }
-        set_status(http::StatusCode::FORBIDDEN);
         if let Ok(access) = access_service() {
             access.denied(&c, p).await;
         }
-        Err(leptos::prelude::ServerFnError::new(
-            "your role does not allow this",
-        ))
+        Err(ServiceError::Forbidden)
     }
 
-    /// A shared quality service handle, as provided in context.
-    pub type SharedQualityService = Arc<dyn QualityService>;
+    /// A server function's request body, kept by the server's HTTP edge so an
+    /// argument error can name its field (the framework consumes the body).
+    #[derive(Debug, Clone)]
+    pub struct ArgsBody(pub leptos::server_fn::Bytes);
 
-    /// The quality service from context.
-    pub fn quality_service() -> Result<SharedQualityService, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<SharedQualityService>().ok_or_else(|| {
-            leptos::prelude::ServerFnError::new("quality service missing from context")
-        })
+    /// The path of the argument that made this request's arguments unreadable
+    /// (`value`, `filter.page`), when the server kept the body.
+    pub fn argument_field() -> Option<String> {
+        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+        let body = parts.extensions.get::<ArgsBody>()?;
+        let check = super::ARGUMENT_CHECKS
+            .iter()
+            .find(|(path, _)| *path == parts.uri.path())?
+            .1;
+        check(&body.0)
     }
 
-    /// Errors the UI may see. The message is safe to show; internals are logged.
-    #[derive(Debug, thiserror::Error)]
-    pub enum ServiceError {
-        /// No such machine.
-        #[error("unknown machine {0}")]
-        UnknownMachine(String),
-        /// Storage is not available right now.
-        #[error("history is not available right now")]
-        Unavailable,
-        /// No such model.
-        #[error("unknown model {0}")]
-        UnknownModel(String),
-        /// A field is not acceptable.
-        #[error("{field} {reason}")]
-        Invalid {
-            /// Which field.
-            field: String,
-            /// Why.
-            reason: String,
-        },
-        /// The request conflicts with what exists.
-        #[error("{0}")]
-        Conflict(String),
-        /// No such thing.
-        #[error("{0}")]
-        NotFound(String),
-        /// A model could not be used.
-        #[error("model {name}: {reason}")]
-        BadModel {
-            /// The model.
-            name: String,
-            /// Why.
-            reason: String,
-        },
-    }
-
-    /// The service from context, or an error if the server forgot to provide it.
-    pub fn line_service() -> Result<SharedLineService, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<SharedLineService>()
-            .ok_or_else(|| leptos::prelude::ServerFnError::new("line service missing from context"))
+    /// Reads `body` as the server function's arguments `T`, the way the
+    /// framework does, and returns the path of the field that fails.
+    pub fn failing_field<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<String> {
+        let config = serde_qs::Config::new(5, false);
+        let de = serde_qs::Deserializer::with_config(&config, body).ok()?;
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(_) => None,
+            Err(e) => {
+                let path = e.path().to_string();
+                (path != "." && !path.is_empty()).then_some(path)
+            }
+        }
     }
 }
 
 /// The whole line, for the first render (live updates follow over the stream).
 #[server(prefix = "/api/fn", endpoint = "line")]
-pub async fn get_line() -> Result<LineView, ServerFnError> {
+pub async fn get_line() -> Result<LineView, ServiceError> {
     service::require(Permission::View).await?;
     let svc = service::line_service()?;
-    svc.line().await.map_err(|e| {
-        tracing::warn!(error = %e, "line view failed");
-        service_error(e)
-    })
+    svc.line()
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "line view failed"))
 }
 
 /// One machine's trends over a range.
@@ -268,193 +269,136 @@ pub async fn get_line() -> Result<LineView, ServerFnError> {
 pub async fn get_history(
     machine: String,
     range: HistoryRange,
-) -> Result<Vec<Series>, ServerFnError> {
+) -> Result<Vec<Series>, ServiceError> {
     service::require(Permission::View).await?;
     let svc = service::line_service()?;
-    svc.history(&machine, range).await.map_err(|e| {
-        tracing::warn!(error = %e, machine, "history failed");
-        service_error(e)
-    })
-}
-
-/// Maps a service error to its HTTP status and a message safe to show.
-#[cfg(feature = "ssr")]
-fn service_error(e: service::ServiceError) -> ServerFnError {
-    use service::ServiceError as E;
-    let code = match &e {
-        E::Invalid { .. } | E::BadModel { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
-        E::Conflict(_) => http::StatusCode::CONFLICT,
-        E::NotFound(_) | E::UnknownMachine(_) | E::UnknownModel(_) => http::StatusCode::NOT_FOUND,
-        E::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
-    };
-    service::set_status(code);
-    ServerFnError::new(e.to_string())
+    svc.history(&machine, range)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, machine, "history failed"))
 }
 
 /// The quality overview.
 #[server(prefix = "/api/fn", endpoint = "quality")]
-pub async fn get_quality() -> Result<QualityOverview, ServerFnError> {
+pub async fn get_quality() -> Result<QualityOverview, ServiceError> {
     service::require(Permission::View).await?;
-    service::quality_service()?
-        .overview()
-        .await
-        .map_err(service_error)
+    service::quality_service()?.overview().await
 }
 
 /// A page of cells.
 #[server(prefix = "/api/fn", endpoint = "cells")]
-pub async fn get_cells(filter: CellFilter) -> Result<CellPage, ServerFnError> {
+pub async fn get_cells(filter: CellFilter) -> Result<CellPage, ServiceError> {
     service::require(Permission::View).await?;
-    service::quality_service()?
-        .cells(filter)
-        .await
-        .map_err(service_error)
+    service::quality_service()?.cells(filter).await
 }
 
 /// One cell.
 #[server(prefix = "/api/fn", endpoint = "cell")]
-pub async fn get_cell(serial: String) -> Result<Option<CellDetail>, ServerFnError> {
+pub async fn get_cell(serial: String) -> Result<Option<CellDetail>, ServiceError> {
     service::require(Permission::View).await?;
-    service::quality_service()?
-        .cell(&serial)
-        .await
-        .map_err(service_error)
+    service::quality_service()?.cell(&serial).await
 }
 
 /// The models.
 #[server(prefix = "/api/fn", endpoint = "models")]
-pub async fn get_models() -> Result<ModelsView, ServerFnError> {
+pub async fn get_models() -> Result<ModelsView, ServiceError> {
     service::require(Permission::View).await?;
-    service::quality_service()?
-        .models()
-        .await
-        .map_err(service_error)
+    service::quality_service()?.models().await
 }
 
 /// Makes a model the active one.
 #[server(prefix = "/api/fn", endpoint = "promote")]
-pub async fn promote_model(name: String) -> Result<(), ServerFnError> {
+pub async fn promote_model(name: String) -> Result<(), ServiceError> {
     let caller = service::require(Permission::PromoteModels).await?;
-    service::quality_service()?
-        .promote(&name, &caller)
-        .await
-        .map_err(service_error)
+    service::quality_service()?.promote(&name, &caller).await
 }
 
 /// Who is signed in (`None` when nobody is).
 #[server(prefix = "/api/fn", endpoint = "me")]
-pub async fn get_me() -> Result<Option<Me>, ServerFnError> {
+pub async fn get_me() -> Result<Option<Me>, ServiceError> {
     Ok(service::caller().and_then(|c| c.principal.me()))
 }
 
 /// A page of the audit trail.
 #[server(prefix = "/api/fn", endpoint = "audit")]
-pub async fn get_audit(filter: AuditFilter) -> Result<AuditPage, ServerFnError> {
+pub async fn get_audit(filter: AuditFilter) -> Result<AuditPage, ServiceError> {
     service::require(Permission::ViewAudit).await?;
-    service::access_service()?
-        .audit(filter)
-        .await
-        .map_err(service_error)
+    service::access_service()?.audit(filter).await
 }
 
 /// Every user.
 #[server(prefix = "/api/fn", endpoint = "users")]
-pub async fn get_users() -> Result<Vec<UserView>, ServerFnError> {
+pub async fn get_users() -> Result<Vec<UserView>, ServiceError> {
     service::require(Permission::ManageUsers).await?;
-    service::access_service()?
-        .users()
-        .await
-        .map_err(service_error)
+    service::access_service()?.users().await
 }
 
 /// Adds a user.
 #[server(prefix = "/api/fn", endpoint = "add_user")]
-pub async fn add_user(username: String, role: Role, password: String) -> Result<(), ServerFnError> {
+pub async fn add_user(username: String, role: Role, password: String) -> Result<(), ServiceError> {
     let caller = service::require(Permission::ManageUsers).await?;
     service::access_service()?
         .add_user(&caller, &username, role, &password)
         .await
-        .map_err(service_error)
 }
 
 /// Changes a user's role.
 #[server(prefix = "/api/fn", endpoint = "set_role")]
-pub async fn set_role(username: String, role: Role) -> Result<(), ServerFnError> {
+pub async fn set_role(username: String, role: Role) -> Result<(), ServiceError> {
     let caller = service::require(Permission::ManageUsers).await?;
     service::access_service()?
         .set_role(&caller, &username, role)
         .await
-        .map_err(service_error)
 }
 
 /// Disables or enables a user.
 #[server(prefix = "/api/fn", endpoint = "set_disabled")]
-pub async fn set_disabled(username: String, disabled: bool) -> Result<(), ServerFnError> {
+pub async fn set_disabled(username: String, disabled: bool) -> Result<(), ServiceError> {
     let caller = service::require(Permission::ManageUsers).await?;
     service::access_service()?
         .set_disabled(&caller, &username, disabled)
         .await
-        .map_err(service_error)
 }
 
 /// Production orders with their progress.
 #[server(prefix = "/api/fn", endpoint = "orders")]
-pub async fn get_orders() -> Result<OrdersView, ServerFnError> {
+pub async fn get_orders() -> Result<OrdersView, ServiceError> {
     service::require(Permission::View).await?;
-    service::mes_service()?
-        .orders()
-        .await
-        .map_err(service_error)
+    service::mes_service()?.orders().await
 }
 
 /// Fetch the orders from the MES now.
 #[server(prefix = "/api/fn", endpoint = "refresh_orders")]
-pub async fn refresh_orders() -> Result<(), ServerFnError> {
+pub async fn refresh_orders() -> Result<(), ServiceError> {
     service::require(Permission::View).await?;
-    service::mes_service()?
-        .refresh_orders()
-        .await
-        .map_err(service_error)
+    service::mes_service()?.refresh_orders().await
 }
 
 /// A page of the MES outbox.
 #[server(prefix = "/api/fn", endpoint = "outbox")]
-pub async fn get_outbox(list: OutboxList, page: u32) -> Result<OutboxPage, ServerFnError> {
+pub async fn get_outbox(list: OutboxList, page: u32) -> Result<OutboxPage, ServiceError> {
     service::require(Permission::View).await?;
-    service::mes_service()?
-        .outbox(list, page)
-        .await
-        .map_err(service_error)
+    service::mes_service()?.outbox(list, page).await
 }
 
 /// Sends a dead letter again (or all of them when `id` is empty).
 #[server(prefix = "/api/fn", endpoint = "retry_message")]
-pub async fn retry_message(id: Option<i64>) -> Result<u64, ServerFnError> {
+pub async fn retry_message(id: Option<i64>) -> Result<u64, ServiceError> {
     let caller = service::require(Permission::ManageOutbox).await?;
-    service::mes_service()?
-        .retry(&caller, id)
-        .await
-        .map_err(service_error)
+    service::mes_service()?.retry(&caller, id).await
 }
 
 /// Drops a message from the outbox for good.
 #[server(prefix = "/api/fn", endpoint = "discard_message")]
-pub async fn discard_message(id: i64) -> Result<(), ServerFnError> {
+pub async fn discard_message(id: i64) -> Result<(), ServiceError> {
     let caller = service::require(Permission::ManageOutbox).await?;
-    service::mes_service()?
-        .discard(&caller, id)
-        .await
-        .map_err(service_error)
+    service::mes_service()?.discard(&caller, id).await
 }
 
 /// Modes, pending approvals, alarms and a page of the actions journal.
 #[server(prefix = "/api/fn", endpoint = "actions")]
-pub async fn get_actions(filter: ActionFilter) -> Result<ActionsView, ServerFnError> {
+pub async fn get_actions(filter: ActionFilter) -> Result<ActionsView, ServiceError> {
     service::require(Permission::View).await?;
-    service::actions_service()?
-        .actions(filter)
-        .await
-        .map_err(service_error)
+    service::actions_service()?.actions(filter).await
 }
 
 /// Proposes a setpoint change; it waits for approval.
@@ -464,60 +408,83 @@ pub async fn propose_action(
     tag: String,
     value: f64,
     reason: String,
-) -> Result<ActionView, ServerFnError> {
+) -> Result<ActionView, ServiceError> {
     let caller = service::require(Permission::ApproveActions).await?;
     service::actions_service()?
         .propose(&caller, &machine, &tag, value, &reason)
         .await
-        .map_err(service_error)
 }
 
 /// Approves a pending corrective action: it is written and verified.
 #[server(prefix = "/api/fn", endpoint = "approve_action")]
-pub async fn approve_action(id: i64) -> Result<ActionView, ServerFnError> {
+pub async fn approve_action(id: i64) -> Result<ActionView, ServiceError> {
     let caller = service::require(Permission::ApproveActions).await?;
-    service::actions_service()?
-        .approve(&caller, id)
-        .await
-        .map_err(service_error)
+    service::actions_service()?.approve(&caller, id).await
 }
 
 /// Rejects a pending corrective action, saying why.
 #[server(prefix = "/api/fn", endpoint = "reject_action")]
-pub async fn reject_action(id: i64, reason: String) -> Result<(), ServerFnError> {
+pub async fn reject_action(id: i64, reason: String) -> Result<(), ServiceError> {
     let caller = service::require(Permission::ApproveActions).await?;
     service::actions_service()?
         .reject(&caller, id, &reason)
         .await
-        .map_err(service_error)
 }
 
 /// Writes the value before a verified action back, as a new action.
 #[server(prefix = "/api/fn", endpoint = "undo_action")]
-pub async fn undo_action(id: i64) -> Result<ActionView, ServerFnError> {
+pub async fn undo_action(id: i64) -> Result<ActionView, ServiceError> {
     let caller = service::require(Permission::ApproveActions).await?;
-    service::actions_service()?
-        .undo(&caller, id)
-        .await
-        .map_err(service_error)
+    service::actions_service()?.undo(&caller, id).await
 }
 
 /// Acknowledges a failed write.
 #[server(prefix = "/api/fn", endpoint = "acknowledge_action")]
-pub async fn acknowledge_action(id: i64) -> Result<(), ServerFnError> {
+pub async fn acknowledge_action(id: i64) -> Result<(), ServiceError> {
     let caller = service::require(Permission::Acknowledge).await?;
-    service::actions_service()?
-        .acknowledge(&caller, id)
-        .await
-        .map_err(service_error)
+    service::actions_service()?.acknowledge(&caller, id).await
 }
 
 /// Switches a machine's write-back mode.
 #[server(prefix = "/api/fn", endpoint = "set_write_mode")]
-pub async fn set_write_mode(machine: String, mode: WriteMode) -> Result<(), ServerFnError> {
+pub async fn set_write_mode(machine: String, mode: WriteMode) -> Result<(), ServiceError> {
     let caller = service::require(Permission::SwitchWriteMode).await?;
     service::actions_service()?
         .set_mode(&caller, &machine, mode)
         .await
-        .map_err(service_error)
 }
+
+/// For each server function with arguments, how to find the argument that
+/// makes a request unreadable (see `service::argument_field`). Functions
+/// without arguments read any body as nothing and are not listed.
+#[cfg(feature = "ssr")]
+type ArgumentCheck = fn(&[u8]) -> Option<String>;
+
+#[cfg(feature = "ssr")]
+macro_rules! argument_checks {
+    ($($f:ty),* $(,)?) => {
+        &[$((<$f as leptos::server_fn::ServerFn>::PATH, service::failing_field::<$f> as ArgumentCheck)),*]
+    };
+}
+
+#[cfg(feature = "ssr")]
+static ARGUMENT_CHECKS: &[(&str, ArgumentCheck)] = argument_checks![
+    GetHistory,
+    GetCells,
+    GetCell,
+    PromoteModel,
+    GetAudit,
+    AddUser,
+    SetRole,
+    SetDisabled,
+    GetOutbox,
+    RetryMessage,
+    DiscardMessage,
+    GetActions,
+    ProposeAction,
+    ApproveAction,
+    RejectAction,
+    UndoAction,
+    AcknowledgeAction,
+    SetWriteMode,
+];

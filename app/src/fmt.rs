@@ -58,17 +58,10 @@ pub fn parse_date_end(s: &str) -> Option<i64> {
     parse_date(s).map(|d| d + MS_PER_DAY)
 }
 
-/// The message of a server function's error, without the transport's prefix
-/// ("error running server function: …"); the server's messages are safe to show.
-pub fn server_message(e: &leptos::prelude::ServerFnError) -> String {
-    use leptos::prelude::ServerFnError;
-    match e {
-        ServerFnError::ServerError(m) => m.clone(),
-        ServerFnError::Request(_) => {
-            "the server could not be reached; check the connection and try again".into()
-        }
-        other => other.to_string(),
-    }
+/// The message of a server function's error; the server's messages are safe to
+/// show, and a server out of reach reads as such.
+pub fn server_message(e: &crate::error::ServiceError) -> String {
+    e.to_string()
 }
 
 /// Midnight UTC of a `YYYY-MM-DD` date (as an `<input type="date">` gives it).

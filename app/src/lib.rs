@@ -6,6 +6,7 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod components;
+pub mod error;
 pub mod fmt;
 pub mod line;
 pub mod live;

@@ -1,10 +1,26 @@
 //! The audit trail: who did what, when, from where. Append-only; read a page at
 //! a time by the audit page and whole (filtered) by the CSV export.
 
+use app::api::service::ServiceError;
 use app::auth::{AuditAction, AuditEntryView, AuditFilter, AuditPage, Principal};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::clock::now_ms;
+
+/// Why the audit trail could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The database reported an error.
+    #[error("audit trail: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<AuditError> for ServiceError {
+    fn from(e: AuditError) -> Self {
+        tracing::error!(error = %e, "audit trail failed");
+        ServiceError::unavailable("the audit trail")
+    }
+}
 
 /// Largest page.
 pub const MAX_PAGE: u32 = 200;
@@ -62,7 +78,7 @@ impl AuditLog {
 
     /// Appends one event. A failure is logged and returned: callers decide whether
     /// an unrecorded action may stand (sign-ins may; nothing that changes the plant).
-    pub async fn record(&self, e: AuditEvent) -> Result<(), sqlx::Error> {
+    pub async fn record(&self, e: AuditEvent) -> Result<(), AuditError> {
         let done = sqlx::query(
             "INSERT INTO audit (at_ms, actor, role, action, target, detail, source)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -79,7 +95,7 @@ impl AuditLog {
         if let Err(err) = &done {
             tracing::error!(error = %err, action = e.action.as_str(), actor = %e.actor, "cannot write the audit trail");
         }
-        done.map(|_| ())
+        done.map(|_| ()).map_err(AuditError::from)
     }
 
     fn filtered(qb: &mut QueryBuilder<Sqlite>, f: &AuditFilter) {
@@ -113,7 +129,7 @@ impl AuditLog {
     }
 
     /// One page, newest first.
-    pub async fn page(&self, f: &AuditFilter) -> Result<AuditPage, sqlx::Error> {
+    pub async fn page(&self, f: &AuditFilter) -> Result<AuditPage, AuditError> {
         let size = f.page_size.clamp(1, MAX_PAGE);
         let mut count: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM audit");
         Self::filtered(&mut count, f);
@@ -135,7 +151,7 @@ impl AuditLog {
 
     /// Every matching entry, oldest first; past [`MAX_EXPORT`], the newest ones
     /// (narrow the filter for older ones).
-    pub async fn export(&self, f: &AuditFilter) -> Result<Vec<AuditEntryView>, sqlx::Error> {
+    pub async fn export(&self, f: &AuditFilter) -> Result<Vec<AuditEntryView>, AuditError> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM audit");
         Self::filtered(&mut qb, f);
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(MAX_EXPORT);

@@ -17,6 +17,7 @@ use crate::api::{
 use crate::auth::Permission;
 use crate::components::pager::Pager;
 use crate::components::risk_chart::actions_per_hour_svg;
+use crate::error::ServiceError;
 use crate::fmt::{format_age, format_number};
 use crate::fmt::{format_share, format_time, query_string, server_message};
 use crate::live::use_live;
@@ -190,7 +191,7 @@ pub fn ActionsPage() -> impl IntoView {
         |(f, ..)| get_actions(f),
     );
     let errors = move || {
-        let e = |r: Option<Result<_, ServerFnError>>, what: &str| {
+        let e = |r: Option<Result<_, ServiceError>>, what: &str| {
             r.and_then(Result::err)
                 .map(|e| format!("{what}: {}", server_message(&e)))
         };

@@ -304,9 +304,13 @@ mod tests {
 
     #[test]
     fn server_errors_read_as_the_servers_message() {
-        let e = ServerFnError::new("a user named anna already exists");
+        use crate::error::ServiceError;
+        use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+        let e = ServiceError::Conflict("a user named anna already exists".into());
         assert_eq!(server_message(&e), "a user named anna already exists");
-        let e = ServerFnError::Request("connection refused".into());
+        let e = ServiceError::from_server_fn_error(ServerFnErrorErr::Request(
+            "connection refused".into(),
+        ));
         assert!(server_message(&e).contains("could not be reached"));
     }
 

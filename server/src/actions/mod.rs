@@ -28,7 +28,7 @@ use crate::bus::Bus;
 use crate::clock::millis;
 use crate::clock::now_ms;
 use crate::plant::{DeviceId, Plant, TagId};
-use crate::storage::StoreError;
+use store::JournalError;
 use settings::{Rule, WritebackSettings};
 
 use self::store::{ActionStore, NewAction};
@@ -63,9 +63,8 @@ impl std::fmt::Debug for Actions {
     }
 }
 
-fn unavailable(e: StoreError) -> ServiceError {
-    warn!(error = %e, "actions storage failed");
-    ServiceError::Unavailable
+fn unavailable(e: JournalError) -> ServiceError {
+    ServiceError::from(e)
 }
 
 /// The tag `tag` of machine `machine`.
@@ -93,7 +92,7 @@ impl Actions {
         pool: SqlitePool,
         bus: Arc<Bus>,
         writers: PlcWriters,
-    ) -> Result<Actions, StoreError> {
+    ) -> Result<Actions, JournalError> {
         let store = ActionStore::new(pool.clone());
         let mut modes: HashMap<String, WriteMode> = plant
             .devices
@@ -121,6 +120,11 @@ impl Actions {
         };
         a.publish().await;
         Ok(a)
+    }
+
+    /// Every action of the filter, oldest first, for the CSV export.
+    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<ActionView>, ServiceError> {
+        Ok(self.inner.store.export(f).await?)
     }
 
     /// The journal.
@@ -195,7 +199,7 @@ impl Actions {
     }
 
     /// What is known of a tag now, for the envelope.
-    async fn tag_now(&self, tag: TagId) -> Result<TagNow, StoreError> {
+    async fn tag_now(&self, tag: TagId) -> Result<TagNow, JournalError> {
         let plant = &self.inner.plant;
         let d = plant.device(tag.device());
         let latest = self.latest(d.id);
@@ -224,7 +228,7 @@ impl Actions {
     }
 
     /// Expires proposals nobody decided in time; returns how many.
-    pub async fn expire(&self, now: i64) -> Result<usize, StoreError> {
+    pub async fn expire(&self, now: i64) -> Result<usize, JournalError> {
         let before = now - millis(self.cfg().expire_after);
         let ids = self.inner.store.expire(before, now).await?;
         if !ids.is_empty() {
@@ -237,7 +241,7 @@ impl Actions {
     /// Looks at every rule once: a rule whose condition holds, whose machine is
     /// not off, that has nothing waiting and is past its cool-down proposes its
     /// action (written at once in automatic mode). Returns the ids proposed.
-    pub async fn evaluate(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn evaluate(&self, now: i64) -> Result<Vec<i64>, JournalError> {
         let mut proposed = Vec::new();
         for rule in &self.cfg().rules {
             if let Some(id) = self.evaluate_rule(rule, now).await? {
@@ -250,7 +254,7 @@ impl Actions {
         Ok(proposed)
     }
 
-    async fn evaluate_rule(&self, rule: &Rule, now: i64) -> Result<Option<i64>, StoreError> {
+    async fn evaluate_rule(&self, rule: &Rule, now: i64) -> Result<Option<i64>, JournalError> {
         let plant = &self.inner.plant;
         let machine = &plant.device(rule.tag.device()).machine;
         let tag_name = &plant.tag(rule.tag).name;
@@ -325,7 +329,7 @@ impl Actions {
     /// Writes pending action `id` on behalf of `by`: the envelope is checked again
     /// now, then the value goes through the PLC's connection owner and is read
     /// back. Returns the action's final state, or `None` if it was not pending.
-    pub async fn execute(&self, id: i64, by: &str) -> Result<Option<ActionState>, StoreError> {
+    pub async fn execute(&self, id: i64, by: &str) -> Result<Option<ActionState>, JournalError> {
         let _one = self.inner.writing.lock().await;
         let Some(row) = self.inner.store.get(id).await? else {
             return Ok(None);

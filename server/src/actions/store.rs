@@ -3,15 +3,30 @@
 use app::actions::{ActionFilter, ActionState, ActionView, RecentCell, WriteMode};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use crate::storage::StoreError;
+use app::api::service::ServiceError;
 
 /// Rows per journal page.
 pub const PAGE: u32 = 50;
 /// Rows one export returns at most.
 pub const MAX_EXPORT: i64 = 100_000;
 
-fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e)
+/// Why the actions journal (actions, write modes, rule state) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The database reported an error.
+    #[error("actions journal: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<JournalError> for ServiceError {
+    fn from(e: JournalError) -> Self {
+        tracing::error!(error = %e, "actions journal failed");
+        ServiceError::unavailable("the actions journal")
+    }
+}
+
+fn db(e: sqlx::Error) -> JournalError {
+    JournalError::Database(e)
 }
 
 /// A new action for the journal.
@@ -91,7 +106,7 @@ impl ActionStore {
     }
 
     /// Modes switched by supervisors (machines not listed keep the configured one).
-    pub async fn modes(&self) -> Result<Vec<(String, WriteMode)>, StoreError> {
+    pub async fn modes(&self) -> Result<Vec<(String, WriteMode)>, JournalError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT machine, mode FROM writeback_modes")
                 .fetch_all(&self.pool)
@@ -110,7 +125,7 @@ impl ActionStore {
         mode: WriteMode,
         by: &str,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), JournalError> {
         sqlx::query(
             "INSERT OR REPLACE INTO writeback_modes (machine, mode, by_whom, at_ms) VALUES (?, ?, ?, ?)",
         )
@@ -125,7 +140,7 @@ impl ActionStore {
     }
 
     /// Adds an action; returns its id.
-    pub async fn insert(&self, a: &NewAction) -> Result<i64, StoreError> {
+    pub async fn insert(&self, a: &NewAction) -> Result<i64, JournalError> {
         let decided = a.state != ActionState::Pending;
         sqlx::query_scalar(
             "INSERT INTO actions (created_ms, machine, tag, rule, rationale, observed, from_value, \
@@ -151,7 +166,7 @@ impl ActionStore {
     }
 
     /// One action.
-    pub async fn get(&self, id: i64) -> Result<Option<ActionView>, StoreError> {
+    pub async fn get(&self, id: i64) -> Result<Option<ActionView>, JournalError> {
         let row = sqlx::query(select_actions!(" WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -168,7 +183,7 @@ impl ActionStore {
         by: &str,
         detail: Option<&str>,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, JournalError> {
         let done = sqlx::query(
             "UPDATE actions SET state = ?, decided_by = ?, decided_ms = ?, detail = ? \
              WHERE id = ? AND state = 'pending'",
@@ -191,7 +206,7 @@ impl ActionStore {
         to: ActionState,
         detail: Option<&str>,
         read_back: Option<f64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), JournalError> {
         sqlx::query("UPDATE actions SET state = ?, detail = ?, read_back = ? WHERE id = ?")
             .bind(to.as_str())
             .bind(detail)
@@ -204,7 +219,7 @@ impl ActionStore {
     }
 
     /// Pending actions proposed before `before_ms` become expired; returns them.
-    pub async fn expire(&self, before_ms: i64, now_ms: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn expire(&self, before_ms: i64, now_ms: i64) -> Result<Vec<i64>, JournalError> {
         sqlx::query_scalar(
             "UPDATE actions SET state = 'expired', decided_by = 'system', decided_ms = ?, \
              detail = 'not approved in time' WHERE state = 'pending' AND created_ms < ? RETURNING id",
@@ -217,7 +232,11 @@ impl ActionStore {
     }
 
     /// When a write to the tag was last attempted (verified or failed).
-    pub async fn last_write_ms(&self, machine: &str, tag: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn last_write_ms(
+        &self,
+        machine: &str,
+        tag: &str,
+    ) -> Result<Option<i64>, JournalError> {
         sqlx::query_scalar(
             "SELECT max(decided_ms) FROM actions WHERE machine = ? AND tag = ? \
              AND state IN ('verified', 'failed')",
@@ -230,7 +249,7 @@ impl ActionStore {
     }
 
     /// Whether the rule has an action waiting, and when it last proposed one.
-    pub async fn rule_state(&self, rule: &str) -> Result<(bool, Option<i64>), StoreError> {
+    pub async fn rule_state(&self, rule: &str) -> Result<(bool, Option<i64>), JournalError> {
         let row = sqlx::query(
             "SELECT (SELECT count(*) FROM actions WHERE rule = ? AND state = 'pending') AS pending, \
              (SELECT max(created_ms) FROM actions WHERE rule = ?) AS last",
@@ -244,7 +263,7 @@ impl ActionStore {
     }
 
     /// Pending actions and unacknowledged failed writes.
-    pub async fn counts(&self) -> Result<(u32, u32), StoreError> {
+    pub async fn counts(&self) -> Result<(u32, u32), JournalError> {
         let (p, a): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM actions WHERE state = 'pending'), \
              (SELECT count(*) FROM actions WHERE state = 'failed' AND ack_ms IS NULL)",
@@ -257,7 +276,7 @@ impl ActionStore {
     }
 
     /// Failed writes nobody acknowledged yet, newest first.
-    pub async fn alarms(&self) -> Result<Vec<ActionView>, StoreError> {
+    pub async fn alarms(&self) -> Result<Vec<ActionView>, JournalError> {
         let rows = sqlx::query(select_actions!(
             " WHERE state = 'failed' AND ack_ms IS NULL ORDER BY id DESC LIMIT 50"
         ))
@@ -268,7 +287,7 @@ impl ActionStore {
     }
 
     /// Acknowledges failed write `id` (false if it is not an open alarm).
-    pub async fn acknowledge(&self, id: i64, by: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn acknowledge(&self, id: i64, by: &str, now_ms: i64) -> Result<bool, JournalError> {
         let done = sqlx::query(
             "UPDATE actions SET ack_by = ?, ack_ms = ? \
              WHERE id = ? AND state = 'failed' AND ack_ms IS NULL",
@@ -288,7 +307,7 @@ impl ActionStore {
         machine: &str,
         by: &str,
         now_ms: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<u64, JournalError> {
         let done = sqlx::query(
             "UPDATE actions SET state = 'expired', decided_by = ?, decided_ms = ?, \
              detail = 'write-back switched off' WHERE machine = ? AND state = 'pending'",
@@ -303,7 +322,7 @@ impl ActionStore {
     }
 
     /// Pending actions, oldest first.
-    pub async fn pending(&self) -> Result<Vec<ActionView>, StoreError> {
+    pub async fn pending(&self) -> Result<Vec<ActionView>, JournalError> {
         let rows = sqlx::query(select_actions!(" WHERE state = 'pending' ORDER BY id"))
             .fetch_all(&self.pool)
             .await
@@ -322,7 +341,7 @@ impl ActionStore {
     }
 
     /// A page of the journal, newest first, with the total.
-    pub async fn page(&self, f: &ActionFilter) -> Result<(Vec<ActionView>, u64), StoreError> {
+    pub async fn page(&self, f: &ActionFilter) -> Result<(Vec<ActionView>, u64), JournalError> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM actions");
         Self::filtered(&mut count, f);
         let total: i64 = count
@@ -344,7 +363,7 @@ impl ActionStore {
     }
 
     /// Every action of the filter, oldest first, for the CSV export.
-    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<ActionView>, StoreError> {
+    pub async fn export(&self, f: &ActionFilter) -> Result<Vec<ActionView>, JournalError> {
         let mut qb = QueryBuilder::<Sqlite>::new(select_actions!(""));
         Self::filtered(&mut qb, f);
         qb.push(" ORDER BY id LIMIT ").push_bind(MAX_EXPORT);
@@ -353,7 +372,7 @@ impl ActionStore {
     }
 
     /// Verified writes per hour since `since_ms`.
-    pub async fn per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u32)>, StoreError> {
+    pub async fn per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u32)>, JournalError> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT (decided_ms / 3600000) * 3600000 AS hour, count(*) FROM actions \
              WHERE state = 'verified' AND decided_ms >= ? GROUP BY hour ORDER BY hour",
@@ -375,7 +394,7 @@ impl ActionStore {
         n: usize,
         measurement: Option<&str>,
         since_ms: Option<i64>,
-    ) -> Result<Vec<RecentCell>, StoreError> {
+    ) -> Result<Vec<RecentCell>, JournalError> {
         let rows = sqlx::query(
             "SELECT s.band AS band, \
                (SELECT m.value FROM inspections i JOIN measurements m ON m.inspection_id = i.id \
@@ -406,7 +425,7 @@ impl ActionStore {
     /// High-risk share of the `n` scored cells of this line built before `at_ms`
     /// and of the `n` built after it (imported history is not this line's;
     /// `None` until at least a fifth of them exist after).
-    pub async fn effect(&self, at_ms: i64, n: u32) -> Result<Option<(f64, f64)>, StoreError> {
+    pub async fn effect(&self, at_ms: i64, n: u32) -> Result<Option<(f64, f64)>, JournalError> {
         let share = |rows: Vec<String>| {
             (!rows.is_empty())
                 .then(|| rows.iter().filter(|b| *b == "high").count() as f64 / rows.len() as f64)

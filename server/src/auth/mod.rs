@@ -68,10 +68,10 @@ impl From<AccessError> for ServiceError {
                 ServiceError::Conflict(e.to_string())
             }
             AccessError::UnknownUser(_) => ServiceError::NotFound(e.to_string()),
-            AccessError::Busy => ServiceError::Unavailable,
+            AccessError::Busy => ServiceError::unavailable("sign-in"),
             AccessError::Db(_) | AccessError::Internal(_) => {
-                tracing::error!(error = %e, "access store failed");
-                ServiceError::Unavailable
+                tracing::error!(error = %e, "user store failed");
+                ServiceError::unavailable("the user store")
             }
         }
     }
@@ -131,6 +131,14 @@ impl Access {
             audit: AuditLog::new(pool),
             throttle: Arc::new(SignInThrottle::default()),
         }
+    }
+
+    /// The audit trail of the filter, for the CSV export.
+    pub async fn export_audit(
+        &self,
+        f: &AuditFilter,
+    ) -> Result<Vec<app::auth::AuditEntryView>, ServiceError> {
+        Ok(self.audit.export(f).await?)
     }
 
     /// Creates the first admin from `password` when there are no users yet.
@@ -270,10 +278,7 @@ impl Access {
     }
 
     async fn audited(&self, e: AuditEvent) -> Result<(), ServiceError> {
-        self.audit
-            .record(e)
-            .await
-            .map_err(|_| ServiceError::Unavailable)
+        Ok(self.audit.record(e).await?)
     }
 }
 
@@ -308,10 +313,7 @@ impl AuthnBackend for Access {
 #[async_trait::async_trait]
 impl AccessService for Access {
     async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, ServiceError> {
-        self.audit.page(&filter).await.map_err(|e| {
-            tracing::error!(error = %e, "audit page failed");
-            ServiceError::Unavailable
-        })
+        Ok(self.audit.page(&filter).await?)
     }
 
     async fn users(&self) -> Result<Vec<UserView>, ServiceError> {

@@ -67,7 +67,7 @@ pub enum FetchError {
     Contract(String),
     /// Storing them failed.
     #[error("storing the orders: {0}")]
-    Store(#[from] crate::storage::StoreError),
+    Store(#[from] super::orders::OrdersError),
 }
 
 /// The Retry-After of an answer, if it has a readable one.

@@ -34,7 +34,6 @@ use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::plant::Plant;
-use crate::storage::StoreError;
 use settings::{MesConfig, Secret};
 
 use self::orders::OrderStore;
@@ -66,11 +65,6 @@ impl std::fmt::Debug for Mes {
             .field("status", &*self.status.borrow())
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: StoreError) -> ServiceError {
-    tracing::warn!(error = %e, "MES storage failed");
-    ServiceError::Unavailable
 }
 
 impl Mes {
@@ -208,10 +202,10 @@ pub async fn run_reports(
 #[async_trait::async_trait]
 impl MesService for Mes {
     async fn orders(&self) -> Result<OrdersView, ServiceError> {
-        let orders = self.orders.views().await.map_err(unavailable)?;
+        let orders = self.orders.views().await?;
         let mut status = self.status();
         if status.orders_fetched_ms.is_none() {
-            status.orders_fetched_ms = self.orders.fetched_ms().await.map_err(unavailable)?;
+            status.orders_fetched_ms = self.orders.fetched_ms().await?;
         }
         Ok(OrdersView { orders, status })
     }
@@ -225,11 +219,7 @@ impl MesService for Mes {
     }
 
     async fn outbox(&self, list: OutboxList, page: u32) -> Result<OutboxPage, ServiceError> {
-        let (entries, total) = self
-            .outbox
-            .list(list, page, PER_PAGE)
-            .await
-            .map_err(unavailable)?;
+        let (entries, total) = self.outbox.list(list, page, PER_PAGE).await?;
         let mut status = self.status();
         // The page is read now: counts as of now, not of the last publication.
         if let Ok(d) = self.outbox.depth().await {
@@ -248,7 +238,7 @@ impl MesService for Mes {
     }
 
     async fn retry(&self, by: &Caller, id: Option<i64>) -> Result<u64, ServiceError> {
-        let n = self.outbox.retry(id).await.map_err(unavailable)?;
+        let n = self.outbox.retry(id).await?;
         if n == 0 {
             return Err(ServiceError::NotFound(match id {
                 Some(id) => format!("message {id} is not a dead letter (any more)"),
@@ -264,14 +254,13 @@ impl MesService for Mes {
                 target,
                 format!("{n} message(s) queued again"),
             ))
-            .await
-            .map_err(|_| ServiceError::Unavailable)?;
+            .await?;
         self.wake.notify_one();
         Ok(n)
     }
 
     async fn discard(&self, by: &Caller, id: i64) -> Result<(), ServiceError> {
-        let Some((key, kind)) = self.outbox.discard(id).await.map_err(unavailable)? else {
+        let Some((key, kind)) = self.outbox.discard(id).await? else {
             return Err(ServiceError::NotFound(format!(
                 "message {id} is not waiting or dead (any more)"
             )));
@@ -284,8 +273,7 @@ impl MesService for Mes {
                 id.to_string(),
                 format!("{kind} {key}"),
             ))
-            .await
-            .map_err(|_| ServiceError::Unavailable)?;
+            .await?;
         tracing::info!(id, %key, by = %by.principal.actor(), "MES message discarded");
         Ok(())
     }

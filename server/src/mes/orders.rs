@@ -9,13 +9,28 @@ use sqlx::{Row, SqlitePool};
 
 use super::contract::{MessageKind, OrderConfirmation};
 use super::outbox::{Message, enqueue};
-use crate::storage::StoreError;
+use app::api::service::ServiceError;
 
 /// Completed or aborted orders still shown after the open ones.
 const RECENT_CLOSED: usize = 5;
 
-fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e)
+/// Why the order store (production orders and their progress) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    /// The database reported an error.
+    #[error("order store: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<OrdersError> for ServiceError {
+    fn from(e: OrdersError) -> Self {
+        tracing::error!(error = %e, "order store failed");
+        ServiceError::unavailable("the order store")
+    }
+}
+
+fn db(e: sqlx::Error) -> OrdersError {
+    OrdersError::Database(e)
 }
 
 /// An order's counts on this line.
@@ -42,7 +57,7 @@ impl OrderStore {
     }
 
     /// Replaces the orders with what the MES just sent, in one transaction.
-    pub async fn replace(&self, orders: &[Order], now_ms: i64) -> Result<(), StoreError> {
+    pub async fn replace(&self, orders: &[Order], now_ms: i64) -> Result<(), OrdersError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query("DELETE FROM mes_orders")
             .execute(&mut *tx)
@@ -77,7 +92,7 @@ impl OrderStore {
     }
 
     /// When the orders were last fetched successfully (survives restarts).
-    pub async fn fetched_ms(&self) -> Result<Option<i64>, StoreError> {
+    pub async fn fetched_ms(&self) -> Result<Option<i64>, OrdersError> {
         sqlx::query_scalar("SELECT value FROM mes_meta WHERE key = 'orders_fetched_ms'")
             .fetch_optional(&self.pool)
             .await
@@ -85,7 +100,7 @@ impl OrderStore {
     }
 
     /// Every order as last fetched.
-    pub async fn orders(&self) -> Result<Vec<Order>, StoreError> {
+    pub async fn orders(&self) -> Result<Vec<Order>, OrdersError> {
         let rows = sqlx::query(
             "SELECT id, product, product_name, planned_quantity, confirmed_quantity, \
              planned_start_ms, planned_end_ms, priority, state FROM mes_orders",
@@ -115,12 +130,12 @@ impl OrderStore {
     }
 
     /// The order the line produces now, if the MES runs one.
-    pub async fn active(&self) -> Result<Option<Order>, StoreError> {
+    pub async fn active(&self) -> Result<Option<Order>, OrdersError> {
         Ok(active_order(&self.orders().await?).cloned())
     }
 
     /// Produced, high-risk and scrapped cells of each known order.
-    pub async fn counts(&self) -> Result<HashMap<String, Counts>, StoreError> {
+    pub async fn counts(&self) -> Result<HashMap<String, Counts>, OrdersError> {
         // Only cells that came through this line's stations: imported history is
         // not production to confirm.
         let rows = sqlx::query(
@@ -160,7 +175,7 @@ impl OrderStore {
 
     /// The orders page: open orders (the active one first, then by priority and
     /// planned start), then the latest closed ones, each with its counts.
-    pub async fn views(&self) -> Result<Vec<OrderView>, StoreError> {
+    pub async fn views(&self) -> Result<Vec<OrderView>, OrdersError> {
         let orders = self.orders().await?;
         let counts = self.counts().await?;
         let active = active_order(&orders).map(|o| o.id.clone());
@@ -169,7 +184,7 @@ impl OrderStore {
 
     /// Queues a confirmation for every order whose counts changed since the last
     /// one queued, in the same transaction that records them. Returns how many.
-    pub async fn confirm_changed(&self, now_ms: i64) -> Result<u64, StoreError> {
+    pub async fn confirm_changed(&self, now_ms: i64) -> Result<u64, OrdersError> {
         let counts = self.counts().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let mut queued = 0;

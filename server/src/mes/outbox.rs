@@ -14,7 +14,7 @@ use app::mes::{OutboxEntry, OutboxList};
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::contract::MessageKind;
-use crate::storage::StoreError;
+use app::api::service::ServiceError;
 
 /// Longest Retry-After honoured (a misbehaving MES cannot park us for a day).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -212,8 +212,23 @@ pub struct Outbox {
     pool: SqlitePool,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e)
+/// Why the MES outbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The database reported an error.
+    #[error("MES outbox: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<OutboxError> for ServiceError {
+    fn from(e: OutboxError) -> Self {
+        tracing::error!(error = %e, "MES outbox failed");
+        ServiceError::unavailable("the MES outbox")
+    }
+}
+
+fn db(e: sqlx::Error) -> OutboxError {
+    OutboxError::Database(e)
 }
 
 /// Largest page of the outbox list.
@@ -232,7 +247,7 @@ impl Outbox {
 
     /// Queues messages in one transaction of their own (for data that lives only
     /// in the message, such as machine-data reports). Returns how many were new.
-    pub async fn push(&self, msgs: &[Message], now_ms: i64) -> Result<u64, StoreError> {
+    pub async fn push(&self, msgs: &[Message], now_ms: i64) -> Result<u64, OutboxError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let mut n = 0;
         for m in msgs {
@@ -246,7 +261,7 @@ impl Outbox {
 
     /// The oldest pending message, if any. A message of a kind this version does
     /// not know (written by another version) becomes a dead letter on the way.
-    pub async fn head(&self) -> Result<Option<Due>, StoreError> {
+    pub async fn head(&self) -> Result<Option<Due>, OutboxError> {
         loop {
             let row = sqlx::query(
                 "SELECT id, kind, idem_key, body, attempts FROM mes_outbox \
@@ -277,7 +292,7 @@ impl Outbox {
     }
 
     /// Marks a message delivered.
-    pub async fn delivered(&self, id: i64, status: u16, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn delivered(&self, id: i64, status: u16, now_ms: i64) -> Result<(), OutboxError> {
         sqlx::query(
             "UPDATE mes_outbox SET state = 'delivered', attempts = attempts + 1, \
              last_status = ?, last_error = NULL, done_ms = ? WHERE id = ? AND state = 'pending'",
@@ -297,7 +312,7 @@ impl Outbox {
         id: i64,
         status: Option<u16>,
         error: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), OutboxError> {
         sqlx::query(
             "UPDATE mes_outbox SET attempts = attempts + 1, last_status = ?, last_error = ? \
              WHERE id = ? AND state = 'pending'",
@@ -318,7 +333,7 @@ impl Outbox {
         status: Option<u16>,
         error: &str,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), OutboxError> {
         sqlx::query(
             "UPDATE mes_outbox SET state = 'dead', attempts = attempts + 1, last_status = ?, \
              last_error = ?, done_ms = ? WHERE id = ? AND state = 'pending'",
@@ -335,7 +350,7 @@ impl Outbox {
 
     /// Sends dead letters again: `id`, or all of them. Each keeps its place in
     /// the queue by its id. Returns how many.
-    pub async fn retry(&self, id: Option<i64>) -> Result<u64, StoreError> {
+    pub async fn retry(&self, id: Option<i64>) -> Result<u64, OutboxError> {
         let q = match id {
             Some(id) => sqlx::query(
                 "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL \
@@ -352,7 +367,7 @@ impl Outbox {
 
     /// Drops a pending or dead message for good; returns its key and kind, or
     /// `None` if there is no such message (or it was delivered already).
-    pub async fn discard(&self, id: i64) -> Result<Option<(String, String)>, StoreError> {
+    pub async fn discard(&self, id: i64) -> Result<Option<(String, String)>, OutboxError> {
         let row: Option<(String, String)> = sqlx::query_as(
             "DELETE FROM mes_outbox WHERE id = ? AND state IN ('pending', 'dead') \
              RETURNING idem_key, kind",
@@ -365,7 +380,7 @@ impl Outbox {
     }
 
     /// Drops delivered messages older than `before_ms`; returns how many.
-    pub async fn prune_delivered(&self, before_ms: i64) -> Result<u64, StoreError> {
+    pub async fn prune_delivered(&self, before_ms: i64) -> Result<u64, OutboxError> {
         let done = sqlx::query("DELETE FROM mes_outbox WHERE state = 'delivered' AND done_ms < ?")
             .bind(before_ms)
             .execute(&self.pool)
@@ -375,7 +390,7 @@ impl Outbox {
     }
 
     /// How many wait, how many are dead, and the oldest waiting one's age.
-    pub async fn depth(&self) -> Result<Depth, StoreError> {
+    pub async fn depth(&self) -> Result<Depth, OutboxError> {
         let row = sqlx::query(
             "SELECT \
                (SELECT count(*) FROM mes_outbox WHERE state = 'pending') AS pending, \
@@ -400,7 +415,7 @@ impl Outbox {
         list: OutboxList,
         page: u32,
         per_page: u32,
-    ) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+    ) -> Result<(Vec<OutboxEntry>, u64), OutboxError> {
         let per_page = per_page.clamp(1, MAX_PAGE);
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM mes_outbox WHERE state = ?")
             .bind(list.as_str())

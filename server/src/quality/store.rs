@@ -12,10 +12,25 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::ingest::Inspection;
 use super::{CATALOGUE, CellRecord, def, index_of};
-use crate::storage::StoreError;
+use app::api::service::ServiceError;
 
 /// Largest page of the cells table.
 pub const MAX_PAGE: u32 = 200;
+
+/// Why the quality store (cells, inspections, scores, model switches) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QualityStoreError {
+    /// The database reported an error.
+    #[error("quality store: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<QualityStoreError> for ServiceError {
+    fn from(e: QualityStoreError) -> Self {
+        tracing::error!(error = %e, "quality store failed");
+        ServiceError::unavailable("the quality store")
+    }
+}
 
 /// Why an ingestion was refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +45,12 @@ pub enum IngestError {
     },
     /// Storage failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] QualityStoreError),
 }
 
 impl From<sqlx::Error> for IngestError {
     fn from(e: sqlx::Error) -> Self {
-        IngestError::Store(StoreError::Database(e))
+        IngestError::Store(QualityStoreError::Database(e))
     }
 }
 
@@ -150,8 +165,8 @@ pub struct QualityStore {
     mes: Option<Arc<tokio::sync::Notify>>,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e)
+fn db(e: sqlx::Error) -> QualityStoreError {
+    QualityStoreError::Database(e)
 }
 
 impl QualityStore {
@@ -302,7 +317,7 @@ impl QualityStore {
     }
 
     /// A cell's latest value of every measurement, as a flat record.
-    pub async fn record(&self, serial: &str) -> Result<Option<CellRecord>, StoreError> {
+    pub async fn record(&self, serial: &str) -> Result<Option<CellRecord>, QualityStoreError> {
         let Some(row) = sqlx::query(
             "SELECT lot, order_id, product, created_ms, short_term_failed FROM cells WHERE serial = ?",
         )
@@ -336,7 +351,7 @@ impl QualityStore {
         &self,
         verdicts: &[(String, ScoreState)],
         why: ScoreReason,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), QualityStoreError> {
         let report = self.mes.is_some() && why != ScoreReason::Imported;
         let mut queued = 0;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
@@ -363,7 +378,7 @@ impl QualityStore {
         tx: &mut sqlx::Transaction<'_, Sqlite>,
         serial: &str,
         v: &ScoreState,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), QualityStoreError> {
         let q = sqlx::query(
             "INSERT OR REPLACE INTO scores (serial, model, model_version, score, band, threshold, \
              reasons, missing, scored_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -399,7 +414,7 @@ impl QualityStore {
     }
 
     /// Every serial, oldest first (for re-scoring after a model switch).
-    pub async fn serials(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn serials(&self) -> Result<Vec<String>, QualityStoreError> {
         sqlx::query_scalar("SELECT serial FROM cells ORDER BY created_ms, serial")
             .fetch_all(&self.pool)
             .await
@@ -466,7 +481,7 @@ impl QualityStore {
     }
 
     /// A page of cells, newest first.
-    pub async fn cells(&self, f: &CellFilter) -> Result<CellPage, StoreError> {
+    pub async fn cells(&self, f: &CellFilter) -> Result<CellPage, QualityStoreError> {
         let size = f.page_size.clamp(1, MAX_PAGE);
         let mut count: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT count(*) FROM cells c LEFT JOIN scores s ON s.serial = c.serial",
@@ -493,7 +508,7 @@ impl QualityStore {
     }
 
     /// One cell's summary.
-    pub async fn summary_of(&self, serial: &str) -> Result<Option<CellSummary>, StoreError> {
+    pub async fn summary_of(&self, serial: &str) -> Result<Option<CellSummary>, QualityStoreError> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(Self::SUMMARY_COLS);
         qb.push(" WHERE c.serial = ").push_bind(serial);
         let row = qb.build().fetch_optional(&self.pool).await.map_err(db)?;
@@ -501,7 +516,7 @@ impl QualityStore {
     }
 
     /// Everything about one cell.
-    pub async fn cell(&self, serial: &str) -> Result<Option<CellDetail>, StoreError> {
+    pub async fn cell(&self, serial: &str) -> Result<Option<CellDetail>, QualityStoreError> {
         let Some(summary) = self.summary_of(serial).await? else {
             return Ok(None);
         };
@@ -614,7 +629,7 @@ impl QualityStore {
         tiers: TierBounds,
         waiting: u32,
         lots: u32,
-    ) -> Result<Overview, StoreError> {
+    ) -> Result<Overview, QualityStoreError> {
         let (cells, scored, high): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM cells), \
              (SELECT count(*) FROM scores WHERE score IS NOT NULL), \
@@ -686,7 +701,7 @@ impl QualityStore {
     }
 
     /// Cells matching a filter, with every measurement and the score, for export.
-    pub async fn export_rows(&self, f: &CellFilter) -> Result<Vec<ExportRow>, StoreError> {
+    pub async fn export_rows(&self, f: &CellFilter) -> Result<Vec<ExportRow>, QualityStoreError> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT c.serial, c.lot, c.order_id, c.product, c.created_ms, c.short_term_failed, \
              s.score, s.band, s.model, s.scored_ms FROM cells c LEFT JOIN scores s ON s.serial = c.serial",
@@ -734,7 +749,7 @@ impl QualityStore {
     }
 
     /// Records a switch of the active model.
-    pub async fn record_switch(&self, s: &ModelSwitch) -> Result<(), StoreError> {
+    pub async fn record_switch(&self, s: &ModelSwitch) -> Result<(), QualityStoreError> {
         sqlx::query(
             "INSERT INTO model_switches (ts_ms, from_model, to_model, by_whom) VALUES (?, ?, ?, ?)",
         )
@@ -749,7 +764,7 @@ impl QualityStore {
     }
 
     /// Switches, newest first.
-    pub async fn switches(&self) -> Result<Vec<ModelSwitch>, StoreError> {
+    pub async fn switches(&self) -> Result<Vec<ModelSwitch>, QualityStoreError> {
         let rows = sqlx::query(
             "SELECT ts_ms, from_model, to_model, by_whom FROM model_switches ORDER BY id DESC LIMIT 100",
         )

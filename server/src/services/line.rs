@@ -157,8 +157,8 @@ impl LineService for Line {
             )
             .await
             .map_err(|e| {
-                warn!(error = %e, machine_id = %d.machine, "history query failed");
-                ServiceError::Unavailable
+                warn!(machine_id = %d.machine, "history query failed");
+                ServiceError::from(e)
             })?;
         Ok(tags
             .iter()

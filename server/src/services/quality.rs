@@ -12,6 +12,7 @@ use app::quality::{
 };
 use tokio::sync::broadcast;
 
+use crate::quality::store::QualityStoreError;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::now_ms;
 use crate::quality::ingest::{self, FieldError, InspectionIn};
@@ -19,7 +20,6 @@ use crate::quality::settings::QualitySettings;
 use crate::quality::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
 use crate::quality::{CellRecord, def};
 use crate::risk::model::{Model, Scratch};
-use crate::storage::StoreError;
 
 /// Reasons kept per score.
 const REASONS: usize = 6;
@@ -43,7 +43,7 @@ pub enum IngestFailure {
     },
     /// Storage failed.
     #[error("storage: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] QualityStoreError),
 }
 
 impl From<IngestError> for IngestFailure {
@@ -78,7 +78,10 @@ impl Quality {
     /// Opens the service: the active model is the last promoted one, else the
     /// configured one. A model that cannot be loaded leaves cells unscored (shown as
     /// incomplete with the reason logged), never scored by something else.
-    pub async fn open(cfg: Arc<QualitySettings>, store: QualityStore) -> Result<Self, StoreError> {
+    pub async fn open(
+        cfg: Arc<QualitySettings>,
+        store: QualityStore,
+    ) -> Result<Self, QualityStoreError> {
         let name = store
             .switches()
             .await?
@@ -114,6 +117,14 @@ impl Quality {
     /// The store.
     pub fn store(&self) -> &QualityStore {
         &self.store
+    }
+
+    /// Every cell of the filter with its score, for the CSV export.
+    pub async fn export_rows(
+        &self,
+        f: &CellFilter,
+    ) -> Result<Vec<crate::quality::store::ExportRow>, ServiceError> {
+        Ok(self.store.export_rows(f).await?)
     }
 
     /// The configuration.
@@ -218,7 +229,11 @@ impl Quality {
 
     /// Scores `serials` with the active model, stores the verdicts (reporting
     /// them to the MES as `why` allows) and announces the cells.
-    pub async fn rescore(&self, serials: &[String], why: ScoreReason) -> Result<(), StoreError> {
+    pub async fn rescore(
+        &self,
+        serials: &[String],
+        why: ScoreReason,
+    ) -> Result<(), QualityStoreError> {
         if serials.is_empty() {
             return Ok(());
         }
@@ -387,9 +402,8 @@ pub fn score_record(
     }
 }
 
-fn unavailable(e: StoreError) -> ServiceError {
-    tracing::warn!(error = %e, "quality storage failed");
-    ServiceError::Unavailable
+fn unavailable(e: QualityStoreError) -> ServiceError {
+    ServiceError::from(e)
 }
 
 #[async_trait::async_trait]
@@ -484,7 +498,10 @@ impl QualityService for Quality {
         }
         let model = tokio::task::spawn_blocking(move || Model::load(&dir))
             .await
-            .map_err(|_| ServiceError::Unavailable)?
+            .map_err(|e| {
+                tracing::error!(model = %name, error = %e, "model loading task failed");
+                ServiceError::unavailable("the model loader")
+            })?
             .map_err(|e| {
                 tracing::warn!(model = %name, error = %e, "model cannot be promoted");
                 ServiceError::BadModel {
@@ -510,8 +527,7 @@ impl QualityService for Quality {
                 name,
                 format!("{from} → {name}"),
             ))
-            .await
-            .map_err(|_| ServiceError::Unavailable)?;
+            .await?;
         if let Ok(mut a) = self.active.write() {
             *a = Some(Active {
                 model: Arc::new(model),

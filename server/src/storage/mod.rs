@@ -11,7 +11,7 @@ use std::sync::Arc;
 use app::line::{Point, Quality};
 use async_trait::async_trait;
 
-/// Why storage failed.
+/// Why the history store (tag samples) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database reported an error.
@@ -28,6 +28,13 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl From<StoreError> for app::api::service::ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "history store failed");
+        Self::unavailable("the history store")
+    }
 }
 
 /// One stored sample.

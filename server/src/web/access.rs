@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::service::AccessService;
+use app::api::service::{AccessService, ServiceError};
 use app::auth::{AuditAction, Caller, Permission, Principal};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
@@ -169,7 +169,7 @@ pub async fn attach_caller(State(door): State<Door>, mut req: Request, next: Nex
                 || path == "/metrics"
                 || !matches!(*req.method(), Method::GET | Method::HEAD)
             {
-                return error(StatusCode::UNAUTHORIZED, "sign in first");
+                return ServiceError::Unauthenticated.into_response();
             }
             let here = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let target = if here == "/" {
@@ -190,10 +190,10 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     match req.extensions().get::<Caller>() {
-        None => error(StatusCode::UNAUTHORIZED, "sign in first"),
+        None => ServiceError::Unauthenticated.into_response(),
         Some(c) if !c.principal.allows(needed) => {
             access.denied(c, needed).await;
-            error(StatusCode::FORBIDDEN, "your role does not allow this")
+            ServiceError::Forbidden.into_response()
         }
         Some(_) => next.run(req).await,
     }
@@ -282,17 +282,10 @@ pub async fn sign_in(
         }
         SignIn::Refused if json => error(StatusCode::UNAUTHORIZED, "wrong name or password"),
         SignIn::Refused => back_to_signin("refused", &next, None),
-        SignIn::Throttled(wait) if json => {
-            let secs = wait.as_secs().max(1);
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!("too many attempts; try again in {secs} s"),
-            );
-            if let Ok(v) = secs.to_string().parse() {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
+        SignIn::Throttled(wait) if json => ServiceError::TooMany {
+            retry_after_s: wait.as_secs().max(1),
         }
+        .into_response(),
         SignIn::Throttled(wait) => back_to_signin("throttled", &next, Some(wait)),
         SignIn::Unavailable if json => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -347,15 +340,9 @@ pub async fn export_audit(
     State(state): State<super::WebState>,
     axum::extract::Query(f): axum::extract::Query<app::auth::AuditFilter>,
 ) -> Response {
-    let entries = match state.access.audit.export(&f).await {
+    let entries = match state.access.export_audit(&f).await {
         Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "audit export failed");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage is not available; retry later",
-            );
-        }
+        Err(e) => return e.into_response(),
     };
     match crate::audit::to_csv(&entries) {
         Ok(bytes) => (
@@ -371,7 +358,7 @@ pub async fn export_audit(
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "audit export failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "export failed")
+            ServiceError::Internal("export failed".into()).into_response()
         }
     }
 }

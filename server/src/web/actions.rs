@@ -1,8 +1,9 @@
 //! The actions journal as CSV.
 
 use app::actions::ActionFilter;
+use app::api::service::ServiceError;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 /// `GET /api/v1/export/actions.csv?machine=&state=`: every action of the filter,
@@ -11,16 +12,9 @@ pub async fn export_actions(
     State(state): State<super::WebState>,
     Query(f): Query<ActionFilter>,
 ) -> Response {
-    let rows = match state.actions.store().export(&f).await {
+    let rows = match state.actions.export(&f).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "actions export failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage is not available; retry later",
-            )
-                .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     match crate::actions::to_csv(&rows) {
         Ok(bytes) => (
@@ -36,7 +30,7 @@ pub async fn export_actions(
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "actions export failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response()
+            ServiceError::Internal("export failed".into()).into_response()
         }
     }
 }

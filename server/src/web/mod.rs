@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod args;
 pub mod assets;
 pub mod health;
 pub mod live;
@@ -176,6 +177,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(args::keep_body))
         .layer(from_fn_with_state(door, access::attach_caller))
         .layer(auth_layer)
         .layer(TimeoutLayer::with_status_code(

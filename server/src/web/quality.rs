@@ -1,6 +1,7 @@
 //! The quality REST API: ingestion for stations and the MES, file imports, CSV
 //! export and the OpenAPI document describing them.
 
+use app::api::service::ServiceError;
 use app::auth::{AuditAction, Caller};
 use app::quality::CellFilter;
 use axum::body::Bytes;
@@ -223,16 +224,9 @@ pub async fn post_import(
 
 /// `GET /api/v1/export/cells.csv?lot=&order=&band=&from_ms=&to_ms=`.
 pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFilter>) -> Response {
-    let rows = match state.quality.store().export_rows(&f).await {
+    let rows = match state.quality.export_rows(&f).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "export failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage is not available; retry later",
-            )
-                .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = crate::quality::dataset_header();
@@ -248,7 +242,7 @@ pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFil
     }
     let bytes = match (ok, w.into_inner()) {
         (true, Ok(b)) => b,
-        _ => return (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response(),
+        _ => return ServiceError::Internal("export failed".into()).into_response(),
     };
     (
         [
