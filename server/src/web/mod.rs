@@ -7,6 +7,7 @@ pub mod assets;
 pub mod health;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod quality;
 
 use std::sync::Arc;
@@ -136,7 +137,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         )
         .route(
             "/api/v1/openapi.json",
-            get(quality::openapi).route_layer(needs(Permission::View)),
+            get(openapi::serve).route_layer(needs(Permission::View)),
         )
         .route(
             "/metrics",
