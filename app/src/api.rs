@@ -192,20 +192,7 @@ pub mod service {
             .and_then(|parts| parts.extensions.get::<Caller>().cloned())
     }
 
-    /// Sets this response's status.
-    pub fn set_status(code: http::StatusCode) {
-        if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            r.set_status(code);
-        }
-    }
-
-    /// Sets this response's status to the error's ([`ServiceError::status`]).
-    pub fn set_status_of(e: &ServiceError) {
-        set_status(
-            http::StatusCode::from_u16(e.status())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-        );
-    }
+    pub use crate::error::{set_status, set_status_of};
 
     /// The caller, if they may do `p`; otherwise a 401 (not signed in) or 403
     /// (signed in, not allowed; recorded in the audit trail).

@@ -194,7 +194,8 @@ impl FromServerFnError for ServiceError {
         match value {
             ServerFnErrorErr::Args(message) => {
                 #[cfg(feature = "ssr")]
-                let field = crate::api::service::argument_field();
+                let field =
+                    leptos::prelude::use_context::<ArgumentField>().and_then(|find| (find.0)());
                 #[cfg(not(feature = "ssr"))]
                 let field = None;
                 ServiceError::bad_argument(&message, field)
@@ -212,9 +213,33 @@ impl FromServerFnError for ServiceError {
     /// response gets the error's status.
     fn ser(&self) -> Bytes {
         #[cfg(feature = "ssr")]
-        crate::api::service::set_status_of(self);
+        set_status_of(self);
         Bytes::from(self.to_json())
     }
+}
+
+/// Names the malformed argument of the server-function request being answered
+/// (`value`, `filter.page`). The API module knows every server function's
+/// arguments (`api::service::argument_field`); the server provides it to each
+/// request, so this module needs nothing of the API's.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Copy)]
+pub struct ArgumentField(pub fn() -> Option<String>);
+
+/// Sets this response's status.
+#[cfg(feature = "ssr")]
+pub fn set_status(code: http::StatusCode) {
+    if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        r.set_status(code);
+    }
+}
+
+/// Sets this response's status to the error's ([`ServiceError::status`]).
+#[cfg(feature = "ssr")]
+pub fn set_status_of(e: &ServiceError) {
+    set_status(
+        http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+    );
 }
 
 #[cfg(feature = "ssr")]

@@ -27,7 +27,7 @@ pub const MAX_ROWS: usize = 1_000_000;
 pub const MAX_ERRORS: usize = 100;
 
 /// One problem in a dataset file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// Row as a spreadsheet numbers it (header = 1); 0 for the file as a whole.
     pub row: usize,
@@ -48,7 +48,8 @@ impl fmt::Display for RowError {
 }
 
 /// Every problem found in a file (at most [`MAX_ERRORS`]), and whether more were cut.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
+#[schema(as = RowProblems)]
 pub struct DatasetErrors {
     /// The problems, in file order.
     pub errors: Vec<RowError>,

@@ -47,57 +47,76 @@ impl Body {
 }
 
 /// An inspection as sent. Fields are loose on purpose (strings, options) so that
-/// validation, not deserialisation, reports what is wrong and where.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// validation, not deserialisation, reports what is wrong and where; the schema
+/// states what validation requires.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Inspection)]
 pub struct InspectionIn {
-    /// Idempotency key: a resend with the same key changes nothing.
+    /// Idempotency key, unique per inspection (e.g. station:serial:stage): a resend
+    /// with the same key changes nothing.
+    #[schema(value_type = String, required = true, max_length = 128)]
     pub key: Option<String>,
     /// Cell serial number.
+    #[schema(value_type = String, required = true, max_length = 64, pattern = "^[A-Za-z0-9._/-]+$")]
     pub serial: Option<String>,
     /// Production order.
+    #[schema(value_type = String, required = true, max_length = 64, pattern = "^[A-Za-z0-9._/-]+$")]
     pub order: Option<String>,
     /// Lot.
+    #[schema(value_type = String, required = true, max_length = 64, pattern = "^[A-Za-z0-9._/-]+$")]
     pub lot: Option<String>,
     /// Product id (default: the plant's default product).
     pub product: Option<String>,
     /// `IPQC`, `FQC` or `OQC`.
+    #[schema(value_type = Stage, required = true)]
     pub stage: Option<String>,
     /// Station (machine or bench) id.
+    #[schema(value_type = String, required = true, max_length = 64, pattern = "^[A-Za-z0-9._/-]+$")]
     pub station: Option<String>,
     /// When measured: RFC 3339 text or Unix milliseconds.
+    #[schema(schema_with = timestamp_schema, required = true)]
     pub ts: Option<serde_json::Value>,
     /// Measurements.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub measurements: Vec<MeasurementIn>,
     /// Machine values when the cell passed the station.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub context: Vec<ContextIn>,
     /// Short-term test outcome, when this record reports one (`true` = failed).
     pub short_term_failed: Option<bool>,
 }
 
 /// A measurement as sent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Measurement)]
 pub struct MeasurementIn {
-    /// Catalogue name.
+    /// A catalogue measurement; it must belong to the inspection's stage.
+    #[schema(schema_with = catalogue_name_schema, required = true)]
     pub name: Option<String>,
     /// Value.
+    #[schema(value_type = f64, required = true)]
     pub value: Option<f64>,
     /// Unit; if given it must be the catalogue's.
     pub unit: Option<String>,
 }
 
 /// A machine value as sent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Context)]
 pub struct ContextIn {
     /// Machine id.
+    #[schema(value_type = String, required = true)]
     pub machine: Option<String>,
     /// Tag name.
+    #[schema(value_type = String, required = true)]
     pub tag: Option<String>,
     /// Value.
+    #[schema(value_type = f64, required = true)]
     pub value: Option<f64>,
     /// Unit.
     #[serde(default)]
@@ -168,13 +187,14 @@ pub struct Inspection {
 }
 
 /// One problem in a request body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
-    /// Index of the record in the batch.
+    /// Index of the record in the batch (0 for a single object).
     pub record: usize,
-    /// The record's key, if it had one.
+    /// The record's idempotency key, if it had one.
     pub key: Option<String>,
-    /// Path of the field, e.g. `[0].measurements[2].value`.
+    /// Path of the field, e.g. `[1].measurements[0].value`.
+    #[schema(example = "[1].measurements[0].value")]
     pub field: String,
     /// What is wrong.
     pub message: String,
@@ -526,6 +546,69 @@ pub fn stage_inspection(
         context: Vec::new(),
         short_term_failed: None,
     })
+}
+
+// The schema's limits are literals (the derive takes no constants); the OpenAPI
+// tests check them against MAX_KEY_LEN, MAX_ID_LEN, MAX_MEASUREMENTS and MAX_CONTEXT,
+// and the id pattern against `check_id`.
+
+impl utoipa::PartialSchema for Body {
+    /// One inspection, or an array of at most [`MAX_BATCH`].
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Ref};
+        let one = Ref::from_schema_name(<InspectionIn as ToSchema>::name());
+        OneOfBuilder::new()
+            .item(one.clone())
+            .item(ArrayBuilder::new().items(one).max_items(Some(MAX_BATCH)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Body {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            <InspectionIn as utoipa::ToSchema>::name().into(),
+            InspectionIn::schema(),
+        ));
+        <InspectionIn as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+/// The schema of `ts`: RFC 3339 text or Unix milliseconds.
+fn timestamp_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .description(Some("When measured: RFC 3339 text or Unix milliseconds."))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some("Unix ms")),
+        )
+        .into()
+}
+
+/// The schema of a measurement's name: the catalogue's names, in line order.
+fn catalogue_name_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(super::CATALOGUE.iter().map(|d| d.name)))
+        .description(Some(
+            "A catalogue measurement; it must belong to the inspection's stage.",
+        ))
+        .build()
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl From<sqlx::Error> for IngestError {
 }
 
 /// What an ingestion did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct IngestOutcome {
     /// Inspections written.
     pub created: u64,
@@ -71,14 +71,25 @@ pub struct IngestOutcome {
 }
 
 /// The outcome of one record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecordResult {
     /// Its key.
     pub key: String,
     /// Its cell.
     pub serial: String,
     /// `created` or `duplicate`.
+    #[schema(schema_with = record_status_schema)]
     pub status: &'static str,
+}
+
+/// The schema of [`RecordResult::status`].
+fn record_status_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["created", "duplicate"]))
+        .description(Some("`created` or `duplicate`."))
+        .build()
 }
 
 /// A score (or the lack of one) to store for a cell.

@@ -200,13 +200,15 @@ pub async fn guard(
 }
 
 /// The sign-in form or JSON body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = Credentials)]
 pub struct SignInBody {
     /// Sign-in name.
     pub username: String,
     /// Password.
+    #[schema(format = Password)]
     pub password: String,
-    /// Where to go afterwards (forms only).
+    /// (forms) A path on this site to go to afterwards.
     #[serde(default)]
     pub next: Option<String>,
 }
@@ -229,8 +231,31 @@ fn back_to_signin(error: &str, next: &str, retry: Option<Duration>) -> Response 
     Redirect::to(&target).into_response()
 }
 
-/// `POST /api/v1/session`: signs in. A form gets redirects (to `next`, or back
-/// to the sign-in page with the reason); JSON gets a status and a body.
+/// Sign in
+///
+/// A form (`application/x-www-form-urlencoded`, with an optional `next` path) is
+/// answered with a 303 redirect: to `next` on success, else back to
+/// `/signin?error=refused|throttled|unavailable`. JSON is answered with a status.
+/// Every attempt is throttled per name and per address, and audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "access",
+    request_body(content(
+        (SignInBody = "application/json"),
+        (SignInBody = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = super::openapi::SignedIn),
+        (status = 303, description = "(forms) where to go next"),
+        (status = 400, description = "The body is malformed", body = super::openapi::ApiError),
+        (status = 401, description = "Wrong name or password (which one is not said), or a disabled user", body = super::openapi::ApiError),
+        (status = 403, description = "A browser's cross-site request", body = super::openapi::ApiError),
+        (status = 429, description = "Too many attempts; wait the `Retry-After` seconds", body = super::openapi::ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The user store is not answering", body = super::openapi::ApiError),
+    ),
+)]
 pub async fn sign_in(
     State(door): State<Door>,
     mut auth: AuthSession<Access>,
@@ -315,7 +340,16 @@ async fn end_session(door: &Door, auth: &mut AuthSession<Access>, source: String
     }
 }
 
-/// `POST /signout` (the header's form): signs out and shows the sign-in page.
+/// Sign out (the page header's form)
+///
+/// Ends the session, if any, and redirects to the sign-in page.
+#[utoipa::path(
+    post,
+    path = "/signout",
+    tag = "access",
+    responses((status = 303, description = "Signed out; to `/signin`")),
+    security(("session" = [])),
+)]
 pub async fn sign_out_form(
     State(door): State<Door>,
     mut auth: AuthSession<Access>,
@@ -325,7 +359,14 @@ pub async fn sign_out_form(
     Redirect::to("/signin").into_response()
 }
 
-/// `DELETE /api/v1/session`: signs out.
+/// Sign out
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "access",
+    responses((status = 204, description = "Signed out (also when nobody was signed in)")),
+    security(("session" = [])),
+)]
 pub async fn sign_out(
     State(door): State<Door>,
     mut auth: AuthSession<Access>,
@@ -335,7 +376,25 @@ pub async fn sign_out(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `GET /api/v1/export/audit.csv`: the audit trail with the page's filter.
+/// The audit trail as CSV, oldest first (at most 100 000 rows)
+///
+/// The audit page's filter. Needs a supervisor, quality engineer or admin session.
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/audit.csv",
+    tag = "access",
+    params(
+        ("actor" = Option<String>, Query, description = "Exact actor"),
+        ("action" = Option<AuditAction>, Query, description = "Exact action, e.g. sign_in, role_changed, model_promoted"),
+        ("from_ms" = Option<i64>, Query, description = "At or after (Unix ms)"),
+        ("to_ms" = Option<i64>, Query, description = "Before (Unix ms)"),
+    ),
+    responses(
+        (status = 200, description = "id,at,actor,role,action,target,detail,source", body = String, content_type = "text/csv"),
+        (status = 503, description = "Storage is not available", body = super::openapi::ApiError),
+    ),
+    security(("session" = [])),
+)]
 pub async fn export_audit(
     State(state): State<super::WebState>,
     axum::extract::Query(f): axum::extract::Query<app::auth::AuditFilter>,

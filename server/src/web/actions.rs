@@ -6,8 +6,23 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-/// `GET /api/v1/export/actions.csv?machine=&state=`: every action of the filter,
-/// oldest first.
+/// The corrective actions journal as CSV, oldest first
+///
+/// Every action of the journal's filter. Needs any signed-in person.
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/actions.csv",
+    tag = "actions",
+    params(
+        ("machine" = Option<String>, Query, description = "Only this machine"),
+        ("state" = Option<app::actions::ActionState>, Query, description = "Only this state"),
+    ),
+    responses(
+        (status = 200, description = "id,proposed_at,machine,tag,rule,rationale,observed,from,to,state,proposed_by,decided_by,decided_at,detail,read_back", body = String, content_type = "text/csv"),
+        (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn export_actions(
     State(state): State<super::WebState>,
     Query(f): Query<ActionFilter>,

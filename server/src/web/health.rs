@@ -9,13 +9,21 @@ use serde::Serialize;
 
 use super::WebState;
 
-/// Liveness: the process is up and serving.
+/// Liveness: the process is up and serving
+///
+/// Public.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+)]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// One PLC in the readiness report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlcReport {
     /// Machine id.
     pub id: String,
@@ -27,7 +35,7 @@ pub struct PlcReport {
 }
 
 /// The readiness report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     /// True when the database answers.
     pub database: bool,
@@ -35,7 +43,19 @@ pub struct Readiness {
     pub plcs: Vec<PlcReport>,
 }
 
-/// Readiness: 200 when the database answers, 503 otherwise; PLC links reported.
+/// Readiness: 200 when the database answers, 503 otherwise; PLC links reported
+///
+/// Public; the links' last errors (which name hosts) only to signed-in callers.
+/// A PLC that is down degrades the line but not readiness.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Readiness),
+        (status = 503, description = "The database does not answer", body = Readiness),
+    ),
+)]
 pub async fn readyz(
     State(state): State<WebState>,
     caller: Option<Extension<Caller>>,

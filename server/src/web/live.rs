@@ -60,7 +60,23 @@ async fn snapshot(line: &Line) -> Event {
     })
 }
 
-/// The SSE handler.
+/// The live stream (server-sent events)
+///
+/// Each event's data is one JSON object tagged by `kind`: `snapshot` (the whole
+/// line, first, and again when a client falls behind), `values` (one scan of one
+/// machine), `link` (a PLC connection changed), `cell` (a cell was scored), `mes`
+/// (the MES link and outbox) and `actions` (the corrective actions summary). The
+/// stream sends a keep-alive comment every 15 s and ends at shutdown. Needs any
+/// signed-in person.
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "line",
+    responses(
+        (status = 200, description = "An endless `text/event-stream`", body = String, content_type = "text/event-stream"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn stream(
     State(state): State<WebState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -23,7 +23,22 @@ struct Machine {
     machine: String,
 }
 
-/// The handler: figures are read now (the outbox from the database).
+/// Operational figures in the Prometheus text format
+///
+/// Read at each request (the outbox from the database): `cellguard_mes_outbox_depth`,
+/// `cellguard_mes_outbox_oldest_age_seconds`, `cellguard_mes_dead_letters`,
+/// `cellguard_mes_delivered`, `cellguard_mes_link_up`, `cellguard_mes_orders_age_seconds`
+/// and `cellguard_plc_link_up{machine}`. Needs a `metrics` token or any signed-in
+/// person.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
+    ),
+    security(("token" = []), ("session" = [])),
+)]
 pub async fn metrics(State(state): State<WebState>) -> Response {
     let mut registry = Registry::with_prefix("cellguard");
     let status = state.mes.status();

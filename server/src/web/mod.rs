@@ -8,6 +8,7 @@ pub mod assets;
 pub mod health;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod quality;
 
 use std::sync::Arc;
@@ -137,7 +138,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         )
         .route(
             "/api/v1/openapi.json",
-            get(quality::openapi).route_layer(needs(Permission::View)),
+            get(openapi::serve).route_layer(needs(Permission::View)),
         )
         .route(
             "/metrics",
@@ -166,6 +167,9 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(access_service.clone());
                 provide_context(mes_service.clone());
                 provide_context(actions_service.clone());
+                provide_context(app::error::ArgumentField(
+                    app::api::service::argument_field,
+                ));
             },
             {
                 let options = options.clone();

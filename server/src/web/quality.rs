@@ -1,5 +1,5 @@
-//! The quality REST API: ingestion for stations and the MES, file imports, CSV
-//! export and the OpenAPI document describing them.
+//! The quality REST API: ingestion for stations and the MES, file imports and CSV
+//! export (their OpenAPI description is in [`super::openapi`]).
 
 use app::api::service::ServiceError;
 use app::auth::{AuditAction, Caller};
@@ -23,9 +23,6 @@ use crate::services::quality::IngestFailure;
 pub const MAX_INGEST_BYTES: usize = 2 * 1024 * 1024;
 /// Largest import file (bytes).
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
-
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 fn problem(status: StatusCode, errors: Vec<FieldError>) -> Response {
     (status, Json(json!({ "errors": errors }))).into_response()
@@ -86,7 +83,50 @@ pub fn parse_body(bytes: &[u8]) -> Result<Vec<InspectionIn>, Vec<FieldError>> {
     }
 }
 
-/// `POST /api/v1/inspections`.
+/// Record one inspection or a batch (all or nothing, idempotent by key)
+///
+/// A resend with the same `key` and the same content changes nothing and is answered
+/// `duplicate`. The same key with different content is a 409 and nothing in the batch
+/// is written. Any validation problem refuses the whole batch with 422 naming each
+/// record and field. At most 1000 inspections and 2 MiB per request (413 beyond).
+///
+/// Needs an `ingest` token, or a quality engineer or admin session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspections",
+    tag = "quality",
+    request_body(
+        content = inline(crate::quality::ingest::Body),
+        content_type = "application/json",
+        example = json!({
+            "key": "EOL_01:HC2611-000123:FQC",
+            "serial": "HC2611-000123",
+            "order": "98765",
+            "lot": "L2611-01",
+            "product": "HC",
+            "stage": "FQC",
+            "station": "EOL_01",
+            "ts": "2026-11-25T10:00:00Z",
+            "measurements": [
+                {"name": "capacity", "value": 5.08, "unit": "Ah"},
+                {"name": "k_value", "value": 0.7, "unit": "mV/day"}
+            ],
+            "context": [
+                {"machine": "FORM_01", "tag": "current", "value": 3.5, "unit": "A"}
+            ]
+        }),
+    ),
+    responses(
+        (status = 201, description = "At least one inspection was written", body = crate::quality::store::IngestOutcome),
+        (status = 200, description = "Every inspection was already present (a resend)", body = crate::quality::store::IngestOutcome),
+        (status = 400, description = "The body is not JSON or not an object/array", body = super::openapi::Problems),
+        (status = 409, description = "A key was reused for different content, or a cell's lot/order differs from the stored one; nothing written", body = super::openapi::Problems),
+        (status = 413, description = "Body larger than 2 MiB"),
+        (status = 422, description = "Validation failed; nothing written", body = super::openapi::Problems),
+        (status = 503, description = "Storage unavailable; retry later"),
+    ),
+    security(("token" = []), ("session" = [])),
+)]
 pub async fn post_inspections(State(state): State<WebState>, body: Bytes) -> Response {
     let batch = match parse_body(&body) {
         Ok(b) => b,
@@ -126,17 +166,36 @@ pub async fn post_inspections(State(state): State<WebState>, body: Bytes) -> Res
 }
 
 /// Query of `POST /api/v1/imports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
-    /// File name (its extension picks CSV or .xlsx).
+    /// File name; `.xlsx` selects Excel, anything else CSV.
     #[serde(default)]
     name: String,
-    /// Only check and preview.
+    /// Only check and preview; write nothing.
     #[serde(default)]
     dry_run: bool,
 }
 
-/// `POST /api/v1/imports?name=F&dry_run=B` with the file as the body.
+/// Import a dataset file (CSV or .xlsx): preview with dry_run, then all rows or none
+///
+/// The file is the body. Needs a quality engineer or admin session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports",
+    tag = "quality",
+    params(ImportQuery),
+    request_body(content = inline(super::openapi::FileBytes), content_type = "application/octet-stream", description = "The file"),
+    responses(
+        (status = 200, description = "Checked (dry run) or imported", body = app::quality::ImportReport),
+        (status = 400, description = "The file could not be read", body = super::openapi::Problems),
+        (status = 409, description = "Conflicts with stored data; nothing written", body = dataset::DatasetErrors),
+        (status = 413, description = "File larger than 64 MiB"),
+        (status = 422, description = "Problems by row and column; nothing written", body = dataset::DatasetErrors),
+        (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn post_import(
     State(state): State<WebState>,
     Extension(caller): Extension<Caller>,
@@ -222,7 +281,26 @@ pub async fn post_import(
     }
 }
 
-/// `GET /api/v1/export/cells.csv?lot=&order=&band=&from_ms=&to_ms=`.
+/// Cells with every measurement, the short-term test label and the score, as CSV (RFC 3339 UTC times)
+///
+/// The cells table's filter. Needs any signed-in person.
+#[utoipa::path(
+    get,
+    path = "/api/v1/export/cells.csv",
+    tag = "quality",
+    params(
+        ("lot" = Option<String>, Query, description = "Exact lot"),
+        ("order" = Option<String>, Query, description = "Exact production order"),
+        ("band" = Option<String>, Query, description = "Band (`high`, `low`) or `incomplete`"),
+        ("from_ms" = Option<i64>, Query, description = "Created at or after (Unix ms)"),
+        ("to_ms" = Option<i64>, Query, description = "Created before (Unix ms)"),
+    ),
+    responses(
+        (status = 200, description = "CSV: the dataset columns, then score, band, model, scored_at", body = String, content_type = "text/csv"),
+        (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFilter>) -> Response {
     let rows = match state.quality.export_rows(&f).await {
         Ok(r) => r,
@@ -255,9 +333,4 @@ pub async fn export_cells(State(state): State<WebState>, Query(f): Query<CellFil
         bytes,
     )
         .into_response()
-}
-
-/// `GET /api/v1/openapi.json`.
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
