@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use crate::components::chart::sparkline_svg;
-use crate::live::use_live;
 use crate::fmt::format_age;
 use crate::line::{LinkState, MachineView, StateClass, merge_trend};
+use crate::live::use_live;
 
 /// The state word and its colour class, taking the link into account.
 pub fn state_badge(m: &MachineView) -> (String, &'static str) {

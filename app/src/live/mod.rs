@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::actions::ActionsSummary;
-use crate::mes::MesStatus;
 use crate::line::{LineView, Point, Quality, merge_recent, trim_points};
+use crate::mes::MesStatus;
 use crate::quality::CellSummary;
 
 /// Seconds of full-rate live history kept per tag in the browser.

@@ -8,9 +8,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::get_history;
 use crate::components::chart::trend_svg;
 use crate::components::machine_card::state_badge;
-use crate::live::use_live;
 use crate::fmt::format_age;
 use crate::line::{HistoryRange, Quality, Series, merge_trend};
+use crate::live::use_live;
 use crate::pages::overview::LineLoader;
 
 /// The machine page.
