@@ -273,8 +273,11 @@ where
         }),
         None => Either::Right(table),
     };
-    let pager = paging.map(|p| {
-        view! {
+    let count = view! { <p class="muted" data-testid=count_testid>{count}</p> };
+    Either::Right(match paging {
+        Some(p) => Either::Left(view! {
+            {count}
+            {table}
             <Pager
                 prev=p.prev
                 next=p.next
@@ -283,12 +286,8 @@ where
                 prev_label=p.prev_label
                 next_label=p.next_label
             />
-        }
-    });
-    Either::Right(view! {
-        <p class="muted" data-testid=count_testid>{count}</p>
-        {table}
-        {pager}
+        }),
+        None => Either::Right(view! { {count} {table} }),
     })
 }
 
