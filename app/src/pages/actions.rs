@@ -350,19 +350,8 @@ fn JournalFilter(filter: ActionFilter) -> impl IntoView {
     let go = move |f: ActionFilter| navigate(&href(&f), Default::default());
     let go_machine = go.clone();
     let keep = filter.clone();
-    let line = use_live().line;
-    let options = move || {
-        line.with(|l| {
-            l.as_ref()
-                .map(|l| {
-                    l.machines
-                        .iter()
-                        .map(|m| (m.id.clone(), m.name.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-    };
+    let live = use_live();
+    let options = move || live.machine_names();
     view! {
         <div class="filters">
             <label>
