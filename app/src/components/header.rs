@@ -13,10 +13,7 @@ use crate::session::{can, use_me};
 #[component]
 pub fn Header() -> impl IntoView {
     let live = use_live();
-    let plant = move || {
-        live.line
-            .with(|l| l.as_ref().map(|l| l.plant.clone()).unwrap_or_default())
-    };
+    let plant = move || live.plant.get().unwrap_or_default();
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">

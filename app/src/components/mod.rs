@@ -4,7 +4,7 @@ pub mod chart;
 
 pub mod header;
 pub mod machine_card;
-pub mod pager;
+pub mod paged_table;
 pub mod reason_bars;
 pub mod risk_badge;
 pub mod risk_chart;

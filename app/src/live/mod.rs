@@ -1,5 +1,10 @@
 //! The live store: the line as last seen, trend buffers, and the connection to the
 //! server's event stream. Provided once at the app root; every page reads from it.
+//!
+//! Each machine has signals of its own (its view and its trend version), so a scan
+//! of one machine wakes only what shows that machine; the list of machines changes
+//! only when a snapshot adds, removes, renames or reorders them. Ages and staleness
+//! tick from the one shared clock, [`Live::now_ms`].
 
 pub mod event;
 
@@ -10,7 +15,9 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use crate::actions::ActionsSummary;
-use crate::line::{LineView, Point, Quality, merge_recent, trim_points};
+use leptos::reactive::owner::WeakOwner;
+
+use crate::line::{LineView, MachineView, Point, Quality, merge_recent, trim_points};
 use crate::mes::MesStatus;
 use crate::quality::CellSummary;
 
@@ -54,19 +61,44 @@ impl Conn {
 /// Live trend buffers: machine → tag → points.
 pub type Trends = HashMap<String, HashMap<String, Vec<Point>>>;
 
+/// One machine in the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineSlot {
+    /// Machine id.
+    pub id: String,
+    /// Its name (from the plant: changes only with a snapshot).
+    pub name: String,
+    /// The machine as last seen.
+    pub view: RwSignal<MachineView>,
+    /// Bumped (at most a few times a second) when its trend buffers changed.
+    pub trend_version: RwSignal<u64>,
+}
+
+/// How a snapshot maps onto the machines held: for each machine of the snapshot,
+/// in its order, the index of the held machine with the same id, or `None` for a
+/// new one. Held machines that no index names are gone.
+pub fn match_snapshot(held: &[&str], incoming: &[MachineView]) -> Vec<Option<usize>> {
+    incoming
+        .iter()
+        .map(|m| held.iter().position(|id| *id == m.id))
+        .collect()
+}
+
 /// The live store (cheap to copy: all fields are arena handles).
 #[derive(Clone, Copy)]
 pub struct Live {
-    /// The line as last seen (None until the first view or snapshot arrives).
-    pub line: RwSignal<Option<LineView>>,
+    /// The plant's name (None until the first view or snapshot arrives).
+    pub plant: RwSignal<Option<String>>,
+    /// The machines in configuration order, one signal each.
+    machines: RwSignal<Vec<MachineSlot>>,
     /// Stream connection state.
     pub conn: RwSignal<Conn>,
     /// Full-rate recent values of numeric tags.
     pub trends: StoredValue<Trends>,
-    /// Bumped (at most a few times a second) when `trends` changed.
-    pub trends_version: RwSignal<u64>,
-    trends_dirty: StoredValue<bool>,
-    /// Server time now, estimated in the browser (unix ms), ticking every second.
+    /// Machines whose trends changed since the last flush.
+    trends_dirty: StoredValue<Vec<String>>,
+    /// Server time now, estimated in the browser (unix ms), ticking every second:
+    /// the one clock every age and staleness on screen reads.
     pub now_ms: RwSignal<i64>,
     /// Server clock minus browser clock.
     clock_offset_ms: StoredValue<i64>,
@@ -76,26 +108,73 @@ pub struct Live {
     pub mes: RwSignal<Option<MesStatus>>,
     /// Pending corrective actions and write alarms as last pushed.
     pub actions: RwSignal<Option<ActionsSummary>>,
+    /// Where machine signals are created (the store's owner, also when a snapshot
+    /// arrives on the stream's task); weak, so the store does not keep it alive.
+    owner: StoredValue<Option<WeakOwner>>,
 }
 
 impl Live {
     /// A new, empty store.
     pub fn new() -> Self {
         Self {
-            line: RwSignal::new(None),
+            plant: RwSignal::new(None),
+            machines: RwSignal::new(Vec::new()),
             conn: RwSignal::new(Conn::Idle),
             trends: StoredValue::new(HashMap::new()),
-            trends_version: RwSignal::new(0),
-            trends_dirty: StoredValue::new(false),
+            trends_dirty: StoredValue::new(Vec::new()),
             now_ms: RwSignal::new(0),
             clock_offset_ms: StoredValue::new(0),
             last_cell: RwSignal::new(None),
             mes: RwSignal::new(None),
             actions: RwSignal::new(None),
+            owner: StoredValue::new(Owner::current().map(|o| o.downgrade())),
         }
     }
 
-    /// Adopts a line view from the server (first render or snapshot).
+    /// Whether a line view has been adopted (not tracked).
+    pub fn has_line_untracked(&self) -> bool {
+        self.plant.with_untracked(Option::is_some)
+    }
+
+    /// The machines' ids in configuration order (tracks the list, not the machines).
+    pub fn machine_ids(&self) -> Vec<String> {
+        self.machines
+            .with(|s| s.iter().map(|s| s.id.clone()).collect())
+    }
+
+    /// The machines' ids and names in configuration order (tracks the list only).
+    pub fn machine_names(&self) -> Vec<(String, String)> {
+        self.machines
+            .with(|s| s.iter().map(|s| (s.id.clone(), s.name.clone())).collect())
+    }
+
+    /// One machine's signal (tracks the list, not the machine).
+    pub fn machine(&self, id: &str) -> Option<RwSignal<MachineView>> {
+        self.machines
+            .with(|s| s.iter().find(|s| s.id == id).map(|s| s.view))
+    }
+
+    fn slot_untracked(&self, id: &str) -> Option<MachineSlot> {
+        self.machines
+            .with_untracked(|s| s.iter().find(|s| s.id == id).cloned())
+    }
+
+    fn new_slot(&self, m: MachineView) -> MachineSlot {
+        let make = move || MachineSlot {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            view: RwSignal::new(m),
+            trend_version: RwSignal::new(0),
+        };
+        match self.owner.get_value().and_then(|o| o.upgrade()) {
+            Some(owner) => owner.with(make),
+            None => make(),
+        }
+    }
+
+    /// Adopts a line view from the server (first render or snapshot): each machine
+    /// held keeps its signals and is told only if it changed; new machines get
+    /// theirs; machines gone are dropped.
     pub fn adopt(&self, line: LineView, browser_now_ms: i64) {
         self.clock_offset_ms.set_value(line.now_ms - browser_now_ms);
         self.now_ms.set(line.now_ms);
@@ -110,8 +189,39 @@ impl Live {
                 }
             }
         });
-        self.line.set(Some(line));
-        self.mark_trends();
+        let held = self.machines.get_untracked();
+        let ids: Vec<&str> = held.iter().map(|s| s.id.as_str()).collect();
+        let plan = match_snapshot(&ids, &line.machines);
+        let slots: Vec<MachineSlot> = line
+            .machines
+            .into_iter()
+            .zip(plan)
+            .map(|(m, at)| match at.and_then(|i| held.get(i)) {
+                Some(slot) => {
+                    let slot = MachineSlot {
+                        name: m.name.clone(),
+                        ..slot.clone()
+                    };
+                    if slot.view.with_untracked(|v| *v != m) {
+                        slot.view.set(m);
+                    }
+                    slot
+                }
+                None => self.new_slot(m),
+            })
+            .collect();
+        for slot in &slots {
+            slot.trend_version.update(|v| *v += 1);
+        }
+        if slots != held {
+            self.machines.set(slots);
+        }
+        if self
+            .plant
+            .with_untracked(|p| p.as_ref() != Some(&line.plant))
+        {
+            self.plant.set(Some(line.plant));
+        }
     }
 
     /// Applies one event from the stream.
@@ -121,14 +231,11 @@ impl Live {
             LiveEvent::Cell { cell } => self.last_cell.set(Some(cell)),
             LiveEvent::Mes { status } => self.mes.set(Some(status)),
             LiveEvent::Actions { summary } => self.actions.set(Some(summary)),
-            LiveEvent::Link { machine, link } => self.line.update(|l| {
-                if let Some(m) = l
-                    .as_mut()
-                    .and_then(|l| l.machines.iter_mut().find(|m| m.id == machine))
-                {
-                    m.link = link;
+            LiveEvent::Link { machine, link } => {
+                if let Some(slot) = self.slot_untracked(&machine) {
+                    slot.view.update(|m| m.link = link);
                 }
-            }),
+            }
             LiveEvent::Values {
                 machine,
                 ts_ms,
@@ -148,29 +255,30 @@ impl Live {
                         }
                     }
                 });
-                self.trends_dirty.set_value(true);
-                self.line.update(|l| {
-                    if let Some(m) = l
-                        .as_mut()
-                        .and_then(|l| l.machines.iter_mut().find(|m| m.id == machine))
-                    {
-                        m.apply(ts_ms, &updates);
+                if let Some(slot) = self.slot_untracked(&machine) {
+                    slot.view.update(|m| m.apply(ts_ms, &updates));
+                }
+                self.trends_dirty.update_value(|dirty| {
+                    if !dirty.contains(&machine) {
+                        dirty.push(machine);
                     }
                 });
             }
         }
     }
 
-    /// Signals trend readers if anything changed since the last call.
+    /// Signals the trend readers of each machine whose trends changed since the
+    /// last call.
     pub fn flush_trends(&self) {
-        if self.trends_dirty.get_value() {
-            self.trends_dirty.set_value(false);
-            self.mark_trends();
+        let dirty = self
+            .trends_dirty
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
+        for id in dirty {
+            if let Some(slot) = self.slot_untracked(&id) {
+                slot.trend_version.update(|v| *v += 1);
+            }
         }
-    }
-
-    fn mark_trends(&self) {
-        self.trends_version.update(|v| *v += 1);
     }
 
     /// Advances the clock from the browser's time.
@@ -179,9 +287,15 @@ impl Live {
             .set(browser_now_ms + self.clock_offset_ms.get_value());
     }
 
-    /// A copy of one tag's live buffer (tracks `trends_version`).
+    /// A copy of one tag's live buffer (tracks that machine's trend version).
     pub fn trend(&self, machine: &str, tag: &str) -> Vec<Point> {
-        self.trends_version.track();
+        match self
+            .machines
+            .with(|s| s.iter().find(|s| s.id == machine).map(|s| s.trend_version))
+        {
+            Some(version) => version.track(),
+            None => self.machines.track(),
+        }
         self.trends
             .with_value(|t| t.get(machine).and_then(|m| m.get(tag)).cloned())
             .unwrap_or_default()
@@ -263,4 +377,184 @@ pub fn start(live: Live) {
 #[cfg(feature = "hydrate")]
 fn js_sys_now() -> i64 {
     js_sys::Date::now() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::line::{Link, LinkState, TagUpdate, TagView, Value};
+
+    fn machine(id: &str, name: &str) -> MachineView {
+        MachineView {
+            id: id.into(),
+            name: name.into(),
+            state_tag: None,
+            link: Link {
+                state: LinkState::Online,
+                since_ms: 0,
+                error: None,
+            },
+            tags: vec![TagView {
+                name: "speed".into(),
+                label: "Speed".into(),
+                unit: "RPM".into(),
+                key: true,
+                numeric: true,
+                writable: false,
+                stale_after_ms: 5_000,
+                value: Some(Value::Number(1000.0)),
+                quality: Quality::Good,
+                ts_ms: 1_000,
+                recent: Vec::new(),
+            }],
+        }
+    }
+
+    fn line(machines: Vec<MachineView>) -> LineView {
+        LineView {
+            plant: "Plant".into(),
+            now_ms: 2_000,
+            machines,
+        }
+    }
+
+    fn speed(machine: &str, ts_ms: i64, v: f64) -> LiveEvent {
+        LiveEvent::Values {
+            machine: machine.into(),
+            ts_ms,
+            updates: vec![TagUpdate {
+                tag: "speed".into(),
+                value: Some(Value::Number(v)),
+                quality: Quality::Good,
+            }],
+        }
+    }
+
+    /// A memo over `f` that counts how often it ran.
+    fn counted<T: Clone + PartialEq + Send + Sync + 'static>(
+        f: impl Fn() -> T + Send + Sync + 'static,
+    ) -> (Memo<T>, Arc<AtomicUsize>) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&runs);
+        let memo = Memo::new(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            f()
+        });
+        memo.get_untracked();
+        (memo, runs)
+    }
+
+    #[test]
+    fn a_snapshot_keeps_known_machines_adds_new_ones_and_drops_the_rest() {
+        let incoming = [machine("B", "b"), machine("C", "c"), machine("A", "a")];
+        assert_eq!(
+            match_snapshot(&["A", "B", "D"], &incoming),
+            vec![Some(1), None, Some(0)]
+        );
+        assert_eq!(match_snapshot(&[], &incoming), vec![None, None, None]);
+        assert!(match_snapshot(&["A"], &[]).is_empty());
+    }
+
+    #[test]
+    fn values_of_one_machine_wake_only_that_machine() {
+        let owner = Owner::new();
+        owner.set();
+        let live = Live::new();
+        live.adopt(line(vec![machine("A", "a"), machine("B", "b")]), 2_000);
+        let (a, b) = (
+            live.machine("A").expect("A is held"),
+            live.machine("B").expect("B is held"),
+        );
+        let (card_a, runs_a) = counted(move || a.with(MachineView::last_update_ms));
+        let (card_b, runs_b) = counted(move || b.with(MachineView::last_update_ms));
+        let (ids, runs_ids) = counted(move || live.machine_ids());
+        let (trend_b, runs_trend_b) = counted(move || live.trend("B", "speed"));
+
+        live.apply(speed("A", 3_000, 990.0), 3_000);
+        live.flush_trends();
+        assert_eq!(card_a.get_untracked(), 3_000);
+        assert_eq!(card_b.get_untracked(), 1_000);
+        assert_eq!(ids.get_untracked(), ["A", "B"]);
+        trend_b.get_untracked();
+        assert_eq!(
+            runs_a.load(Ordering::SeqCst),
+            2,
+            "A's card follows its scan"
+        );
+        assert_eq!(runs_b.load(Ordering::SeqCst), 1, "B's card is not woken");
+        assert_eq!(runs_ids.load(Ordering::SeqCst), 1, "the list is not woken");
+        assert_eq!(
+            runs_trend_b.load(Ordering::SeqCst),
+            1,
+            "B's trend is not woken"
+        );
+        assert_eq!(live.trend("A", "speed"), vec![(3_000, 990.0)]);
+
+        // A link event is one machine's too.
+        live.apply(
+            LiveEvent::Link {
+                machine: "B".into(),
+                link: Link {
+                    state: LinkState::CommLost,
+                    since_ms: 4_000,
+                    error: Some("timeout".into()),
+                },
+            },
+            4_000,
+        );
+        assert_eq!(b.with_untracked(|m| m.link.state), LinkState::CommLost);
+        assert_eq!(a.with_untracked(|m| m.link.state), LinkState::Online);
+        card_a.get_untracked();
+        assert_eq!(runs_a.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_snapshot_replaces_changed_machines_adds_and_removes() {
+        let owner = Owner::new();
+        owner.set();
+        let live = Live::new();
+        assert!(!live.has_line_untracked());
+        live.adopt(line(vec![machine("A", "a"), machine("B", "b")]), 2_000);
+        assert!(live.has_line_untracked());
+        assert_eq!(live.plant.get_untracked().as_deref(), Some("Plant"));
+        let a = live.machine("A").expect("A is held");
+        let b = live.machine("B").expect("B is held");
+        let (card_a, runs_a) = counted(move || a.get());
+        let (ids, runs_ids) = counted(move || live.machine_ids());
+
+        // The same line again: nothing is told.
+        live.adopt(line(vec![machine("A", "a"), machine("B", "b")]), 2_000);
+        card_a.get_untracked();
+        ids.get_untracked();
+        assert_eq!(runs_a.load(Ordering::SeqCst), 1);
+        assert_eq!(runs_ids.load(Ordering::SeqCst), 1);
+
+        // B gone, C new, A changed: A keeps its signal with the new view.
+        let mut changed = machine("A", "a");
+        changed.tags[0].value = Some(Value::Number(1.0));
+        live.adopt(line(vec![machine("C", "c"), changed.clone()]), 2_000);
+        assert_eq!(live.machine_ids(), ["C", "A"]);
+        assert_eq!(live.machine("A"), Some(a));
+        assert_eq!(card_a.get_untracked(), changed);
+        assert_eq!(live.machine("B"), None);
+        assert_eq!(
+            live.machine("C").map(|c| c.get_untracked().name).as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            live.machine_names(),
+            [
+                ("C".to_owned(), "c".to_owned()),
+                ("A".to_owned(), "a".to_owned())
+            ]
+        );
+        assert_ne!(live.machine("C"), Some(b));
+        assert_eq!(ids.get_untracked(), ["C", "A"]);
+        // Values for a machine no longer held change nothing held.
+        live.apply(speed("B", 9_000, 5.0), 9_000);
+        assert_eq!(card_a.get_untracked(), changed);
+    }
 }

@@ -15,13 +15,12 @@ use crate::api::{
     get_actions,
 };
 use crate::auth::Permission;
-use crate::components::pager::Pager;
+use crate::components::paged_table::{CsvLink, Empty, PagedTable, Paging, page_href, query_page};
 use crate::components::risk_chart::actions_per_hour_svg;
 use crate::error::ServiceError;
-use crate::fmt::{format_age, format_number};
-use crate::fmt::{format_share, format_time, query_string, server_message};
+use crate::fmt::server_message;
+use crate::fmt::{format_age, format_number, format_share, format_time, query_string};
 use crate::live::use_live;
-use crate::pages::cells::page_count;
 use crate::session::can;
 
 /// Rows per page of the journal (as the server pages it).
@@ -71,11 +70,7 @@ fn filter_pairs(f: &ActionFilter) -> Vec<(&'static str, String)> {
 
 /// The page's link for a filter.
 pub fn href(f: &ActionFilter) -> String {
-    let mut pairs = filter_pairs(f);
-    if f.page > 0 {
-        pairs.push(("page", (f.page + 1).to_string()));
-    }
-    format!("/actions{}", query_string(&pairs))
+    page_href("/actions", &filter_pairs(f), f.page.saturating_add(1))
 }
 
 /// The CSV export's link for a filter (every page).
@@ -146,11 +141,7 @@ pub fn ActionsPage() -> impl IntoView {
         query.with(|q| ActionFilter {
             machine: q.get("machine").filter(|m| !m.is_empty()),
             state: q.get("state").and_then(|s| ActionState::parse(&s)),
-            page: q
-                .get("page")
-                .and_then(|p| p.parse::<u32>().ok())
-                .filter(|p| *p >= 1)
-                .map_or(0, |p| p - 1),
+            page: query_page(q) - 1,
         })
     });
     let act = Act {
@@ -285,31 +276,18 @@ fn ActionsBody(v: ActionsView, act: Act, draft: Draft, filter: ActionFilter) -> 
             .into_any()
     };
     let chart = actions_per_hour_svg(&v.per_hour, now, (760, 240));
-    let pages = page_count(v.total, PER_PAGE);
-    let current = u64::from(filter.page) + 1;
-    let at = |page: u32| {
+    let paging = Paging::new(v.total, PER_PAGE, u64::from(filter.page) + 1, |page| {
         href(&ActionFilter {
-            page,
+            page: page.saturating_sub(1),
             ..filter.clone()
         })
-    };
-    let prev = (current > 1).then(|| at(filter.page - 1));
-    let next = (current < pages).then(|| at(filter.page + 1));
+    });
     let undo = can(Permission::ApproveActions);
-    let columns = if undo { 8 } else { 7 };
-    let rows = if v.history.is_empty() {
-        view! {
-            <tr><td colspan=columns class="empty" data-testid="journal-empty">
-                "No actions match: nothing proposed or written yet."
-            </td></tr>
-        }
-        .into_any()
-    } else {
-        v.history
-            .into_iter()
-            .map(|a| view! { <HistoryRow a=a act=act undo=undo/> })
-            .collect_view()
-            .into_any()
+    let csv = CsvLink {
+        href: Signal::stored(export_href(&filter)),
+        file: "actions.csv",
+        testid: "export-actions",
+        label: "Export as CSV",
     };
     view! {
         <div data-testid="alarms">{alarms}</div>
@@ -336,28 +314,31 @@ fn ActionsBody(v: ActionsView, act: Act, draft: Draft, filter: ActionFilter) -> 
         <div class="panel">
             <h2>"Journal"</h2>
             <JournalFilter filter=filter.clone()/>
-            <p class="muted" data-testid="journal-count">
-                {format!("{} action(s) · ", v.total)}
-                <a href=export_href(&filter) download="actions.csv" data-testid="export-actions">"Export as CSV"</a>
-            </p>
-            <div class="table-scroll" role="region" aria-label="Actions journal" tabindex="0">
-                <table class="cells-table actions-table" data-testid="journal">
-                    <thead>
-                        <tr>
-                            <th scope="col">"#"</th>
-                            <th scope="col">"Proposed"</th>
-                            <th scope="col">"Machine · tag"</th>
-                            <th scope="col">"Change"</th>
-                            <th scope="col">"Rule"</th>
-                            <th scope="col">"Outcome"</th>
-                            <th scope="col">"High-risk before → after"</th>
-                            {undo.then(|| view! { <th scope="col">"Undo"</th> })}
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
-            <Pager prev=prev next=next current=current pages=pages/>
+            <PagedTable
+                rows=v.history
+                row=move |a| view! { <HistoryRow a=a act=act undo=undo/> }
+                class="cells-table actions-table"
+                testid="journal"
+                count=format!("{} action(s) · ", v.total)
+                count_testid="journal-count"
+                csv=csv
+                empty=Empty::Row {
+                    text: "No actions match: nothing proposed or written yet.",
+                    testid: "journal-empty",
+                    columns: if undo { 8 } else { 7 },
+                }
+                scroll_label="Actions journal"
+                paging=paging
+            >
+                <th scope="col">"#"</th>
+                <th scope="col">"Proposed"</th>
+                <th scope="col">"Machine · tag"</th>
+                <th scope="col">"Change"</th>
+                <th scope="col">"Rule"</th>
+                <th scope="col">"Outcome"</th>
+                <th scope="col">"High-risk before → after"</th>
+                {undo.then(|| view! { <th scope="col">"Undo"</th> })}
+            </PagedTable>
         </div>
     }
 }
@@ -370,19 +351,8 @@ fn JournalFilter(filter: ActionFilter) -> impl IntoView {
     let go = move |f: ActionFilter| navigate(&href(&f), Default::default());
     let go_machine = go.clone();
     let keep = filter.clone();
-    let line = use_live().line;
-    let options = move || {
-        line.with(|l| {
-            l.as_ref()
-                .map(|l| {
-                    l.machines
-                        .iter()
-                        .map(|m| (m.id.clone(), m.name.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-    };
+    let live = use_live();
+    let options = move || live.machine_names();
     view! {
         <div class="filters">
             <label>

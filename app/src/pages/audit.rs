@@ -10,9 +10,10 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_audit;
 use crate::auth::{AuditAction, AuditEntryView, AuditFilter, AuditPage as Page, Permission, Role};
-use crate::components::pager::Pager;
+use crate::components::paged_table::{
+    CsvLink, Empty, PagedTable, Paging, page_href, query_date, query_page, query_text,
+};
 use crate::fmt::{format_time, parse_date, parse_date_end, query_string, server_message};
-use crate::pages::cells::page_count;
 use crate::session::{NotAllowed, can};
 
 /// Rows per page.
@@ -36,21 +37,12 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Reads the query; anything malformed is left out rather than refused.
     pub fn from_params(q: &ParamsMap) -> Self {
-        let text = |k: &str| q.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-        let date = |k: &str| {
-            let v = text(k);
-            if parse_date(&v).is_some() {
-                v
-            } else {
-                String::new()
-            }
-        };
         Self {
-            actor: text("actor"),
-            action: AuditAction::parse(&text("action").to_ascii_lowercase()),
-            from: date("from"),
-            to: date("to"),
-            page: text("page").parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+            actor: query_text(q, "actor"),
+            action: AuditAction::parse(&query_text(q, "action").to_ascii_lowercase()),
+            from: query_date(q, "from"),
+            to: query_date(q, "to"),
+            page: query_page(q),
         }
     }
 
@@ -90,20 +82,15 @@ impl AuditQuery {
 
     /// Link to page `page` (from 1) of this filter.
     pub fn href(&self, page: u32) -> String {
-        let page = if page > 1 {
-            page.to_string()
-        } else {
-            String::new()
-        };
-        format!(
-            "/audit{}",
-            query_string(&[
+        page_href(
+            "/audit",
+            &[
                 ("actor", self.actor.clone()),
                 ("action", self.action_name()),
                 ("from", self.from.clone()),
                 ("to", self.to.clone()),
-                ("page", page),
-            ])
+            ],
+            page,
         )
     }
 
@@ -153,9 +140,13 @@ pub fn AuditPage() -> impl IntoView {
         <section class="audit-page" aria-labelledby="audit-title">
             <div class="page-head">
                 <h1 id="audit-title">"Audit trail"</h1>
-                <a class="button" href=move || q.get().export_href() download="audit.csv" data-testid="audit-export">
-                    "Download CSV"
-                </a>
+                {CsvLink {
+                    href: Signal::derive(move || q.get().export_href()),
+                    file: "audit.csv",
+                    testid: "audit-export",
+                    label: "Download CSV",
+                }
+                .button()}
             </div>
             {move || view! { <Filters q=q.get()/> }}
             <Transition fallback=|| view! { <p class="loading">"Loading the audit trail…"</p> }>
@@ -211,52 +202,43 @@ fn Filters(q: AuditQuery) -> impl IntoView {
 
 #[component]
 fn AuditTable(page: Page, q: AuditQuery) -> impl IntoView {
-    let pages = page_count(page.total, page.page_size);
-    let current = u64::from(page.page) + 1;
-    if page.entries.is_empty() {
-        let text = if page.total > 0 {
-            "No entries on this page."
-        } else if q.is_filtered() {
-            "No audit entries match this filter."
-        } else {
-            "The audit trail is empty."
-        };
-        return view! {
-            <p class="empty" data-testid="no-audit">{text}</p>
-            {(page.total > 0).then(|| view! { <A href=q.href(1) attr:class="button">"First page"</A> })}
-        }
-        .into_any();
-    }
-    let prev = (current > 1).then(|| q.href((current - 1) as u32));
-    let next = (current < pages).then(|| q.href((current + 1) as u32));
+    let text = if page.total > 0 {
+        "No entries on this page."
+    } else if q.is_filtered() {
+        "No audit entries match this filter."
+    } else {
+        "The audit trail is empty."
+    };
     let count = if page.total == 1 {
         "1 entry".to_owned()
     } else {
         format!("{} entries", page.total)
     };
+    let paging = Paging::new(page.total, page.page_size, u64::from(page.page) + 1, |p| {
+        q.href(p)
+    })
+    .labels("← Newer", "Older →");
     view! {
-        <p class="muted" data-testid="audit-count">{count}</p>
-        <div class="table-scroll" role="region" aria-label="Audit entries" tabindex="0">
-            <table class="cells-table audit-table" data-testid="audit-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Time"</th>
-                        <th scope="col">"Actor"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Target"</th>
-                        <th scope="col">"Detail"</th>
-                        <th scope="col">"Source"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.entries.into_iter().map(|e| view! { <AuditRow e=e/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
-        <Pager prev=prev next=next current=current pages=pages prev_label="← Newer" next_label="Older →"/>
+        <PagedTable
+            rows=page.entries
+            row=|e| view! { <AuditRow e=e/> }
+            class="cells-table audit-table"
+            testid="audit-table"
+            count=count
+            count_testid="audit-count"
+            empty=Empty::Note { text, testid: "no-audit" }
+            scroll_label="Audit entries"
+            paging=paging
+        >
+            <th scope="col">"Time"</th>
+            <th scope="col">"Actor"</th>
+            <th scope="col">"Role"</th>
+            <th scope="col">"Action"</th>
+            <th scope="col">"Target"</th>
+            <th scope="col">"Detail"</th>
+            <th scope="col">"Source"</th>
+        </PagedTable>
     }
-    .into_any()
 }
 
 #[component]

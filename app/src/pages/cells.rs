@@ -12,7 +12,9 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::get_cells;
 use crate::components::cell_refresh::use_cell_refresh;
-use crate::components::pager::Pager;
+use crate::components::paged_table::{
+    CsvLink, Empty, PagedTable, Paging, page_href, query_date, query_page, query_text,
+};
 use crate::components::risk_badge::BandBadge;
 use crate::fmt::{
     encode_query_value, format_date, format_score, format_time, parse_date, parse_date_end,
@@ -43,28 +45,19 @@ pub struct CellQuery {
 impl CellQuery {
     /// Reads the query; anything malformed is left out rather than refused.
     pub fn from_params(q: &ParamsMap) -> Self {
-        let text = |k: &str| q.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-        let date = |k: &str| {
-            let v = text(k);
-            if parse_date(&v).is_some() {
-                v
-            } else {
-                String::new()
-            }
-        };
-        let band = text("band").to_ascii_lowercase();
+        let band = query_text(q, "band").to_ascii_lowercase();
         let band = if band == "incomplete" || Band::parse(&band).is_some() {
             band
         } else {
             String::new()
         };
         Self {
-            lot: text("lot"),
-            order: text("order"),
+            lot: query_text(q, "lot"),
+            order: query_text(q, "order"),
             band,
-            from: date("from"),
-            to: date("to"),
-            page: text("page").parse().ok().filter(|p| *p >= 1).unwrap_or(1),
+            from: query_date(q, "from"),
+            to: query_date(q, "to"),
+            page: query_page(q),
         }
     }
 
@@ -104,21 +97,16 @@ impl CellQuery {
 
     /// Link to page `page` (from 1) of this filter.
     pub fn href(&self, page: u32) -> String {
-        let page = if page > 1 {
-            page.to_string()
-        } else {
-            String::new()
-        };
-        format!(
-            "/cells{}",
-            query_string(&[
+        page_href(
+            "/cells",
+            &[
                 ("lot", self.lot.clone()),
                 ("order", self.order.clone()),
                 ("band", self.band.clone()),
                 ("from", self.from.clone()),
                 ("to", self.to.clone()),
-                ("page", page),
-            ])
+            ],
+            page,
         )
     }
 
@@ -138,11 +126,6 @@ impl CellQuery {
     }
 }
 
-/// Pages needed for `total` rows, at least one.
-pub fn page_count(total: u64, page_size: u32) -> u64 {
-    total.div_ceil(u64::from(page_size.max(1))).max(1)
-}
-
 /// The cells page.
 #[component]
 pub fn CellsPage() -> impl IntoView {
@@ -159,9 +142,13 @@ pub fn CellsPage() -> impl IntoView {
         <section class="cells-page" aria-labelledby="cells-title">
             <div class="page-head">
                 <h1 id="cells-title">"Cells"</h1>
-                <a class="button" href=move || q.get().export_href() download="cells.csv" data-testid="export">
-                    "Download CSV"
-                </a>
+                {CsvLink {
+                    href: Signal::derive(move || q.get().export_href()),
+                    file: "cells.csv",
+                    testid: "export",
+                    label: "Download CSV",
+                }
+                .button()}
             </div>
             {move || view! { <Filters q=q.get()/> }}
             <Transition fallback=|| view! { <p class="loading">"Loading cells…"</p> }>
@@ -209,47 +196,38 @@ fn Filters(q: CellQuery) -> impl IntoView {
 
 #[component]
 fn CellTable(page: CellPage, q: CellQuery) -> impl IntoView {
-    let pages = page_count(page.total, page.page_size);
-    let current = u64::from(page.page) + 1;
-    if page.rows.is_empty() {
-        let text = if page.total > 0 {
-            "No rows on this page."
-        } else if q.is_filtered() {
-            "No cells match this filter."
-        } else {
-            "No cells yet. They appear as the line inspects them, or import a file."
-        };
-        return view! {
-            <p class="empty" data-testid="no-cells">{text}</p>
-            {(page.total > 0).then(|| view! { <A href=q.href(1) attr:class="button">"First page"</A> })}
-        }
-        .into_any();
-    }
-    let prev = (current > 1).then(|| q.href((current - 1) as u32));
-    let next = (current < pages).then(|| q.href((current + 1) as u32));
+    let text = if page.total > 0 {
+        "No rows on this page."
+    } else if q.is_filtered() {
+        "No cells match this filter."
+    } else {
+        "No cells yet. They appear as the line inspects them, or import a file."
+    };
+    let paging = Paging::new(page.total, page.page_size, u64::from(page.page) + 1, |p| {
+        q.href(p)
+    });
     view! {
-        <p class="muted" data-testid="cell-count">{format!("{} cells", page.total)}</p>
-        <table class="cells-table" data-testid="cells-table">
-            <thead>
-                <tr>
-                    <th scope="col">"Serial"</th>
-                    <th scope="col">"Lot"</th>
-                    <th scope="col" class="col-opt">"Order"</th>
-                    <th scope="col" class="col-opt">"Product"</th>
-                    <th scope="col" class="col-opt">"Stages"</th>
-                    <th scope="col">"Produced"</th>
-                    <th scope="col" class="col-num">"Fails"</th>
-                    <th scope="col" class="col-num">"Score"</th>
-                    <th scope="col">"Risk"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {page.rows.into_iter().map(|c| view! { <CellRow c=c/> }).collect_view()}
-            </tbody>
-        </table>
-        <Pager prev=prev next=next current=current pages=pages/>
+        <PagedTable
+            rows=page.rows
+            row=|c| view! { <CellRow c=c/> }
+            class="cells-table"
+            testid="cells-table"
+            count=format!("{} cells", page.total)
+            count_testid="cell-count"
+            empty=Empty::Note { text, testid: "no-cells" }
+            paging=paging
+        >
+            <th scope="col">"Serial"</th>
+            <th scope="col">"Lot"</th>
+            <th scope="col" class="col-opt">"Order"</th>
+            <th scope="col" class="col-opt">"Product"</th>
+            <th scope="col" class="col-opt">"Stages"</th>
+            <th scope="col">"Produced"</th>
+            <th scope="col" class="col-num">"Fails"</th>
+            <th scope="col" class="col-num">"Score"</th>
+            <th scope="col">"Risk"</th>
+        </PagedTable>
     }
-    .into_any()
 }
 
 #[component]
@@ -357,13 +335,5 @@ mod tests {
             CellQuery::default().export_href(),
             "/api/v1/export/cells.csv"
         );
-    }
-
-    #[test]
-    fn there_is_always_at_least_one_page() {
-        assert_eq!(page_count(0, 50), 1);
-        assert_eq!(page_count(50, 50), 1);
-        assert_eq!(page_count(51, 50), 2);
-        assert_eq!(page_count(10, 0), 10);
     }
 }

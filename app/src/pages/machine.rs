@@ -7,9 +7,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_history;
 use crate::components::chart::trend_svg;
-use crate::components::machine_card::state_badge;
-use crate::fmt::format_age;
-use crate::line::{HistoryRange, Quality, Series, merge_trend};
+use crate::components::machine_card::{age_text, state_badge};
+use crate::line::{HistoryRange, MachineView, Quality, Series, merge_trend};
 use crate::live::use_live;
 use crate::pages::overview::LineLoader;
 
@@ -33,13 +32,9 @@ pub fn MachinePage() -> impl IntoView {
 #[component]
 fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
     let live = use_live();
-    let machine = Memo::new(move |_| {
-        let id = id.get();
-        live.line.with(|l| {
-            l.as_ref()
-                .and_then(|l| l.machines.iter().find(|m| m.id == id).cloned())
-        })
-    });
+    // This machine only: another machine's scan does not touch the page.
+    let slot = Memo::new(move |_| live.machine(&id.get()));
+    let machine = Memo::new(move |_| slot.get().map(|m| m.get()));
     // Longer ranges are fetched again every 30 s: the live buffer holds only the last
     // two minutes, so without this the rest of the window would stand still.
     let refresh = RwSignal::new(0u32);
@@ -68,12 +63,12 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
     let header = move || {
         machine.get().map(|m| {
             let (word, class) = state_badge(&m);
-            let age = live.now_ms.get() - m.last_update_ms();
+            let last = m.last_update_ms();
             view! {
                 <div class="detail-head">
                     <div>
                         <h1>{m.id.clone()} <span class="machine-name">{m.name.clone()}</span></h1>
-                        <div class="age">{if m.last_update_ms() == 0 { "no data yet".into() } else { format!("updated {}", format_age(age)) }}</div>
+                        <div class="age">{move || age_text(last, live.now_ms.get())}</div>
                         {m.link.error.clone().map(|e| view! { <div class="link-error" role="alert">{format!("PLC link: {e}")}</div> })}
                     </div>
                     <div class=format!("state state-{class}") data-testid="state">{word}</div>
@@ -104,7 +99,7 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading history…"</p> }>
                 {move || {
                     history.get().map(|r| match r {
-                        Ok(series) => view! { <div class="charts"><Charts id=id range=range series=series/></div> }.into_any(),
+                        Ok(series) => view! { <div class="charts"><Charts machine=machine id=id range=range series=series/></div> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{format!("History is not available: {e}")}</p> }.into_any(),
                     })
                 }}
@@ -114,7 +109,12 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
 }
 
 #[component]
-fn Charts(id: Memo<String>, range: Memo<HistoryRange>, series: Vec<Series>) -> impl IntoView {
+fn Charts(
+    machine: Memo<Option<MachineView>>,
+    id: Memo<String>,
+    range: Memo<HistoryRange>,
+    series: Vec<Series>,
+) -> impl IntoView {
     let live = use_live();
     let series = StoredValue::new(series);
     let tags = series.with_value(|s| {
@@ -130,10 +130,8 @@ fn Charts(id: Memo<String>, range: Memo<HistoryRange>, series: Vec<Series>) -> i
             let current = {
                 let tag = tag.clone();
                 move || {
-                    live.line.with(|l| {
-                        let id = id.get();
-                        l.as_ref()
-                            .and_then(|l| l.machines.iter().find(|m| m.id == id))
+                    machine.with(|m| {
+                        m.as_ref()
                             .and_then(|m| m.tags.iter().find(|t| t.name == tag))
                             .map(|t| {
                                 let q = t.quality.at_age(live.now_ms.get() - t.ts_ms, t.stale_after_ms);

@@ -9,12 +9,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{DiscardMessage, RetryMessage, get_outbox};
 use crate::auth::Permission;
-use crate::components::pager::Pager;
-use crate::fmt::format_age;
-use crate::fmt::{format_time, server_message};
+use crate::components::paged_table::{Empty, PagedTable, Paging, page_href, query_page};
+use crate::fmt::{format_age, format_time, server_message};
 use crate::live::use_live;
 use crate::mes::{MesLinkState, MesStatus, OutboxEntry, OutboxList, OutboxPage};
-use crate::pages::cells::page_count;
 use crate::session::can;
 
 /// The link state in words.
@@ -29,11 +27,7 @@ pub fn link_text(s: &MesStatus) -> &'static str {
 }
 
 fn href(list: OutboxList, page: u32) -> String {
-    let mut h = format!("/mes?list={}", list.as_str());
-    if page > 1 {
-        h.push_str(&format!("&page={page}"));
-    }
-    h
+    page_href("/mes", &[("list", list.as_str().to_owned())], page)
 }
 
 #[derive(Clone, Copy)]
@@ -54,14 +48,7 @@ pub fn MesPage() -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    let page = Memo::new(move |_| {
-        query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<u32>().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(1)
-        })
-    });
+    let page = Memo::new(move |_| query.with(query_page));
     let actions = Actions {
         retry: ServerAction::<RetryMessage>::new(),
         discard: ServerAction::<DiscardMessage>::new(),
@@ -176,49 +163,36 @@ fn StatusPanel(status: MesStatus, now_ms: i64) -> impl IntoView {
 #[component]
 fn OutboxTable(page: OutboxPage, actions: Actions, now_ms: i64) -> impl IntoView {
     let list = page.list;
-    if page.entries.is_empty() {
-        let text = match list {
-            _ if page.total > 0 => "No messages on this page.",
-            OutboxList::Pending => "Nothing waits: every message has reached the MES.",
-            OutboxList::Dead => "No dead letters: the MES has refused nothing.",
-            OutboxList::Delivered => "Nothing delivered yet (or kept).",
-        };
-        return view! {
-            <p class="empty" data-testid="outbox-empty">{text}</p>
-            {(page.total > 0).then(|| view! { <A href=href(list, 1) attr:class="button">"First page"</A> })}
-        }
-        .into_any();
-    }
-    let pages = page_count(page.total, page.per_page);
-    let current = u64::from(page.page) + 1;
-    let prev = (current > 1).then(|| href(list, (current - 1) as u32));
-    let next = (current < pages).then(|| href(list, (current + 1) as u32));
+    let text = match list {
+        _ if page.total > 0 => "No messages on this page.",
+        OutboxList::Pending => "Nothing waits: every message has reached the MES.",
+        OutboxList::Dead => "No dead letters: the MES has refused nothing.",
+        OutboxList::Delivered => "Nothing delivered yet (or kept).",
+    };
+    let paging = Paging::new(page.total, page.per_page, u64::from(page.page) + 1, |p| {
+        href(list, p)
+    });
     let manage = can(Permission::ManageOutbox) && list != OutboxList::Delivered;
-    let rows = page
-        .entries
-        .into_iter()
-        .map(|e| view! { <OutboxRow e=e list=list manage=manage actions=actions now_ms=now_ms/> })
-        .collect_view();
     view! {
-        <p class="muted" data-testid="outbox-count">{format!("{} message(s)", page.total)}</p>
-        <div class="table-scroll" role="region" aria-label="Outbox messages" tabindex="0">
-            <table class="cells-table outbox-table" data-testid="outbox-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"#"</th>
-                        <th scope="col">"Message"</th>
-                        <th scope="col">"Queued"</th>
-                        <th scope="col">"Attempts"</th>
-                        <th scope="col">"Last answer"</th>
-                        {manage.then(|| view! { <th scope="col">"Action"</th> })}
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-        <Pager prev=prev next=next current=current pages=pages/>
+        <PagedTable
+            rows=page.entries
+            row=move |e| view! { <OutboxRow e=e list=list manage=manage actions=actions now_ms=now_ms/> }
+            class="cells-table outbox-table"
+            testid="outbox-table"
+            count=format!("{} message(s)", page.total)
+            count_testid="outbox-count"
+            empty=Empty::Note { text, testid: "outbox-empty" }
+            scroll_label="Outbox messages"
+            paging=paging
+        >
+            <th scope="col">"#"</th>
+            <th scope="col">"Message"</th>
+            <th scope="col">"Queued"</th>
+            <th scope="col">"Attempts"</th>
+            <th scope="col">"Last answer"</th>
+            {manage.then(|| view! { <th scope="col">"Action"</th> })}
+        </PagedTable>
     }
-    .into_any()
 }
 
 #[component]

@@ -19,7 +19,7 @@ pub fn LineLoader(children: ChildrenFn) -> impl IntoView {
                     .get()
                     .map(|r| match r {
                         Ok(line) => {
-                            if live.line.with_untracked(|l| l.is_none()) {
+                            if !live.has_line_untracked() {
                                 let now = line.now_ms;
                                 live.adopt(line, now);
                             }
@@ -36,13 +36,8 @@ pub fn LineLoader(children: ChildrenFn) -> impl IntoView {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let live = use_live();
-    let ids = Memo::new(move |_| {
-        live.line.with(|l| {
-            l.as_ref()
-                .map(|l| l.machines.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-    });
+    // Changes only when a snapshot adds, removes or reorders machines.
+    let ids = Memo::new(move |_| live.machine_ids());
     view! {
         <Title text="Line · CellGuard"/>
         <LineLoader>

@@ -8,6 +8,7 @@ use leptos_meta::Title;
 
 use crate::api::{AddUser, SetDisabled, SetRole, get_users};
 use crate::auth::{MIN_PASSWORD_CHARS, Permission, Role, UserView};
+use crate::components::paged_table::{Empty, PagedTable};
 use crate::fmt::{format_date, format_time, server_message};
 use crate::session::{NotAllowed, can, use_me};
 
@@ -193,9 +194,6 @@ fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
 
 #[component]
 fn UsersTable(users: Vec<UserView>, actions: RowActions) -> impl IntoView {
-    if users.is_empty() {
-        return view! { <p class="empty" data-testid="no-users">"No users yet."</p> }.into_any();
-    }
     let me = use_me().map(|m| m.username);
     let count = if users.len() == 1 {
         "1 user".to_owned()
@@ -203,28 +201,26 @@ fn UsersTable(users: Vec<UserView>, actions: RowActions) -> impl IntoView {
         format!("{} users", users.len())
     };
     view! {
-        <p class="muted" data-testid="user-count">{count}</p>
-        <div class="table-scroll" role="region" aria-label="Users" tabindex="0">
-            <table class="cells-table users-table" data-testid="users-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col" class="col-opt">"Created"</th>
-                        <th scope="col">"Last sign-in"</th>
-                        <th scope="col">"State"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {users.into_iter().map(|u| {
-                        let is_me = me.as_deref() == Some(u.username.as_str());
-                        view! { <UserRow u=u is_me=is_me actions=actions/> }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <PagedTable
+            rows=users
+            row=move |u: UserView| {
+                let is_me = me.as_deref() == Some(u.username.as_str());
+                view! { <UserRow u=u is_me=is_me actions=actions/> }
+            }
+            class="cells-table users-table"
+            testid="users-table"
+            count=count
+            count_testid="user-count"
+            empty=Empty::Note { text: "No users yet.", testid: "no-users" }
+            scroll_label="Users"
+        >
+            <th scope="col">"Name"</th>
+            <th scope="col">"Role"</th>
+            <th scope="col" class="col-opt">"Created"</th>
+            <th scope="col">"Last sign-in"</th>
+            <th scope="col">"State"</th>
+        </PagedTable>
     }
-    .into_any()
 }
 
 #[component]

@@ -28,8 +28,8 @@ use crate::bus::Bus;
 use crate::clock::millis;
 use crate::clock::now_ms;
 use crate::plant::{DeviceId, Plant, TagId};
-use store::JournalError;
 use settings::{Rule, WritebackSettings};
+use store::JournalError;
 
 use self::store::{ActionStore, NewAction};
 

@@ -12,11 +12,11 @@ use app::quality::{
 };
 use tokio::sync::broadcast;
 
-use crate::quality::store::QualityStoreError;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::now_ms;
 use crate::quality::ingest::{self, FieldError, InspectionIn};
 use crate::quality::settings::QualitySettings;
+use crate::quality::store::QualityStoreError;
 use crate::quality::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
 use crate::quality::{CellRecord, def};
 use crate::risk::model::{Model, Scratch};

@@ -167,9 +167,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(access_service.clone());
                 provide_context(mes_service.clone());
                 provide_context(actions_service.clone());
-                provide_context(app::error::ArgumentField(
-                    app::api::service::argument_field,
-                ));
+                provide_context(app::error::ArgumentField(app::api::service::argument_field));
             },
             {
                 let options = options.clone();
