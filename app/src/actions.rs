@@ -359,7 +359,7 @@ impl Condition {
 /// Where an action is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum ActionState {
     /// Waiting for a supervisor.
     Pending,

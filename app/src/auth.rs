@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// A person's role. Each role's rights are listed in [`Role::allows`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Reads everything, changes nothing.
     Viewer,
@@ -305,7 +305,7 @@ pub fn valid_password(s: &str) -> Result<(), String> {
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     /// A successful sign-in.
     SignIn,

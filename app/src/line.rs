@@ -92,7 +92,7 @@ impl Value {
 /// State of the connection to one PLC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum LinkState {
     /// Not yet connected since start.
     Connecting,

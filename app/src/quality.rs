@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where in the line an inspection was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Stage {
     /// In-process quality control (electrode, assembly, filling).
     Ipqc,
@@ -501,7 +501,7 @@ pub struct ModelsView {
 
 /// Result of an import (or of its preview).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ImportReport {
     /// Whether anything was written.
     pub committed: bool,

@@ -1,5 +1,5 @@
 //! What `POST /api/v1/inspections` does with a body before touching the database:
-//! `web::quality::parse_body` (JSON, record by record), the batch size check and
+//! `quality::ingest::parse_body` (JSON, record by record), the batch size check and
 //! `quality::ingest::validate` against the shipped plant file's products. The
 //! `ingest::Body` type (one inspection or an array) is parsed and validated too.
 //!
@@ -13,10 +13,10 @@ use std::collections::HashSet;
 
 use cellguard::quality::dataset::check_id;
 use cellguard::quality::ingest::{
-    self, Body, Inspection, InspectionIn, MAX_BATCH, MAX_KEY_LEN, MAX_MAGNITUDE,
+    self, Body, Inspection, InspectionIn, MAX_BATCH, MAX_KEY_LEN, MAX_MAGNITUDE, parse_body,
 };
 use cellguard::quality::{Verdict, def};
-use cellguard::web::quality::parse_body;
+
 use cellguard_fuzz::quality;
 use libfuzzer_sys::fuzz_target;
 

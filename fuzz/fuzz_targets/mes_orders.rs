@@ -1,5 +1,5 @@
 //! What CellGuard does with the MES's answers: the production schedule
-//! (`mes::client::parse_schedule`) and a `Retry-After` header.
+//! (`mes::contract::parse_schedule`) and a `Retry-After` header.
 //!
 //! An accepted schedule holds only orders with usable ids, each id once, at most
 //! `MAX_ORDERS`; every skipped order has a reason. A Retry-After is never read as
@@ -9,8 +9,7 @@
 
 use std::collections::HashSet;
 
-use cellguard::mes::client::{MAX_ORDERS, parse_schedule};
-use cellguard::mes::outbox::parse_retry_after;
+use cellguard::mes::contract::{MAX_ORDERS, parse_retry_after, parse_schedule};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

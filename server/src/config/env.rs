@@ -18,7 +18,7 @@ pub(super) fn apply(
 ) -> Result<(), Vec<(String, String)>> {
     let mut errs = Vec::new();
     if let Some(url) = env("CELLGUARD_MES_URL") {
-        match reqwest::Url::parse(url.trim()) {
+        match url::Url::parse(url.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
                 plant.mes.url = url.trim().to_owned();
                 plant.mes.embedded = false;

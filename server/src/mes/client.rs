@@ -20,9 +20,9 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, ProductionOrder};
+use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, parse_retry_after, parse_schedule};
 use super::orders::OrderStore;
-use super::outbox::{Attempt, Due, Outbox, classify, parse_retry_after};
+use super::outbox::{Attempt, Due, Outbox, classify};
 use super::settings::{MesConfig, Secret};
 use super::state::{Delivery, Link, OrdersFailure, Record, Step, Timing, Verdict};
 use crate::clock::now_ms;
@@ -94,47 +94,6 @@ async fn read_body(r: &mut reqwest::Response, cap: usize, cut: bool) -> Result<V
         out.extend_from_slice(&chunk);
     }
     Ok(out)
-}
-
-/// Most orders taken from one answer (a schedule, not a history).
-pub const MAX_ORDERS: usize = 10_000;
-
-/// Reads the MES's answer to the orders request: the orders CellGuard can use, and
-/// why each other one was skipped. A body that is not the contract's schedule is
-/// refused as a whole.
-pub fn parse_schedule(body: &[u8]) -> Result<(Vec<Order>, Vec<String>), String> {
-    /// The schedule with each order still unread: one order CellGuard cannot read
-    /// (a state it does not know) is skipped, not the whole schedule.
-    #[derive(serde::Deserialize)]
-    struct Loose {
-        production_orders: Vec<serde_json::Value>,
-    }
-    let schedule: Loose = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    if schedule.production_orders.len() > MAX_ORDERS {
-        return Err(format!(
-            "{} orders in one answer (at most {MAX_ORDERS})",
-            schedule.production_orders.len()
-        ));
-    }
-    let mut orders: Vec<Order> = Vec::with_capacity(schedule.production_orders.len());
-    let mut skipped = Vec::new();
-    for (i, value) in schedule.production_orders.into_iter().enumerate() {
-        let o: ProductionOrder = match serde_json::from_value(value) {
-            Ok(o) => o,
-            Err(e) => {
-                skipped.push(format!("order [{i}] cannot be read: {e}"));
-                continue;
-            }
-        };
-        match o.check() {
-            Ok(()) if orders.iter().any(|k| k.id == o.id) => {
-                skipped.push(format!("order {} is listed twice; the first is kept", o.id));
-            }
-            Ok(()) => orders.push(o.to_order()),
-            Err(e) => skipped.push(e),
-        }
-    }
-    Ok((orders, skipped))
 }
 
 impl Client {
@@ -441,35 +400,5 @@ impl From<FetchError> for OrdersFailure {
             FetchError::Contract(_) => OrdersFailure::Unreadable(e.to_string()),
             FetchError::Store(_) => OrdersFailure::Store,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_schedule_keeps_usable_orders_and_says_why_others_were_skipped() {
-        let body = br#"{"production_orders":[
-            {"id":"98765","product_id":"HC","planned_quantity":2000,"state":"running"},
-            {"id":"bad id","product_id":"HC","planned_quantity":1,"state":"planned"},
-            {"id":"98765","product_id":"SC","planned_quantity":5,"state":"planned"}]}"#;
-        let (orders, skipped) = parse_schedule(body).expect("schedule");
-        assert_eq!(orders.len(), 1);
-        assert_eq!(orders[0].product, "HC");
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert!(parse_schedule(b"{\"orders\":[]}").is_err());
-        assert!(parse_schedule(b"not json").is_err());
-    }
-
-    #[test]
-    fn one_unreadable_order_is_skipped_not_the_schedule() {
-        let body = br#"{"production_orders":[
-            {"id":"1","product_id":"HC","planned_quantity":5,"state":"dancing"},
-            {"id":"2","product_id":"SC","planned_quantity":5,"state":"released"}]}"#;
-        let (orders, skipped) = parse_schedule(body).expect("schedule");
-        assert_eq!(orders.len(), 1);
-        assert_eq!(orders[0].id, "2");
-        assert!(skipped[0].contains("[0]"), "{skipped:?}");
     }
 }

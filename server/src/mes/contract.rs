@@ -3,6 +3,8 @@
 //! client and the MES simulator speak through these types, so the simulator
 //! cannot drift from what the client sends.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use app::mes::{Order, OrderState};
@@ -268,6 +270,58 @@ pub struct MesErrorBody {
     pub error: String,
 }
 
+/// Most orders taken from one answer (a schedule, not a history).
+pub const MAX_ORDERS: usize = 10_000;
+
+/// Reads the MES's answer to the orders request: the orders CellGuard can use, and
+/// why each other one was skipped. A body that is not the contract's schedule is
+/// refused as a whole.
+pub fn parse_schedule(body: &[u8]) -> Result<(Vec<Order>, Vec<String>), String> {
+    /// The schedule with each order still unread: one order CellGuard cannot read
+    /// (a state it does not know) is skipped, not the whole schedule.
+    #[derive(serde::Deserialize)]
+    struct Loose {
+        production_orders: Vec<serde_json::Value>,
+    }
+    let schedule: Loose = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if schedule.production_orders.len() > MAX_ORDERS {
+        return Err(format!(
+            "{} orders in one answer (at most {MAX_ORDERS})",
+            schedule.production_orders.len()
+        ));
+    }
+    let mut orders: Vec<Order> = Vec::with_capacity(schedule.production_orders.len());
+    let mut skipped = Vec::new();
+    for (i, value) in schedule.production_orders.into_iter().enumerate() {
+        let o: ProductionOrder = match serde_json::from_value(value) {
+            Ok(o) => o,
+            Err(e) => {
+                skipped.push(format!("order [{i}] cannot be read: {e}"));
+                continue;
+            }
+        };
+        match o.check() {
+            Ok(()) if orders.iter().any(|k| k.id == o.id) => {
+                skipped.push(format!("order {} is listed twice; the first is kept", o.id));
+            }
+            Ok(()) => orders.push(o.to_order()),
+            Err(e) => skipped.push(e),
+        }
+    }
+    Ok((orders, skipped))
+}
+
+/// Parses a Retry-After header: delay-seconds or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    let ms = when.as_millisecond() - now.as_millisecond();
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +478,45 @@ mod tests {
             assert!(doc["paths"][k.path()]["post"].is_object(), "{}", k.path());
         }
         assert!(doc["paths"][ORDERS_PATH]["get"].is_object());
+    }
+
+    #[test]
+    fn a_schedule_keeps_usable_orders_and_says_why_others_were_skipped() {
+        let body = br#"{"production_orders":[
+            {"id":"98765","product_id":"HC","planned_quantity":2000,"state":"running"},
+            {"id":"bad id","product_id":"HC","planned_quantity":1,"state":"planned"},
+            {"id":"98765","product_id":"SC","planned_quantity":5,"state":"planned"}]}"#;
+        let (orders, skipped) = parse_schedule(body).expect("schedule");
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].product, "HC");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(parse_schedule(b"{\"orders\":[]}").is_err());
+        assert!(parse_schedule(b"not json").is_err());
+    }
+
+    #[test]
+    fn one_unreadable_order_is_skipped_not_the_schedule() {
+        let body = br#"{"production_orders":[
+            {"id":"1","product_id":"HC","planned_quantity":5,"state":"dancing"},
+            {"id":"2","product_id":"SC","planned_quantity":5,"state":"released"}]}"#;
+        let (orders, skipped) = parse_schedule(body).expect("schedule");
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].id, "2");
+        assert!(skipped[0].contains("[0]"), "{skipped:?}");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().expect("ts");
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

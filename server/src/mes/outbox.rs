@@ -140,17 +140,6 @@ pub fn classify(attempt: &Attempt) -> Disposition {
     }
 }
 
-/// Parses a Retry-After header: delay-seconds or an HTTP date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    let ms = when.as_millisecond() - now.as_millisecond();
-    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-}
-
 fn clip(s: &str) -> String {
     if s.chars().count() <= MAX_ERROR_CHARS {
         s.to_owned()
@@ -539,21 +528,6 @@ mod tests {
                 retry_after: Some(MAX_RETRY_AFTER)
             }
         );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().expect("ts");
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     async fn outbox() -> (tempfile::TempDir, Outbox) {

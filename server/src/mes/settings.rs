@@ -100,7 +100,7 @@ impl MesConfig {
 pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
     let mp = |name: &str| vec![key("mes"), key(name)];
     if !m.embedded && !m.url.trim().is_empty() {
-        match reqwest::Url::parse(m.url.trim()) {
+        match url::Url::parse(m.url.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             Ok(_) => out.push((mp("url"), "must be an http:// or https:// URL".into())),
             Err(e) => out.push((mp("url"), format!("is not a URL: {e}"))),

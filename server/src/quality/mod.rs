@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 pub mod dataset;
 pub mod ingest;
 pub mod settings;
+#[cfg(feature = "service")]
 pub mod store;
 
 pub use app::quality::{Stage, Verdict};

@@ -16,7 +16,7 @@ use super::WebState;
 use crate::audit::AuditEvent;
 use crate::clock::format_time;
 use crate::quality::dataset::{self, Format};
-use crate::quality::ingest::{FieldError, InspectionIn};
+use crate::quality::ingest::{FieldError, parse_body};
 use crate::services::quality::IngestFailure;
 
 /// Largest ingestion body (bytes).
@@ -38,49 +38,6 @@ fn body_error(message: String) -> Response {
             message,
         }],
     )
-}
-
-/// Parses the body record by record, so a malformed record is named.
-pub fn parse_body(bytes: &[u8]) -> Result<Vec<InspectionIn>, Vec<FieldError>> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        vec![FieldError {
-            record: 0,
-            key: None,
-            field: "(body)".into(),
-            message: format!("not valid JSON: {e}"),
-        }]
-    })?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        one @ serde_json::Value::Object(_) => vec![one],
-        _ => {
-            return Err(vec![FieldError {
-                record: 0,
-                key: None,
-                field: "(body)".into(),
-                message: "expected an inspection object or an array of them".into(),
-            }]);
-        }
-    };
-    let mut out = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let key = item.get("key").and_then(|k| k.as_str()).map(str::to_owned);
-        match serde_json::from_value::<InspectionIn>(item) {
-            Ok(rec) => out.push(rec),
-            Err(e) => errors.push(FieldError {
-                record: i,
-                key,
-                field: format!("[{i}]"),
-                message: e.to_string(),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
 }
 
 /// Record one inspection or a batch (all or nothing, idempotent by key)
