@@ -291,17 +291,19 @@ where
     })
 }
 
+/// A URL query of `pairs`, for the pages' filter tests.
+#[cfg(test)]
+pub(crate) fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+    let mut m = ParamsMap::new();
+    for (k, v) in pairs {
+        m.insert((*k).to_owned(), (*v).to_owned());
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
-        let mut m = ParamsMap::new();
-        for (k, v) in pairs {
-            m.insert((*k).to_owned(), (*v).to_owned());
-        }
-        m
-    }
 
     #[test]
     fn there_is_always_at_least_one_page() {

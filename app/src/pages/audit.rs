@@ -270,15 +270,8 @@ fn AuditRow(e: AuditEntryView) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::components::paged_table::params;
     use crate::fmt::MS_PER_DAY;
-
-    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
-        let mut m = ParamsMap::new();
-        for (k, v) in pairs {
-            m.insert((*k).to_owned(), (*v).to_owned());
-        }
-        m
-    }
 
     #[test]
     fn the_query_becomes_the_server_filter() {
