@@ -34,7 +34,7 @@ use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::plant::Plant;
-use settings::{MesConfig, Secret};
+use settings::{MesSettings, Secret};
 
 use self::orders::OrderStore;
 use self::outbox::Outbox;
@@ -73,7 +73,7 @@ impl Mes {
     /// reports and the order confirmations. Every task takes `shutdown`.
     pub fn start(
         plant: &Arc<Plant>,
-        cfg: &MesConfig,
+        cfg: &MesSettings,
         pool: SqlitePool,
         bus: &Arc<Bus>,
         endpoint: Option<client::Endpoint>,
@@ -106,14 +106,14 @@ impl Mes {
                 Arc::clone(plant),
                 Arc::clone(bus),
                 outbox.clone(),
-                Duration::from_secs_f64(cfg.machine_data_interval_s),
+                cfg.machine_data_interval,
                 Arc::clone(&wake),
                 shutdown.clone(),
             ));
             tasks.spawn(run_reports(
                 orders.clone(),
                 pool.clone(),
-                Duration::from_secs_f64(cfg.confirmation_interval_s),
+                cfg.confirmation_interval,
                 Arc::clone(&wake),
                 shutdown.clone(),
             ));
@@ -148,9 +148,10 @@ impl Mes {
 }
 
 /// The endpoint for a configured (not embedded) MES.
-pub fn configured_endpoint(cfg: &MesConfig) -> Option<client::Endpoint> {
-    (!cfg.embedded && !cfg.url.trim().is_empty()).then(|| client::Endpoint {
-        base: cfg.url.trim().to_owned(),
+pub fn configured_endpoint(cfg: &MesSettings) -> Option<client::Endpoint> {
+    let url = cfg.url.as_ref().filter(|_| !cfg.embedded)?;
+    Some(client::Endpoint {
+        base: url.as_str().to_owned(),
         token: cfg.token.clone(),
     })
 }
