@@ -142,11 +142,11 @@ fn plant(mes: &MesSim) -> Settings {
     plant.quality.models_dir = root.join("model-artifacts");
     plant.simulator.cells_per_minute = 0.0;
     plant.mes.embedded = false;
-    plant.mes.url = mes.url();
+    plant.mes.url = Some(mes.url().parse().expect("the simulator's URL"));
     plant.mes.token = Secret::new("bench-token");
-    plant.mes.orders_interval_s = 0.5;
-    plant.mes.retry_min_ms = 100;
-    plant.mes.retry_max_ms = 1_000;
+    plant.mes.orders_interval = Duration::from_millis(500);
+    plant.mes.retry_min = Duration::from_millis(100);
+    plant.mes.retry_max = Duration::from_secs(1);
     plant
 }
 

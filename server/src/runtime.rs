@@ -20,7 +20,7 @@ use crate::auth::Access;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::mes::Mes;
-use crate::mes::settings::MesConfig;
+use crate::mes::settings::MesSettings;
 use crate::mes::sim::{Fault, MesSim};
 use crate::plant::{Device, Plant};
 use crate::quality::store::QualityStore;
@@ -351,7 +351,7 @@ pub async fn start(
 /// plant file asks for it, else the configured MES, else none.
 async fn start_mes(
     plant: &Arc<Plant>,
-    cfg: &MesConfig,
+    cfg: &MesSettings,
     seed: Option<u64>,
     pool: &sqlx::SqlitePool,
     bus: &Arc<Bus>,

@@ -20,7 +20,7 @@ pub use env::env_prefix;
 
 use crate::actions::settings::{WritebackConfig, WritebackSettings};
 use crate::auth::settings::{AccessConfig, AccessSettings};
-use crate::mes::settings::MesConfig;
+use crate::mes::settings::{MesConfig, MesSettings};
 use crate::plant::Plant;
 use crate::plant::file::DeviceFile;
 use crate::problems::Problem;
@@ -76,7 +76,7 @@ pub struct Settings {
     /// Sign-in sessions and cookies.
     pub access: AccessSettings,
     /// The plant's MES.
-    pub mes: MesConfig,
+    pub mes: MesSettings,
     /// Corrective actions written back to the PLCs.
     pub writeback: WritebackSettings,
 }
@@ -87,6 +87,7 @@ impl Settings {
         let history = file.history.resolve();
         let quality = file.quality.resolve();
         let access = file.access.resolve();
+        let mes = file.mes.resolve();
         let plant = crate::plant::file::resolve(file.name, file.devices);
         let writeback = file.writeback.resolve(&plant);
         Settings {
@@ -95,7 +96,7 @@ impl Settings {
             simulator: file.simulator,
             quality,
             access,
-            mes: file.mes,
+            mes,
             writeback,
         }
     }

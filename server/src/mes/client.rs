@@ -23,9 +23,9 @@ use tokio_util::sync::CancellationToken;
 use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, parse_retry_after, parse_schedule};
 use super::orders::OrderStore;
 use super::outbox::{Attempt, Due, Outbox, classify};
-use super::settings::{MesConfig, Secret};
+use super::settings::{MesSettings, Secret};
 use super::state::{Delivery, Link, OrdersFailure, Record, Step, Timing, Verdict};
-use crate::clock::now_ms;
+use crate::clock::{millis, now_ms};
 
 /// Largest orders answer read.
 const MAX_ORDERS_BYTES: usize = 8 * 1024 * 1024;
@@ -44,7 +44,7 @@ pub struct Endpoint {
 /// What the client's owner task works with.
 pub struct Client {
     endpoint: Endpoint,
-    cfg: MesConfig,
+    cfg: MesSettings,
     http: reqwest::Client,
     outbox: Outbox,
     orders: OrderStore,
@@ -101,7 +101,7 @@ impl Client {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         endpoint: Endpoint,
-        cfg: MesConfig,
+        cfg: MesSettings,
         outbox: Outbox,
         orders: OrderStore,
         status: watch::Sender<MesStatus>,
@@ -109,8 +109,8 @@ impl Client {
         refresh: Arc<Notify>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(cfg.timeout_ms))
-            .connect_timeout(Duration::from_millis(cfg.timeout_ms.min(5_000)))
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(2)
             .build()?;
         Ok(Self {
@@ -343,7 +343,11 @@ impl Client {
     }
 
     async fn prune(&self, keep_ms: i64) {
-        match self.outbox.prune_delivered(now_ms() - keep_ms).await {
+        match self
+            .outbox
+            .prune_delivered(now_ms().saturating_sub(keep_ms))
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::debug!(messages = n, "old delivered MES messages dropped"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the MES outbox"),
@@ -354,11 +358,11 @@ impl Client {
     /// tells it what came of it.
     pub async fn run(self, shutdown: CancellationToken) {
         let timing = Timing {
-            retry_min: Duration::from_millis(self.cfg.retry_min_ms),
-            retry_max: Duration::from_millis(self.cfg.retry_max_ms),
-            orders_every: Duration::from_secs_f64(self.cfg.orders_interval_s),
+            retry_min: self.cfg.retry_min,
+            retry_max: self.cfg.retry_max,
+            orders_every: self.cfg.orders_interval,
         };
-        let keep_ms = i64::from(self.cfg.keep_delivered_days) * 86_400_000;
+        let keep_ms = millis(self.cfg.keep_delivered);
         let rng = SmallRng::from_rng(&mut rand::rng());
         let mut delivery = Delivery::new(timing, clock(), rng);
         loop {

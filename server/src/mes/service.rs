@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::settings::{MesConfig, Secret};
+use super::settings::{MesSettings, Secret};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::Bus;
 use crate::clock::now_ms;
@@ -54,7 +54,7 @@ impl Mes {
     /// reports and the order confirmations. Every task takes `shutdown`.
     pub fn start(
         plant: &Arc<Plant>,
-        cfg: &MesConfig,
+        cfg: &MesSettings,
         pool: SqlitePool,
         bus: &Arc<Bus>,
         endpoint: Option<super::client::Endpoint>,
@@ -87,14 +87,14 @@ impl Mes {
                 Arc::clone(plant),
                 Arc::clone(bus),
                 outbox.clone(),
-                Duration::from_secs_f64(cfg.machine_data_interval_s),
+                cfg.machine_data_interval,
                 Arc::clone(&wake),
                 shutdown.clone(),
             ));
             tasks.spawn(run_reports(
                 orders.clone(),
                 pool.clone(),
-                Duration::from_secs_f64(cfg.confirmation_interval_s),
+                cfg.confirmation_interval,
                 Arc::clone(&wake),
                 shutdown.clone(),
             ));
@@ -129,9 +129,10 @@ impl Mes {
 }
 
 /// The endpoint for a configured (not embedded) MES.
-pub fn configured_endpoint(cfg: &MesConfig) -> Option<super::client::Endpoint> {
-    (!cfg.embedded && !cfg.url.trim().is_empty()).then(|| super::client::Endpoint {
-        base: cfg.url.trim().to_owned(),
+pub fn configured_endpoint(cfg: &MesSettings) -> Option<super::client::Endpoint> {
+    let url = cfg.url.as_ref().filter(|_| !cfg.embedded)?;
+    Some(super::client::Endpoint {
+        base: url.as_str().to_owned(),
         token: cfg.token.clone(),
     })
 }

@@ -1,8 +1,10 @@
 //! `[mes]` of the plant file: where the MES is, how CellGuard proves who it is,
 //! how often it talks to it and how it retries; and the [`Secret`] that keeps a
-//! token out of every log.
+//! token out of every log. [`MesConfig`] is the section as written (loaded and
+//! validated); [`MesSettings`] is what the running MES side uses.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,12 +91,10 @@ impl Default for MesConfig {
     }
 }
 
-impl MesConfig {
-    /// Whether CellGuard talks to an MES at all.
-    pub fn enabled(&self) -> bool {
-        self.embedded || !self.url.trim().is_empty()
-    }
-}
+/// Shortest interval of `[mes]` (seconds).
+const MIN_INTERVAL_S: f64 = 0.1;
+/// Longest interval of `[mes]` (seconds): a day.
+const MAX_INTERVAL_S: f64 = 86_400.0;
 
 /// Everything serde cannot check in `[mes]`.
 pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
@@ -107,19 +107,19 @@ pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
         }
     }
     for (name, v, max) in [
-        ("orders_interval_s", m.orders_interval_s, 86_400.0),
+        ("orders_interval_s", m.orders_interval_s, MAX_INTERVAL_S),
         (
             "machine_data_interval_s",
             m.machine_data_interval_s,
-            86_400.0,
+            MAX_INTERVAL_S,
         ),
         (
             "confirmation_interval_s",
             m.confirmation_interval_s,
-            86_400.0,
+            MAX_INTERVAL_S,
         ),
     ] {
-        if !v.is_finite() || !(0.1..=max).contains(&v) {
+        if !v.is_finite() || !(MIN_INTERVAL_S..=max).contains(&v) {
             out.push((mp(name), format!("must be between 0.1 and {max} seconds")));
         }
     }
@@ -140,9 +140,83 @@ pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
     }
 }
 
+/// The MES link, resolved: where the MES is, the token, and how often CellGuard
+/// talks to it and retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MesSettings {
+    /// Start the MES simulator inside `cellguard serve` and talk to it instead of
+    /// `url`.
+    pub embedded: bool,
+    /// The MES's base URL (http or https, with a host); `None`: none configured.
+    pub url: Option<url::Url>,
+    /// Bearer token (the embedded MES makes its own).
+    pub token: Secret,
+    /// Between fetches of the production orders.
+    pub orders_interval: Duration,
+    /// Per machine-data report (min/avg/max/last per tag).
+    pub machine_data_interval: Duration,
+    /// Between checks for changed order counts (confirmations).
+    pub confirmation_interval: Duration,
+    /// Longest wait for one MES answer.
+    pub timeout: Duration,
+    /// First retry delay after a failure; doubles up to `retry_max`.
+    pub retry_min: Duration,
+    /// Longest retry delay (at least `retry_min`).
+    pub retry_max: Duration,
+    /// How long delivered messages are kept (for the MES page and audits).
+    pub keep_delivered: Duration,
+}
+
+impl MesSettings {
+    /// Whether CellGuard talks to an MES at all.
+    pub fn enabled(&self) -> bool {
+        self.embedded || self.url.is_some()
+    }
+}
+
+impl MesConfig {
+    /// The settings of a validated `[mes]` (with its environment overrides).
+    pub fn resolve(&self) -> MesSettings {
+        let url = self.url.trim();
+        let retry_min = Duration::from_millis(self.retry_min_ms.max(1));
+        MesSettings {
+            embedded: self.embedded,
+            // Validation proved it one unless the embedded MES is used instead.
+            url: (!url.is_empty())
+                .then(|| url::Url::parse(url).ok())
+                .flatten()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()),
+            token: self.token.clone(),
+            orders_interval: interval(self.orders_interval_s),
+            machine_data_interval: interval(self.machine_data_interval_s),
+            confirmation_interval: interval(self.confirmation_interval_s),
+            timeout: Duration::from_millis(self.timeout_ms),
+            retry_min,
+            retry_max: Duration::from_millis(self.retry_max_ms).max(retry_min),
+            keep_delivered: Duration::from_secs(u64::from(self.keep_delivered_days) * 86_400),
+        }
+    }
+}
+
+/// An interval of `[mes]` in seconds as a [`Duration`], within the range
+/// validation allows.
+fn interval(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.clamp(MIN_INTERVAL_S, MAX_INTERVAL_S))
+        .unwrap_or(Duration::from_millis(100))
+}
+
+impl Default for MesSettings {
+    fn default() -> Self {
+        MesConfig::default().resolve()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
+
+    use super::{MesConfig, MesSettings, Secret};
 
     use crate::config::parse;
     use crate::config::tests::{MINIMAL, errors, no_env};
@@ -164,6 +238,47 @@ mod tests {
         let bad_env = |k: &str| (k == "CELLGUARD_MES_URL").then(|| "not a url".to_owned());
         let err = parse(Path::new("p"), MINIMAL, &bad_env).expect_err("refused");
         assert_eq!(err.0[0].field, "CELLGUARD_MES_URL");
+    }
+
+    #[test]
+    fn resolving_turns_every_unit_into_a_duration() {
+        let m = MesConfig {
+            url: " https://mes.plant.local:8443/api ".into(),
+            token: Secret::new("t"),
+            orders_interval_s: 0.5,
+            machine_data_interval_s: 90.0,
+            confirmation_interval_s: 1.0,
+            timeout_ms: 2_000,
+            retry_min_ms: 50,
+            retry_max_ms: 1_000,
+            keep_delivered_days: 7,
+            ..MesConfig::default()
+        };
+        let s = m.resolve();
+        assert!(!s.embedded);
+        assert!(s.enabled());
+        assert_eq!(
+            s.url.as_ref().map(url::Url::as_str),
+            Some("https://mes.plant.local:8443/api")
+        );
+        assert_eq!(s.token.expose(), "t");
+        assert_eq!(s.orders_interval, Duration::from_millis(500));
+        assert_eq!(s.machine_data_interval, Duration::from_secs(90));
+        assert_eq!(s.confirmation_interval, Duration::from_secs(1));
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.retry_min, Duration::from_millis(50));
+        assert_eq!(s.retry_max, Duration::from_secs(1));
+        assert_eq!(s.keep_delivered, Duration::from_secs(7 * 86_400));
+        let d = MesSettings::default();
+        assert_eq!(d.url, None);
+        assert!(!d.enabled());
+        assert_eq!(d.orders_interval, Duration::from_secs(30));
+        assert_eq!(d.retry_max, Duration::from_secs(60));
+        let embedded = MesConfig {
+            embedded: true,
+            ..MesConfig::default()
+        };
+        assert!(embedded.resolve().enabled());
     }
 
     #[test]

@@ -55,14 +55,14 @@ fn plant_for(mes: &MesSim, cells_per_minute: f64) -> Settings {
     let mut plant = default_plant();
     plant.simulator.cells_per_minute = cells_per_minute;
     plant.mes.embedded = false;
-    plant.mes.url = mes.url();
+    plant.mes.url = Some(mes.url().parse().expect("the simulator's URL"));
     plant.mes.token = Secret::new(TOKEN);
-    plant.mes.orders_interval_s = 0.5;
-    plant.mes.machine_data_interval_s = 1.0;
-    plant.mes.confirmation_interval_s = 1.0;
-    plant.mes.retry_min_ms = 50;
-    plant.mes.retry_max_ms = 1_000;
-    plant.mes.timeout_ms = 2_000;
+    plant.mes.orders_interval = Duration::from_millis(500);
+    plant.mes.machine_data_interval = Duration::from_secs(1);
+    plant.mes.confirmation_interval = Duration::from_secs(1);
+    plant.mes.retry_min = Duration::from_millis(50);
+    plant.mes.retry_max = Duration::from_secs(1);
+    plant.mes.timeout = Duration::from_secs(2);
     plant
 }
 
