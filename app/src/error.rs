@@ -19,7 +19,11 @@ use leptos::server_fn::{Decodes, Encodes};
 use serde::{Deserialize, Serialize};
 
 /// Errors the UI and API clients may see. The message is safe to show.
+///
+/// In an error body this is the `kind`: the variant's name, with its data when it
+/// has some (`"Forbidden"`, `{"Invalid": {"field": "value", "reason": "…"}}`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ServiceError {
     /// Nobody is signed in (401).
     #[error("sign in first")]
@@ -149,12 +153,17 @@ impl FormatType for ProblemJson {
     const FORMAT_TYPE: Format = Format::Text;
 }
 
-/// The JSON body of an error.
-#[derive(Serialize, Deserialize)]
-struct Problem {
-    error: String,
-    status: u16,
-    kind: ServiceError,
+/// The JSON body of an error: its message, its status and which error it is.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Problem {
+    /// What went wrong, written for people (the error's message).
+    pub error: String,
+    /// The HTTP status of the answer.
+    #[cfg_attr(feature = "ssr", schema(example = 422))]
+    pub status: u16,
+    /// Which error, for programs.
+    pub kind: ServiceError,
 }
 
 impl ServiceError {

@@ -20,8 +20,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_login::AuthSession;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
 use crate::auth::{Access, Credentials, SignIn, principal_of};
@@ -69,8 +68,33 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The body of the door's and the sign-in's own refusals (an unknown token, a
+/// cross-site request, a wrong password, a malformed sign-in body, sign-in not
+/// available): only a message, unlike the body of a `ServiceError`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoorError {
+    /// What went wrong, written for people.
+    pub error: String,
+}
+
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    (
+        status,
+        Json(DoorError {
+            error: message.to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+/// The answer to a JSON sign-in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    /// Sign-in name.
+    pub username: String,
+    /// The user's role.
+    pub role: app::auth::Role,
 }
 
 /// A path and query safe to send a person back to after signing in: only paths
@@ -246,14 +270,14 @@ fn back_to_signin(error: &str, next: &str, retry: Option<Duration>) -> Response 
         (SignInBody = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, description = "Signed in; the session cookie is set", body = super::openapi::SignedIn),
+        (status = 200, description = "Signed in; the session cookie is set", body = SignedIn),
         (status = 303, description = "(forms) where to go next"),
-        (status = 400, description = "The body is malformed", body = super::openapi::ApiError),
-        (status = 401, description = "Wrong name or password (which one is not said), or a disabled user", body = super::openapi::ApiError),
-        (status = 403, description = "A browser's cross-site request", body = super::openapi::ApiError),
-        (status = 429, description = "Too many attempts; wait the `Retry-After` seconds", body = super::openapi::ApiError,
+        (status = 400, description = "The body is malformed", body = DoorError),
+        (status = 401, description = "Wrong name or password (which one is not said), or a disabled user", body = DoorError),
+        (status = 403, description = "A browser's cross-site request", body = DoorError),
+        (status = 429, description = "Too many attempts; wait the `Retry-After` seconds", body = app::error::Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "The user store is not answering", body = super::openapi::ApiError),
+        (status = 503, description = "The user store is not answering", body = DoorError),
     ),
 )]
 pub async fn sign_in(
@@ -300,7 +324,11 @@ pub async fn sign_in(
                 };
             }
             if json {
-                Json(json!({ "username": user.username, "role": user.role })).into_response()
+                Json(SignedIn {
+                    username: user.username,
+                    role: user.role,
+                })
+                .into_response()
             } else {
                 Redirect::to(&next).into_response()
             }
@@ -391,7 +419,8 @@ pub async fn sign_out(
     ),
     responses(
         (status = 200, description = "id,at,actor,role,action,target,detail,source", body = String, content_type = "text/csv"),
-        (status = 503, description = "Storage is not available", body = super::openapi::ApiError),
+        (status = 500, description = "The export could not be written", body = app::error::Problem),
+        (status = 503, description = "Storage is not available", body = app::error::Problem),
     ),
     security(("session" = [])),
 )]

@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
     ),
     responses(
         (status = 200, description = "id,proposed_at,machine,tag,rule,rationale,observed,from,to,state,proposed_by,decided_by,decided_at,detail,read_back", body = String, content_type = "text/csv"),
-        (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
+        (status = 500, description = "The export could not be written", body = app::error::Problem),
+        (status = 503, description = "Storage unavailable; retry later", body = app::error::Problem),
     ),
     security(("session" = [])),
 )]

@@ -9,16 +9,16 @@
 
 use std::sync::LazyLock;
 
-use app::auth::Role;
+use app::error::Problem;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::access::SESSION_COOKIE;
+use super::access::{DoorError, SESSION_COOKIE};
 use super::{access, actions, health, live, metrics, quality};
 
 /// The document's description.
@@ -49,39 +49,15 @@ const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from t
         serve,
     ),
     // Types only named in parameters are not collected on their own.
-    components(schemas(ApiError, app::auth::AuditAction, app::actions::ActionState)),
+    components(schemas(app::auth::AuditAction, app::actions::ActionState)),
     modifiers(&SecuritySchemes, &DoorAnswers),
 )]
 pub struct ApiDoc;
-
-/// An error answer of the door, the sign-in and the audit export.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Error)]
-pub struct ApiError {
-    /// What went wrong, written for people.
-    pub error: String,
-}
-
-/// The problems that refused an ingestion body.
-#[derive(Serialize, ToSchema)]
-pub struct Problems {
-    /// Each problem, by record and field.
-    pub errors: Vec<crate::quality::ingest::FieldError>,
-}
 
 /// A file sent as the body, as it is.
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct FileBytes(pub Vec<u8>);
-
-/// The answer to a JSON sign-in.
-#[derive(Serialize, ToSchema)]
-pub struct SignedIn {
-    /// Sign-in name.
-    pub username: String,
-    /// The user's role.
-    pub role: Role,
-}
 
 /// The two ways in: an API token (bearer) or a person's session cookie.
 struct SecuritySchemes;
@@ -112,8 +88,22 @@ impl Modify for SecuritySchemes {
 }
 
 /// What the door ([`access::attach_caller`], [`access::guard`]) answers on every
-/// route that needs a caller, so each operation need not repeat it.
+/// route that needs a caller, so each operation need not repeat it. The door has
+/// two bodies: a [`ServiceError`]'s ([`Problem`]) when nobody is signed in or the
+/// role or scope does not allow the route, and its own [`DoorError`] for an
+/// unknown token, a browser's cross-site request and a token check that could not
+/// be made.
 struct DoorAnswers;
+
+/// One of the door's two error bodies.
+fn problem_or_door_error() -> RefOr<Schema> {
+    RefOr::T(Schema::OneOf(
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(Problem::name()))
+            .item(Ref::from_schema_name(DoorError::name()))
+            .build(),
+    ))
+}
 
 impl Modify for DoorAnswers {
     fn modify(&self, doc: &mut Document) {
@@ -123,7 +113,7 @@ impl Modify for DoorAnswers {
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(ApiError::name())))
+                        .schema(Some(problem_or_door_error()))
                         .build(),
                 )
                 .build()
@@ -143,15 +133,55 @@ impl Modify for DoorAnswers {
                 }
                 let responses = &mut op.responses.responses;
                 responses.entry("401".into()).or_insert_with(|| {
-                    error("Not signed in, or the token is unknown or revoked").into()
-                });
-                responses.entry("403".into()).or_insert_with(|| {
                     error(
-                        "Signed in, but the role or token scope does not allow this \
-                         (or a browser's cross-site request)",
+                        "Not signed in (a `Problem`), or the API token is unknown or \
+                         revoked (a `DoorError`)",
                     )
                     .into()
                 });
+                responses.entry("403".into()).or_insert_with(|| {
+                    error(
+                        "Signed in, but the role or token scope does not allow this (a \
+                         `Problem`), or a browser's cross-site request (a `DoorError`)",
+                    )
+                    .into()
+                });
+                // The door's token check may fail before the route's own 503.
+                match responses.get_mut("503") {
+                    Some(RefOr::T(r)) => {
+                        r.description
+                            .push_str(" (or, from the door: the API token could not be checked)");
+                        let json = r
+                            .content
+                            .entry("application/json".into())
+                            .or_insert_with(|| RefOr::T(ContentBuilder::new().build()));
+                        if let RefOr::T(content) = json {
+                            let door = Ref::from_schema_name(DoorError::name());
+                            content.schema = Some(match content.schema.take() {
+                                Some(own) => RefOr::T(Schema::OneOf(
+                                    OneOfBuilder::new().item(own).item(door).build(),
+                                )),
+                                None => door.into(),
+                            });
+                        }
+                    }
+                    Some(RefOr::Ref(_)) => {}
+                    None => {
+                        responses.insert(
+                            "503".into(),
+                            ResponseBuilder::new()
+                                .description("The API token could not be checked")
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name(DoorError::name())))
+                                        .build(),
+                                )
+                                .build()
+                                .into(),
+                        );
+                    }
+                }
             }
         }
     }
@@ -200,8 +230,13 @@ mod tests {
     use super::*;
     use crate::quality::ingest;
 
+    /// The committed copy, found from the directory cargo runs the test in (not the
+    /// one baked in at compile time: a build shared by several checkouts must not
+    /// write into another one's).
     fn committed_path() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json")
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+            .join("../docs/openapi.json")
     }
 
     fn doc() -> Value {

@@ -9,8 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use crate::audit::AuditEvent;
@@ -24,8 +23,15 @@ pub const MAX_INGEST_BYTES: usize = 2 * 1024 * 1024;
 /// Largest import file (bytes).
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 
+/// The body that refuses an ingestion: each problem, by record and field.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problems {
+    /// Each problem, by record and field.
+    pub errors: Vec<FieldError>,
+}
+
 fn problem(status: StatusCode, errors: Vec<FieldError>) -> Response {
-    (status, Json(json!({ "errors": errors }))).into_response()
+    (status, Json(Problems { errors })).into_response()
 }
 
 fn body_error(message: String) -> Response {
@@ -76,11 +82,11 @@ fn body_error(message: String) -> Response {
     responses(
         (status = 201, description = "At least one inspection was written", body = crate::quality::store::IngestOutcome),
         (status = 200, description = "Every inspection was already present (a resend)", body = crate::quality::store::IngestOutcome),
-        (status = 400, description = "The body is not JSON or not an object/array", body = super::openapi::Problems),
-        (status = 409, description = "A key was reused for different content, or a cell's lot/order differs from the stored one; nothing written", body = super::openapi::Problems),
-        (status = 413, description = "Body larger than 2 MiB"),
-        (status = 422, description = "Validation failed; nothing written", body = super::openapi::Problems),
-        (status = 503, description = "Storage unavailable; retry later"),
+        (status = 400, description = "The body is not JSON or not an object/array", body = Problems),
+        (status = 409, description = "A key was reused for different content, or a cell's lot/order differs from the stored one; nothing written", body = Problems),
+        (status = 413, description = "Body larger than 2 MiB", body = String, content_type = "text/plain"),
+        (status = 422, description = "Validation failed; nothing written", body = Problems),
+        (status = 503, description = "Storage unavailable; retry later", body = Problems),
     ),
     security(("token" = []), ("session" = [])),
 )]
@@ -113,11 +119,15 @@ pub async fn post_inspections(State(state): State<WebState>, body: Bytes) -> Res
         ),
         Err(IngestFailure::Store(e)) => {
             tracing::error!(error = %e, "ingestion failed in storage");
-            (
+            problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"errors": [{"field": "(server)", "message": "storage is not available; retry later"}]})),
+                vec![FieldError {
+                    record: 0,
+                    key: None,
+                    field: "(server)".into(),
+                    message: "storage is not available; retry later".into(),
+                }],
             )
-                .into_response()
         }
     }
 }
@@ -145,9 +155,9 @@ pub struct ImportQuery {
     request_body(content = inline(super::openapi::FileBytes), content_type = "application/octet-stream", description = "The file"),
     responses(
         (status = 200, description = "Checked (dry run) or imported", body = app::quality::ImportReport),
-        (status = 400, description = "The file could not be read", body = super::openapi::Problems),
+        (status = 400, description = "The file could not be read", body = Problems),
         (status = 409, description = "Conflicts with stored data; nothing written", body = dataset::DatasetErrors),
-        (status = 413, description = "File larger than 64 MiB"),
+        (status = 413, description = "File larger than 64 MiB", body = String, content_type = "text/plain"),
         (status = 422, description = "Problems by row and column; nothing written", body = dataset::DatasetErrors),
         (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
     ),
@@ -254,7 +264,8 @@ pub async fn post_import(
     ),
     responses(
         (status = 200, description = "CSV: the dataset columns, then score, band, model, scored_at", body = String, content_type = "text/csv"),
-        (status = 503, description = "Storage unavailable; retry later", body = String, content_type = "text/plain"),
+        (status = 500, description = "The export could not be written", body = app::error::Problem),
+        (status = 503, description = "Storage unavailable; retry later", body = app::error::Problem),
     ),
     security(("session" = [])),
 )]

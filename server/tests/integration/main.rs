@@ -11,6 +11,7 @@ mod faults;
 mod mes;
 mod models;
 mod modules;
+mod openapi;
 mod pymodbus;
 mod quality;
 mod web;
