@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// In an error body this is the `kind`: the variant's name, with its data when it
 /// has some (`"Forbidden"`, `{"Invalid": {"field": "value", "reason": "…"}}`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum ServiceError {
     /// Nobody is signed in (401).
     #[error("sign in first")]
@@ -155,7 +155,7 @@ impl FormatType for ProblemJson {
 
 /// The JSON body of an error: its message, its status and which error it is.
 #[derive(Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// What went wrong, written for people (the error's message).
     pub error: String,
