@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plant::file::{DeviceFile, FileAccess};
 use crate::plant::{DeviceId, PACKML_STATES, Plant, TagId};
-use crate::problems::{Problem, Seg, key};
+use crate::problems::{Problem, Seg, key, path};
 
 /// Corrective actions: the modes machines start in, the envelope's timing and
 /// states, and the rules that propose actions.
@@ -81,11 +81,7 @@ fn default_cooldown() -> f64 {
 /// Everything serde cannot check in `[writeback]`: machines and tags must exist
 /// in `devices`, and a rule's tag must be writable.
 pub fn validate(w: &WritebackConfig, devices: &[DeviceFile], out: &mut Vec<Problem>) {
-    let wp = |rest: &[Seg]| {
-        let mut p = vec![key("writeback")];
-        p.extend_from_slice(rest);
-        p
-    };
+    let wp = |rest: &[Seg]| path(&[key("writeback")], rest);
     for machine in w.modes.keys() {
         if !devices.iter().any(|d| &d.id == machine) {
             out.push((
@@ -119,11 +115,7 @@ pub fn validate(w: &WritebackConfig, devices: &[DeviceFile], out: &mut Vec<Probl
     }
     let mut names = HashSet::new();
     for (ri, r) in w.rules.iter().enumerate() {
-        let rp = |rest: &[Seg]| {
-            let mut p = vec![key("writeback"), key("rules"), Seg::Index(ri)];
-            p.extend_from_slice(rest);
-            p
-        };
+        let rp = |rest: &[Seg]| path(&[key("writeback"), key("rules"), Seg::Index(ri)], rest);
         if r.name.trim().is_empty() || !names.insert(r.name.as_str()) {
             out.push((
                 rp(&[key("name")]),

@@ -2,7 +2,7 @@
 //! and port (`CELLGUARD_DEVICE_<ID>_HOST`, `CELLGUARD_DEVICE_<ID>_PORT`).
 
 use super::PlantFile;
-use crate::mes::settings::Secret;
+use crate::mes::settings::{Secret, mes_url};
 
 /// Environment variable prefix for a device's overrides.
 pub fn env_prefix(device_id: &str) -> String {
@@ -18,12 +18,12 @@ pub(super) fn apply(
 ) -> Result<(), Vec<(String, String)>> {
     let mut errs = Vec::new();
     if let Some(url) = env("CELLGUARD_MES_URL") {
-        match url::Url::parse(url.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+        match mes_url(&url) {
+            Ok(_) => {
                 plant.mes.url = url.trim().to_owned();
                 plant.mes.embedded = false;
             }
-            _ => errs.push((
+            Err(_) => errs.push((
                 "CELLGUARD_MES_URL".to_owned(),
                 "must be an http:// or https:// URL".to_owned(),
             )),

@@ -96,15 +96,24 @@ const MIN_INTERVAL_S: f64 = 0.1;
 /// Longest interval of `[mes]` (seconds): a day.
 const MAX_INTERVAL_S: f64 = 86_400.0;
 
+/// The MES's base URL, if `text` is an http(s) URL with a host: the one check
+/// for the plant file, its environment override and the resolved settings.
+pub fn mes_url(text: &str) -> Result<url::Url, String> {
+    match url::Url::parse(text.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(_) => Err("must be an http:// or https:// URL".into()),
+        Err(e) => Err(format!("is not a URL: {e}")),
+    }
+}
+
 /// Everything serde cannot check in `[mes]`.
 pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
     let mp = |name: &str| vec![key("mes"), key(name)];
-    if !m.embedded && !m.url.trim().is_empty() {
-        match url::Url::parse(m.url.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(_) => out.push((mp("url"), "must be an http:// or https:// URL".into())),
-            Err(e) => out.push((mp("url"), format!("is not a URL: {e}"))),
-        }
+    if !m.embedded
+        && !m.url.trim().is_empty()
+        && let Err(e) = mes_url(&m.url)
+    {
+        out.push((mp("url"), e));
     }
     for (name, v, max) in [
         ("orders_interval_s", m.orders_interval_s, MAX_INTERVAL_S),
@@ -177,15 +186,11 @@ impl MesSettings {
 impl MesConfig {
     /// The settings of a validated `[mes]` (with its environment overrides).
     pub fn resolve(&self) -> MesSettings {
-        let url = self.url.trim();
         let retry_min = Duration::from_millis(self.retry_min_ms.max(1));
         MesSettings {
             embedded: self.embedded,
             // Validation proved it one unless the embedded MES is used instead.
-            url: (!url.is_empty())
-                .then(|| url::Url::parse(url).ok())
-                .flatten()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()),
+            url: mes_url(&self.url).ok(),
             token: self.token.clone(),
             orders_interval: interval(self.orders_interval_s),
             machine_data_interval: interval(self.machine_data_interval_s),

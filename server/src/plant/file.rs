@@ -12,7 +12,7 @@ use super::{
 };
 use crate::modbus::codec::{DataType, WordOrder};
 use crate::modbus::{MAX_READ_BITS, MAX_READ_REGISTERS};
-use crate::problems::{Problem, Seg, key};
+use crate::problems::{Problem, Seg, key, path};
 
 /// How addresses in the file are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -261,11 +261,7 @@ fn protocol_address(base: AddressBase, table: Table, written: u32) -> Result<u32
 pub fn validate(devices: &[DeviceFile], out: &mut Vec<Problem>) {
     let mut ids = HashSet::new();
     for (di, d) in devices.iter().enumerate() {
-        let dp = |rest: &[Seg]| {
-            let mut p = vec![key("devices"), Seg::Index(di)];
-            p.extend_from_slice(rest);
-            p
-        };
+        let dp = |rest: &[Seg]| path(&[key("devices"), Seg::Index(di)], rest);
         if d.id.trim().is_empty()
             || !d
                 .id

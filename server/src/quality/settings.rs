@@ -8,7 +8,7 @@ use app::quality::TierBounds;
 use serde::{Deserialize, Serialize};
 
 use super::Product;
-use crate::problems::{Problem, Seg, key};
+use crate::problems::{Problem, Seg, key, path};
 
 /// How the operating threshold is chosen on the validation lots.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,11 +116,7 @@ impl QualityConfig {
 
 /// Everything serde cannot check in `[quality]`.
 pub fn validate(q: &QualityConfig, out: &mut Vec<Problem>) {
-    let qp = |rest: &[Seg]| {
-        let mut p = vec![key("quality")];
-        p.extend_from_slice(rest);
-        p
-    };
+    let qp = |rest: &[Seg]| path(&[key("quality")], rest);
     let share = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
     if !share(q.tiers.high) {
         out.push((
@@ -154,11 +150,7 @@ pub fn validate(q: &QualityConfig, out: &mut Vec<Problem>) {
     }
     let mut ids = HashSet::new();
     for (pi, p) in q.products.iter().enumerate() {
-        let pp = |rest: &[Seg]| {
-            let mut v = vec![key("quality"), key("products"), Seg::Index(pi)];
-            v.extend_from_slice(rest);
-            v
-        };
+        let pp = |rest: &[Seg]| path(&[key("quality"), key("products"), Seg::Index(pi)], rest);
         if p.id.trim().is_empty() {
             out.push((pp(&[key("id")]), "must not be empty".into()));
         } else if !ids.insert(p.id.as_str()) {
