@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
             <Show when=move || signed_in>
                 <Header/>
             </Show>
+            <FollowRoute live=live/>
             <main>
                 <Routes fallback=|| view! { <p class="error">"No such page."</p> }>
                     <Route path=StaticSegment("") view=OverviewPage/>
@@ -99,6 +100,18 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// Tells the live store what the page shown wants from the stream.
+#[component]
+fn FollowRoute(live: Live) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        let topic = live::Topic::of_path(&location.pathname.get());
+        if live.topic.with_untracked(|t| *t != topic) {
+            live.topic.set(topic);
+        }
+    });
 }
 
 /// Entry point of the WebAssembly bundle.

@@ -269,16 +269,25 @@ pub enum HistoryRange {
     H8,
     /// A day.
     H24,
+    /// A week.
+    D7,
+    /// Thirty days.
+    D30,
+    /// A year.
+    Y1,
 }
 
 impl HistoryRange {
     /// All ranges in display order.
-    pub const ALL: [HistoryRange; 5] = [
+    pub const ALL: [HistoryRange; 8] = [
         HistoryRange::Live,
         HistoryRange::M15,
         HistoryRange::H1,
         HistoryRange::H8,
         HistoryRange::H24,
+        HistoryRange::D7,
+        HistoryRange::D30,
+        HistoryRange::Y1,
     ];
     /// Window length.
     pub fn window_ms(self) -> i64 {
@@ -288,6 +297,9 @@ impl HistoryRange {
             HistoryRange::H1 => 3_600_000,
             HistoryRange::H8 => 8 * 3_600_000,
             HistoryRange::H24 => 24 * 3_600_000,
+            HistoryRange::D7 => 7 * 86_400_000,
+            HistoryRange::D30 => 30 * 86_400_000,
+            HistoryRange::Y1 => 365 * 86_400_000,
         }
     }
     /// Button label.
@@ -298,6 +310,9 @@ impl HistoryRange {
             HistoryRange::H1 => "1 h",
             HistoryRange::H8 => "8 h",
             HistoryRange::H24 => "24 h",
+            HistoryRange::D7 => "7 d",
+            HistoryRange::D30 => "30 d",
+            HistoryRange::Y1 => "1 y",
         }
     }
     /// URL query value.
@@ -308,6 +323,19 @@ impl HistoryRange {
             HistoryRange::H1 => "1h",
             HistoryRange::H8 => "8h",
             HistoryRange::H24 => "24h",
+            HistoryRange::D7 => "7d",
+            HistoryRange::D30 => "30d",
+            HistoryRange::Y1 => "1y",
+        }
+    }
+    /// How often a page showing the range fetches its history again, in seconds;
+    /// `None` for `Live`, which the live buffer keeps current. A range of a week or
+    /// more is drawn from hour buckets, which change no faster than every few minutes.
+    pub fn refresh_secs(self) -> Option<u32> {
+        match self {
+            HistoryRange::Live => None,
+            r if r.window_ms() >= HistoryRange::D7.window_ms() => Some(300),
+            _ => Some(30),
         }
     }
     /// Parses [`HistoryRange::slug`]; anything else is `Live`.
@@ -322,6 +350,10 @@ impl HistoryRange {
 /// A point of a trend: time (unix ms) and value.
 pub type Point = (i64, f64);
 
+/// The spread behind a trend point: time (unix ms), lowest and highest value in the
+/// point's bucket, so a spike between two points still shows.
+pub type Band = (i64, f64, f64);
+
 /// One tag's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
@@ -331,8 +363,11 @@ pub struct Series {
     pub label: String,
     /// Unit.
     pub unit: String,
-    /// Points in time order.
+    /// Points in time order: each bucket's mean, at its last sample's time.
     pub points: Vec<Point>,
+    /// The bucket's lowest and highest value at the same times as `points`.
+    #[serde(default)]
+    pub band: Vec<Band>,
 }
 
 /// Keeps only points newer than `from_ms` and at most `max` of them, dropping the oldest.
@@ -374,6 +409,16 @@ pub fn merge_trend(history: &[Point], live: &[Point], from_ms: i64, spacing_ms: 
         push_point(&mut out, p, spacing_ms);
     }
     out
+}
+
+/// The stored band that goes with [`merge_trend`]'s points: the entries in
+/// `[from_ms, ..]` older than where the live buffer starts (live points have no band).
+pub fn merge_band(band: &[Band], live: &[Point], from_ms: i64) -> Vec<Band> {
+    let live_start = live.first().map_or(i64::MAX, |p| p.0);
+    band.iter()
+        .copied()
+        .filter(|b| b.0 >= from_ms && b.0 < live_start)
+        .collect()
 }
 
 /// Live points plus the stored `recent` points that fall where the live buffer has
@@ -513,6 +558,40 @@ mod tests {
         // (2000, 2.0) shares its bucket with the live points at 2500 and 2600: the newest wins.
         assert_eq!(t, vec![(1000, 1.0), (2600, 2.6), (3600, 3.6)]);
         assert_eq!(merge_trend(&history, &[], 0, 0).len(), 4);
+    }
+
+    #[test]
+    fn the_band_is_the_stored_part_of_a_trend_only() {
+        let band = vec![
+            (0, -1.0, 1.0),
+            (1000, 0.0, 2.0),
+            (2000, 1.0, 3.0),
+            (3000, 2.0, 4.0),
+        ];
+        let live = vec![(2500, 2.5), (2600, 2.6), (3600, 3.6)];
+        assert_eq!(
+            merge_band(&band, &live, 500),
+            vec![(1000, 0.0, 2.0), (2000, 1.0, 3.0)]
+        );
+        assert_eq!(merge_band(&band, &[], 0), band);
+        assert_eq!(merge_band(&band, &[(0, 0.0)], 0), vec![]);
+        assert_eq!(merge_band(&[], &live, 0), vec![]);
+    }
+
+    #[test]
+    fn long_ranges_are_fetched_again_less_often() {
+        assert_eq!(HistoryRange::Live.refresh_secs(), None);
+        for r in [
+            HistoryRange::M15,
+            HistoryRange::H1,
+            HistoryRange::H8,
+            HistoryRange::H24,
+        ] {
+            assert_eq!(r.refresh_secs(), Some(30), "{r:?}");
+        }
+        for r in [HistoryRange::D7, HistoryRange::D30, HistoryRange::Y1] {
+            assert_eq!(r.refresh_secs(), Some(300), "{r:?}");
+        }
     }
 
     #[test]

@@ -61,13 +61,18 @@ test('ranges switch from history and touch targets are large enough', async ({ p
   await page.goto('/machines/FORM_01');
   await waitForLive(page);
   const ranges = page.getByRole('navigation', { name: 'Time range' }).getByRole('link');
-  await expect(ranges).toHaveCount(5);
+  await expect(ranges).toHaveCount(8);
   for (const box of await ranges.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height))) {
     expect(box).toBeGreaterThanOrEqual(44);
   }
   await ranges.filter({ hasText: '1 h' }).tap();
   await expect(page).toHaveURL(/range=1h/);
   await expect(page.locator('[data-testid="chart"][data-tag="current"] svg')).toContainText('−');
+  await expect(page.locator('[data-testid="chart"]').first().locator(DATA_LINE).last()).toBeAttached();
+  // A month reads the rollups; its axis counts days.
+  await ranges.filter({ hasText: '30 d' }).tap();
+  await expect(page).toHaveURL(/range=30d/);
+  await expect(page.locator('[data-testid="chart"][data-tag="current"] svg')).toContainText('−5 d');
   await expect(page.locator('[data-testid="chart"]').first().locator(DATA_LINE).last()).toBeAttached();
 });
 

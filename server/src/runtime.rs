@@ -29,6 +29,7 @@ use crate::services::quality::Quality;
 use crate::sim::stations::Truth;
 use crate::sim::{RunningDevice, start_device};
 use crate::storage::HistoryStore;
+use crate::storage::recent::Recent;
 use crate::storage::sqlite::SqliteStore;
 use crate::web::{WebState, router};
 
@@ -204,7 +205,14 @@ pub async fn start(
         Err(e) => return Err(e).context("reading the users"),
     }
     let pool = sqlite.pool().clone();
-    let store: Arc<dyn HistoryStore> = Arc::new(sqlite);
+    let store: Arc<dyn HistoryStore> = Arc::new(
+        sqlite
+            .history(&plant)
+            .await
+            .context("registering the plant's tags in the historian")?,
+    );
+    let recent = Arc::new(Recent::new(&plant, history.memory_window));
+    crate::storage::writer::seed_recent(&plant, &*store, &recent).await;
     let devices: Vec<Arc<Device>> = plant.devices.iter().cloned().map(Arc::new).collect();
 
     let simulators = if simulator.embedded {
@@ -225,10 +233,11 @@ pub async fn start(
         history.clone(),
         Arc::clone(&bus),
         Arc::clone(&store),
+        Arc::clone(&recent),
         shutdown.clone(),
     ));
     tasks.spawn(crate::storage::writer::run_retention(
-        history.retention,
+        history.clone(),
         Arc::clone(&store),
         shutdown.clone(),
     ));
@@ -261,6 +270,7 @@ pub async fn start(
         Arc::clone(&plant),
         Arc::clone(&bus),
         Arc::clone(&store),
+        Arc::clone(&recent),
     ));
     let app = router(
         options,

@@ -52,10 +52,95 @@ pub enum LiveEvent {
     },
 }
 
+/// What a page wants from the live stream: the stream sends a page's machines and
+/// tags only, so a tablet on the overview does not receive every scan of every tag.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Topic {
+    /// Every machine's key tags and state (the overview).
+    #[default]
+    Overview,
+    /// One machine, every tag (its page).
+    Machine(String),
+    /// No values: links, cells, the MES and actions only (the other pages).
+    Events,
+}
+
+impl Topic {
+    /// The stream's URL for this topic.
+    pub fn url(&self) -> String {
+        match self {
+            Topic::Overview => "/api/v1/live?view=overview".into(),
+            Topic::Machine(id) => format!("/api/v1/live?view=machine&machine={}", urlencode(id)),
+            Topic::Events => "/api/v1/live?view=events".into(),
+        }
+    }
+
+    /// What the page at `path` shows.
+    pub fn of_path(path: &str) -> Self {
+        match path.trim_end_matches('/') {
+            "" => Topic::Overview,
+            p => match p.strip_prefix("/machines/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => Topic::Machine(id.to_owned()),
+                _ => Topic::Events,
+            },
+        }
+    }
+
+    /// The topic of the `view` and `machine` query parameters, or the parameter at
+    /// fault.
+    pub fn parse(view: Option<&str>, machine: Option<&str>) -> Result<Self, &'static str> {
+        match (view.unwrap_or("overview"), machine) {
+            ("overview", None) => Ok(Topic::Overview),
+            ("events", None) => Ok(Topic::Events),
+            ("machine", Some(m)) if !m.is_empty() => Ok(Topic::Machine(m.to_owned())),
+            ("machine", _) => Err("machine"),
+            ("overview" | "events", Some(_)) => Err("machine"),
+            _ => Err("view"),
+        }
+    }
+}
+
+/// Percent-encodes what is not unreserved in a URL query value.
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::line::LinkState;
+
+    #[test]
+    fn topics_round_trip_through_their_urls() {
+        assert_eq!(
+            Topic::Machine("CAS 01".into()).url(),
+            "/api/v1/live?view=machine&machine=CAS%2001"
+        );
+        assert_eq!(Topic::parse(None, None), Ok(Topic::Overview));
+        assert_eq!(Topic::parse(Some("events"), None), Ok(Topic::Events));
+        assert_eq!(
+            Topic::parse(Some("machine"), Some("X")),
+            Ok(Topic::Machine("X".into()))
+        );
+        assert_eq!(Topic::parse(Some("machine"), None), Err("machine"));
+        assert_eq!(Topic::parse(Some("overview"), Some("X")), Err("machine"));
+        assert_eq!(Topic::parse(Some("all"), None), Err("view"));
+        assert_eq!(Topic::of_path("/"), Topic::Overview);
+        assert_eq!(
+            Topic::of_path("/machines/CAS_01"),
+            Topic::Machine("CAS_01".into())
+        );
+        assert_eq!(Topic::of_path("/cells/S-1"), Topic::Events);
+        assert_eq!(Topic::of_path("/machines/"), Topic::Events);
+    }
 
     #[test]
     fn live_events_serialise_with_a_kind_tag() {

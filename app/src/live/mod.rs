@@ -8,7 +8,7 @@
 
 pub mod event;
 
-pub use event::LiveEvent;
+pub use event::{LiveEvent, Topic};
 
 use std::collections::HashMap;
 
@@ -93,6 +93,8 @@ pub struct Live {
     machines: RwSignal<Vec<MachineSlot>>,
     /// Stream connection state.
     pub conn: RwSignal<Conn>,
+    /// What the page shown wants from the stream (set from the route).
+    pub topic: RwSignal<Topic>,
     /// Full-rate recent values of numeric tags.
     pub trends: StoredValue<Trends>,
     /// Machines whose trends changed since the last flush.
@@ -120,6 +122,7 @@ impl Live {
             plant: RwSignal::new(None),
             machines: RwSignal::new(Vec::new()),
             conn: RwSignal::new(Conn::Idle),
+            topic: RwSignal::new(Topic::Overview),
             trends: StoredValue::new(HashMap::new()),
             trends_dirty: StoredValue::new(Vec::new()),
             now_ms: RwSignal::new(0),
@@ -330,12 +333,19 @@ pub fn start(live: Live) {
     leptos::task::spawn_local(async move {
         loop {
             live.conn.set(Conn::Connecting);
-            if let Ok(mut source) = EventSource::new("/api/v1/live") {
+            let topic = live.topic.get_untracked();
+            let mut moved = false;
+            if let Ok(mut source) = EventSource::new(&topic.url()) {
                 if let Ok(mut events) = source.subscribe("message") {
                     loop {
                         // The browser retries a dropped stream by itself and reports
-                        // nothing while it does: look at its state every second.
-                        let tick = gloo_timers::future::TimeoutFuture::new(1_000);
+                        // nothing while it does: look at its state, and whether the
+                        // page now wants something else, four times a second.
+                        if live.topic.with_untracked(|t| *t != topic) {
+                            moved = true;
+                            break;
+                        }
+                        let tick = gloo_timers::future::TimeoutFuture::new(250);
                         match futures::future::select(events.next(), tick).await {
                             futures::future::Either::Left((Some(Ok((_, msg))), _)) => {
                                 if live.conn.get_untracked() != Conn::Live {
@@ -367,6 +377,10 @@ pub fn start(live: Live) {
                     }
                 }
                 source.close();
+            }
+            if moved {
+                // Another page: subscribe to what it shows at once.
+                continue;
             }
             live.conn.set(Conn::Lost);
             gloo_timers::future::TimeoutFuture::new(2_000).await;

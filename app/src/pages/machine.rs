@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::get_history;
 use crate::components::chart::trend_svg;
 use crate::components::machine_card::{age_text, state_badge};
-use crate::line::{HistoryRange, MachineView, Quality, Series, merge_trend};
+use crate::line::{HistoryRange, MachineView, Quality, Series, merge_band, merge_trend};
 use crate::live::use_live;
 use crate::pages::overview::LineLoader;
 
@@ -29,34 +29,34 @@ pub fn MachinePage() -> impl IntoView {
     }
 }
 
+/// Seconds between the machine page's history refresh ticks.
+const REFRESH_TICK_SECS: u32 = 30;
+
 #[component]
 fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
     let live = use_live();
     // This machine only: another machine's scan does not touch the page.
     let slot = Memo::new(move |_| live.machine(&id.get()));
     let machine = Memo::new(move |_| slot.get().map(|m| m.get()));
-    // Longer ranges are fetched again every 30 s: the live buffer holds only the last
-    // two minutes, so without this the rest of the window would stand still.
+    // Longer ranges are fetched again (every 30 s, a week or more every 5 min): the
+    // live buffer holds only the last two minutes, so without this the rest of the
+    // window would stand still. A tick every 30 s; the resource's key changes (and it
+    // fetches) every `refresh_secs / 30` ticks.
     let refresh = RwSignal::new(0u32);
     #[cfg(feature = "hydrate")]
     if let Ok(handle) = set_interval_with_handle(
         move || refresh.update(|n| *n = n.wrapping_add(1)),
-        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(u64::from(REFRESH_TICK_SECS)),
     ) {
         on_cleanup(move || handle.clear());
     }
     let history = Resource::new(
         move || {
             let r = range.get();
-            (
-                id.get(),
-                r,
-                if r == HistoryRange::Live {
-                    0
-                } else {
-                    refresh.get()
-                },
-            )
+            let round = r
+                .refresh_secs()
+                .map_or(0, |secs| refresh.get() / (secs / REFRESH_TICK_SECS).max(1));
+            (id.get(), r, round)
         },
         |(id, r, _)| get_history(id, r),
     );
@@ -150,9 +150,14 @@ fn Charts(
                     let window = r.window_ms();
                     let spacing = if r == HistoryRange::Live { 0 } else { window / 600 };
                     let live_pts = live.trend(&id.get(), &tag);
-                    let hist = series.with_value(|s| s.iter().find(|s| s.tag == tag).map(|s| s.points.clone()).unwrap_or_default());
-                    let pts = merge_trend(&hist, &live_pts, now - window, spacing);
-                    trend_svg(&pts, now, window, &unit, (720, 260))
+                    let from = now - window;
+                    let (pts, band) = series.with_value(|s| {
+                        s.iter()
+                            .find(|s| s.tag == tag)
+                            .map(|s| (merge_trend(&s.points, &live_pts, from, spacing), merge_band(&s.band, &live_pts, from)))
+                            .unwrap_or_else(|| (merge_trend(&[], &live_pts, from, spacing), Vec::new()))
+                    });
+                    trend_svg(&pts, &band, now, window, &unit, (720, 260))
                 }
             };
             view! {

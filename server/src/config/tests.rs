@@ -21,6 +21,11 @@ type = "f32"
 scan_group = "fast"
 "#;
 
+/// The settings of [`MINIMAL`].
+pub(crate) fn minimal() -> Settings {
+    parse(Path::new("plant.toml"), MINIMAL, &no_env).expect("the minimal plant is valid")
+}
+
 /// No environment overrides.
 pub(crate) fn no_env(_: &str) -> Option<String> {
     None

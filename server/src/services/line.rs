@@ -10,30 +10,43 @@ use tracing::warn;
 use crate::bus::Bus;
 use crate::clock::millis;
 use crate::clock::now_ms;
-use crate::plant::{Plant, Tag};
-use crate::storage::HistoryStore;
+use crate::plant::{Plant, Tag, TagId};
+use crate::storage::recent::Recent;
+use crate::storage::rollup::Agg;
+use crate::storage::{Bucket, HistoryStore, trend};
 
 /// Points a history chart gets at most per tag.
 const CHART_BUCKETS: u32 = 600;
-/// Window and resolution of the recent history sent with the line view.
+/// Window of the recent history sent with the line view.
 const RECENT_WINDOW_MS: i64 = 2 * 60_000;
-const RECENT_BUCKETS: u32 = 120;
 
 /// Views of the running line.
 pub struct Line {
     plant: Arc<Plant>,
     bus: Arc<Bus>,
     store: Arc<dyn HistoryStore>,
+    recent: Arc<Recent>,
 }
 
 impl Line {
-    /// A service over the given plant, bus and store.
-    pub fn new(plant: Arc<Plant>, bus: Arc<Bus>, store: Arc<dyn HistoryStore>) -> Self {
-        Self { plant, bus, store }
+    /// A service over the given plant, bus, store and in-memory rings.
+    pub fn new(
+        plant: Arc<Plant>,
+        bus: Arc<Bus>,
+        store: Arc<dyn HistoryStore>,
+        recent: Arc<Recent>,
+    ) -> Self {
+        Self {
+            plant,
+            bus,
+            store,
+            recent,
+        }
     }
 
-    /// The line now; `with_recent` adds recent history of key numeric tags.
-    pub async fn view(&self, with_recent: bool) -> LineView {
+    /// The line now, from memory; `with_recent` adds the last two minutes of key
+    /// numeric tags.
+    pub fn view(&self, with_recent: bool) -> LineView {
         let now = now_ms();
         let mut machines = Vec::with_capacity(self.plant.devices.len());
         for d in &self.plant.devices {
@@ -69,31 +82,9 @@ impl Line {
                 })
                 .collect();
             if with_recent {
-                let keys: Vec<String> = tags
-                    .iter()
-                    .filter(|t| t.key && t.numeric)
-                    .map(|t| t.name.clone())
-                    .collect();
-                match self
-                    .store
-                    .series(
-                        &d.machine,
-                        &keys,
-                        now - RECENT_WINDOW_MS,
-                        now,
-                        RECENT_BUCKETS,
-                    )
-                    .await
-                {
-                    Ok(series) => {
-                        for (name, points) in series {
-                            if let Some(t) = tags.iter_mut().find(|t| t.name == name) {
-                                t.recent = points;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, machine_id = %d.machine, "recent history unavailable")
+                for (t, tag) in tags.iter_mut().zip(&d.tags) {
+                    if t.key && t.numeric {
+                        t.recent = self.recent.points(tag.id, now - RECENT_WINDOW_MS);
                     }
                 }
             }
@@ -131,7 +122,7 @@ impl Line {
 #[async_trait]
 impl LineService for Line {
     async fn line(&self) -> Result<LineView, ServiceError> {
-        Ok(self.view(true).await)
+        Ok(self.view(true))
     }
 
     async fn history(
@@ -144,31 +135,46 @@ impl LineService for Line {
             .device_named(machine)
             .ok_or_else(|| ServiceError::UnknownMachine(machine.to_owned()))?;
         let tags: Vec<&Tag> = d.tags.iter().filter(|t| t.is_numeric()).collect();
-        let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
+        let ids: Vec<TagId> = tags.iter().map(|t| t.id).collect();
         let now = now_ms();
-        let series = self
-            .store
-            .series(
-                &d.machine,
-                &names,
-                now - range.window_ms(),
-                now,
-                CHART_BUCKETS,
-            )
-            .await
-            .map_err(|e| {
-                warn!(machine_id = %d.machine, "history query failed");
-                ServiceError::from(e)
-            })?;
+        let from = now - range.window_ms();
+        let series = if self.recent.covers(from, now) {
+            // In memory: no database read for the live ranges.
+            let plan = trend::plan(from, now, CHART_BUCKETS);
+            ids.iter()
+                .map(|&id| {
+                    let points = self.recent.points(id, from);
+                    trend::fold(
+                        &plan,
+                        points
+                            .into_iter()
+                            .map(|(t, v)| ((t - from) / plan.width_ms, Agg::one(t, v))),
+                    )
+                })
+                .collect()
+        } else {
+            self.store
+                .trend(&ids, from, now, CHART_BUCKETS)
+                .await
+                .map_err(|e| {
+                    warn!(machine_id = %d.machine, "history query failed");
+                    ServiceError::from(e)
+                })?
+        };
         Ok(tags
             .iter()
             .zip(series)
-            .map(|(t, (_, points))| Series {
-                tag: t.name.clone(),
-                label: t.label.clone(),
-                unit: t.unit.clone(),
-                points,
-            })
+            .map(|(t, buckets)| series_of(t, &buckets))
             .collect())
+    }
+}
+
+fn series_of(t: &Tag, buckets: &[Bucket]) -> Series {
+    Series {
+        tag: t.name.clone(),
+        label: t.label.clone(),
+        unit: t.unit.clone(),
+        points: buckets.iter().map(|b| (b.t, b.mean)).collect(),
+        band: buckets.iter().map(|b| (b.t, b.min, b.max)).collect(),
     }
 }

@@ -1,9 +1,10 @@
 //! The history store's interface: rows, the trait backends implement, its errors.
 
-use std::sync::Arc;
-
-use app::line::{Point, Quality};
+use app::line::Quality;
 use async_trait::async_trait;
+
+use super::rollup::{Rollup, RollupRow};
+use crate::plant::TagId;
 
 /// Why the history store (tag samples) failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +34,9 @@ impl From<StoreError> for app::api::service::ServiceError {
 
 /// One stored sample.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HistoryRow {
-    /// Machine id.
-    pub device: Arc<str>,
-    /// Tag name.
-    pub tag: Arc<str>,
+pub struct Sample {
+    /// The tag.
+    pub tag: TagId,
     /// When read (unix ms).
     pub ts_ms: i64,
     /// Numeric value (numbers and bits).
@@ -48,23 +47,51 @@ pub struct HistoryRow {
     pub quality: Quality,
 }
 
-/// A tag history store.
+/// One point of a trend: a bucket's mean at its last value's time, with the bucket's
+/// lowest and highest value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Time of the bucket's last value (unix ms).
+    pub t: i64,
+    /// Mean of the bucket's values.
+    pub mean: f64,
+    /// Lowest value.
+    pub min: f64,
+    /// Highest value.
+    pub max: f64,
+}
+
+/// What a store keeps: raw samples or one of the rollups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The samples as written.
+    Raw,
+    /// A rollup.
+    Rollup(Rollup),
+}
+
+/// A tag history store (the historian).
 #[async_trait]
 pub trait HistoryStore: Send + Sync + 'static {
-    /// Appends rows in one transaction.
-    async fn append(&self, rows: &[HistoryRow]) -> Result<(), StoreError>;
-    /// Numeric history of `tags` of `device` in `[from_ms, to_ms]`, averaged into at
-    /// most `buckets` points per tag; good and stale samples only.
-    async fn series(
+    /// Appends samples and rollup rows in one transaction; a rollup row for an
+    /// interval already stored merges with it.
+    async fn append(&self, samples: &[Sample], rollups: &[RollupRow]) -> Result<(), StoreError>;
+    /// Numeric history of each of `tags` in `[from_ms, to_ms]`, in at most `buckets`
+    /// buckets per tag, read from the coarsest tier that still gives that many (good
+    /// and stale values only). One list per tag, in the order asked.
+    async fn trend(
         &self,
-        device: &str,
-        tags: &[String],
+        tags: &[TagId],
         from_ms: i64,
         to_ms: i64,
         buckets: u32,
-    ) -> Result<Vec<(String, Vec<Point>)>, StoreError>;
-    /// Deletes samples older than `before_ms`; returns how many.
-    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+    ) -> Result<Vec<Vec<Bucket>>, StoreError>;
+    /// Fills the rollup rows missing since the hour of each tag's last sample from raw
+    /// history: the intervals that were open when the process stopped without
+    /// flushing them (a crash or a power loss). Rows already stored are kept.
+    async fn rebuild_rollups(&self) -> Result<(), StoreError>;
+    /// Deletes the rows of `tier` older than `before_ms`; returns how many.
+    async fn prune(&self, tier: Tier, before_ms: i64) -> Result<u64, StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

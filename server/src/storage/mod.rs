@@ -4,9 +4,13 @@
 
 #[cfg(feature = "service")]
 mod history;
+pub mod recent;
+pub mod rollup;
 pub mod settings;
 #[cfg(feature = "service")]
 pub mod sqlite;
+#[cfg(feature = "service")]
+pub mod trend;
 #[cfg(feature = "service")]
 pub mod writer;
 #[cfg(feature = "service")]
