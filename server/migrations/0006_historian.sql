@@ -16,7 +16,7 @@ CREATE TABLE history (
     PRIMARY KEY (tag_id, ts_ms)
 ) WITHOUT ROWID;
 
--- One row per tag and minute (hour) with good or stale numeric values: the lowest,
+-- One row per tag and minute (hour, UTC day) with good or stale numeric values: the lowest,
 -- highest, their sum and count (the mean is sum / count), and the last value.
 CREATE TABLE rollup_1m (
     tag_id   INTEGER NOT NULL,
@@ -31,6 +31,18 @@ CREATE TABLE rollup_1m (
 ) WITHOUT ROWID;
 
 CREATE TABLE rollup_1h (
+    tag_id   INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    min      REAL    NOT NULL,
+    max      REAL    NOT NULL,
+    sum      REAL    NOT NULL,
+    count    INTEGER NOT NULL,
+    last_ms  INTEGER NOT NULL,
+    last     REAL    NOT NULL,
+    PRIMARY KEY (tag_id, start_ms)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_1d (
     tag_id   INTEGER NOT NULL,
     start_ms INTEGER NOT NULL,
     min      REAL    NOT NULL,
@@ -66,6 +78,15 @@ INSERT INTO rollup_1h (tag_id, start_ms, min, max, sum, count, last_ms, last)
     SELECT g.tag_id, g.start_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
            (SELECT h.value FROM history h WHERE h.tag_id = g.tag_id AND h.ts_ms = g.last_ms)
       FROM (SELECT tag_id, (ts_ms / 3600000) * 3600000 AS start_ms, MIN(value) AS lo,
+                   MAX(value) AS hi, SUM(value) AS total, COUNT(*) AS n, MAX(ts_ms) AS last_ms
+              FROM history
+             WHERE value IS NOT NULL AND quality IN (0, 1)
+             GROUP BY tag_id, start_ms) g;
+
+INSERT INTO rollup_1d (tag_id, start_ms, min, max, sum, count, last_ms, last)
+    SELECT g.tag_id, g.start_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
+           (SELECT h.value FROM history h WHERE h.tag_id = g.tag_id AND h.ts_ms = g.last_ms)
+      FROM (SELECT tag_id, (ts_ms / 86400000) * 86400000 AS start_ms, MIN(value) AS lo,
                    MAX(value) AS hi, SUM(value) AS total, COUNT(*) AS n, MAX(ts_ms) AS last_ms
               FROM history
              WHERE value IS NOT NULL AND quality IN (0, 1)

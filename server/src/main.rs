@@ -72,6 +72,14 @@ async fn main() -> ExitCode {
         } => sim::cells::write_dataset_cli(cells, seed, &out),
         Command::Simulate {
             what:
+                Simulate::History {
+                    days,
+                    rollup_days,
+                    data_dir,
+                },
+        } => cellguard::cli::history::run(&plant.plant, days, rollup_days, &data_dir).await,
+        Command::Simulate {
+            what:
                 Simulate::Mes {
                     addr,
                     admin_addr,

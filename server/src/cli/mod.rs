@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod history;
 pub mod import;
 pub mod train;
 pub mod users;
@@ -213,6 +214,20 @@ pub enum Simulate {
         /// Output file (`-` for standard output).
         #[arg(long, default_value = "-")]
         out: PathBuf,
+    },
+    /// Write a synthetic history of the plant's numeric tags into the database:
+    /// `--days` of raw samples at 1 s ending now, and minute and hour rollups for
+    /// `--rollup-days` (for benchmarks and for trying the long trend ranges).
+    History {
+        /// Days of raw samples.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Days of rollups (at least `--days`).
+        #[arg(long, default_value_t = 365)]
+        rollup_days: u32,
+        /// Directory of the database file.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
     },
     /// Serve the MES simulator: production orders, and endpoints that keep the
     /// machine data, quality results and confirmations they receive. Faults are

@@ -1,4 +1,4 @@
-//! Rollups: per tag, one row a minute and one an hour with the lowest, highest, sum,
+//! Rollups: per tag, one row a minute, an hour and a (UTC) day with the lowest, highest, sum,
 //! count and last of its good and stale numeric values, accumulated in memory as the
 //! bus delivers them and written when the minute (hour) is over. Pure, no I/O.
 //!
@@ -14,17 +14,20 @@ pub enum Rollup {
     Minute,
     /// One row per tag and hour.
     Hour,
+    /// One row per tag and UTC day.
+    Day,
 }
 
 impl Rollup {
     /// Both, finest first.
-    pub const ALL: [Rollup; 2] = [Rollup::Minute, Rollup::Hour];
+    pub const ALL: [Rollup; 3] = [Rollup::Minute, Rollup::Hour, Rollup::Day];
 
     /// Length of one row's interval.
     pub const fn width_ms(self) -> i64 {
         match self {
             Rollup::Minute => 60_000,
             Rollup::Hour => 3_600_000,
+            Rollup::Day => 86_400_000,
         }
     }
 
@@ -37,6 +40,7 @@ impl Rollup {
         match self {
             Rollup::Minute => 0,
             Rollup::Hour => 1,
+            Rollup::Day => 2,
         }
     }
 }
@@ -108,11 +112,11 @@ pub struct RollupRow {
     pub agg: Agg,
 }
 
-/// The open minute and hour of every tag of a plant.
+/// The open minute, hour and day of every tag of a plant.
 pub struct Rollups {
     offsets: Vec<usize>,
     tags: Vec<TagId>,
-    open: Vec<[Option<(i64, Agg)>; 2]>,
+    open: Vec<[Option<(i64, Agg)>; 3]>,
 }
 
 impl Rollups {
@@ -126,7 +130,7 @@ impl Rollups {
         }
         Self {
             offsets,
-            open: vec![[None, None]; tags.len()],
+            open: vec![[None; 3]; tags.len()],
             tags,
         }
     }
@@ -258,7 +262,7 @@ mod tests {
         assert_eq!((out[0].start_ms, out[0].agg.max), (0, 7.0));
         out.clear();
         r.drain(&mut out);
-        assert_eq!(out.len(), 2);
+        assert_eq!(out.len(), 3, "minute, hour and day");
         assert!(
             out.iter()
                 .all(|row| row.agg.count == 2 || row.agg.count == 1)

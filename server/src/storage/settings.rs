@@ -14,7 +14,7 @@ pub struct HistoryConfig {
     pub retention_days: u32,
     /// Days minute rollups are kept (at least `retention_days`).
     pub minute_retention_days: u32,
-    /// Days hour rollups are kept (at least `minute_retention_days`).
+    /// Days hour and day rollups are kept (at least `minute_retention_days`).
     pub hour_retention_days: u32,
     /// Minutes of every numeric tag's values kept in memory for the live pages and
     /// short trends (16 bytes a sample).

@@ -96,18 +96,20 @@ pub struct SqliteHistory {
 /// The history queries, each a primary-key range of one tag (see the query-plan test).
 pub(crate) mod sql {
     /// Raw samples of one tag in a time range, grouped into buckets.
-    pub const RAW_TREND: &str = "SELECT (ts_ms - ?1) / ?2 AS b, MIN(value), MAX(value), SUM(value), COUNT(*), MAX(ts_ms)
+    /// (`?3`: the tag ids as a JSON array; each is a primary-key range of its own.)
+    pub const RAW_TREND: &str = "SELECT tag_id, (ts_ms - ?1) / ?2 AS b, MIN(value), MAX(value), SUM(value), COUNT(*), MAX(ts_ms)
            FROM history
-          WHERE tag_id = ?3 AND ts_ms >= ?4 AND ts_ms <= ?5 AND value IS NOT NULL AND quality IN (0, 1)
-          GROUP BY b";
+          WHERE tag_id IN (SELECT value FROM json_each(?3)) AND ts_ms >= ?4 AND ts_ms <= ?5
+            AND value IS NOT NULL AND quality IN (0, 1)
+          GROUP BY tag_id, b";
     /// Rollup rows of one tag by start, grouped into buckets.
     macro_rules! rollup_trend {
         ($t:literal) => {
             concat!(
-                "SELECT (last_ms - ?1) / ?2 AS b, MIN(min), MAX(max), SUM(sum), SUM(count), MAX(last_ms)
+                "SELECT tag_id, (last_ms - ?1) / ?2 AS b, MIN(min), MAX(max), SUM(sum), SUM(count), MAX(last_ms)
                    FROM ", $t, "
-                  WHERE tag_id = ?3 AND start_ms >= ?4 AND start_ms <= ?5
-                  GROUP BY b"
+                  WHERE tag_id IN (SELECT value FROM json_each(?3)) AND start_ms >= ?4 AND start_ms <= ?5
+                  GROUP BY tag_id, b"
             )
         };
     }
@@ -124,6 +126,7 @@ pub(crate) mod sql {
             super::Tier::Raw => RAW_TREND,
             super::Tier::Rollup(super::Rollup::Minute) => rollup_trend!("rollup_1m"),
             super::Tier::Rollup(super::Rollup::Hour) => rollup_trend!("rollup_1h"),
+            super::Tier::Rollup(super::Rollup::Day) => rollup_trend!("rollup_1d"),
         }
     }
 
@@ -133,6 +136,7 @@ pub(crate) mod sql {
             super::Tier::Raw => prune!("history", "ts_ms"),
             super::Tier::Rollup(super::Rollup::Minute) => prune!("rollup_1m", "start_ms"),
             super::Tier::Rollup(super::Rollup::Hour) => prune!("rollup_1h", "start_ms"),
+            super::Tier::Rollup(super::Rollup::Day) => prune!("rollup_1d", "start_ms"),
         }
     }
 
@@ -144,6 +148,9 @@ pub(crate) mod sql {
             }
             super::Rollup::Hour => {
                 "INSERT INTO rollup_1h (tag_id, start_ms, min, max, sum, count, last_ms, last) "
+            }
+            super::Rollup::Day => {
+                "INSERT INTO rollup_1d (tag_id, start_ms, min, max, sum, count, last_ms, last) "
             }
         }
     }
@@ -172,6 +179,15 @@ pub(crate) mod sql {
                    FROM rollup_1m
                   WHERE tag_id = ?1 AND start_ms >= ?2
                   GROUP BY hour_ms) g";
+    /// Day rows missing since the day of a tag's last sample, from the hour rows.
+    pub const REBUILD_DAYS: &str = "INSERT OR IGNORE INTO rollup_1d (tag_id, start_ms, min, max, sum, count, last_ms, last)
+         SELECT g.tag_id, g.day_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
+                (SELECT m.last FROM rollup_1h m WHERE m.tag_id = g.tag_id AND m.start_ms = (g.last_ms / 3600000) * 3600000)
+           FROM (SELECT tag_id, (start_ms / 86400000) * 86400000 AS day_ms, MIN(min) AS lo, MAX(max) AS hi,
+                        SUM(sum) AS total, SUM(count) AS n, MAX(last_ms) AS last_ms
+                   FROM rollup_1h
+                  WHERE tag_id = ?1 AND start_ms >= ?2
+                  GROUP BY day_ms) g";
     /// A tag's last sample.
     pub const LAST_SAMPLE: &str = "SELECT MAX(ts_ms) FROM history WHERE tag_id = ?1";
     /// Every tag id stored (also of tags no longer in the plant file).
@@ -258,49 +274,47 @@ impl HistoryStore for SqliteHistory {
         buckets: u32,
     ) -> Result<Vec<Vec<Bucket>>, StoreError> {
         let plan = trend::plan(from_ms, to_ms, buckets);
-        let mut conn = self.pool.acquire().await?;
-        let mut out = Vec::with_capacity(tags.len());
-        for &tag in tags {
-            let Some(id) = self.id(tag) else {
-                out.push(Vec::new());
-                continue;
-            };
-            let mut rows: Vec<(i64, Agg)> = Vec::new();
+        let ids: Vec<Option<i64>> = tags.iter().map(|&t| self.id(t)).collect();
+        let known: Vec<i64> = ids.iter().flatten().copied().collect();
+        let mut rows: Vec<Vec<(i64, Agg)>> = vec![Vec::new(); tags.len()];
+        if !known.is_empty() {
+            let list = serde_json::to_string(&known).unwrap_or_else(|_| "[]".into());
+            let mut conn = self.pool.acquire().await?;
             for seg in &plan.segments {
                 let got = sqlx::query(sql::trend(seg.tier))
                     .bind(from_ms)
                     .bind(plan.width_ms)
-                    .bind(id)
+                    .bind(&list)
                     .bind(seg.from_ms)
                     .bind(seg.to_ms)
                     .fetch_all(&mut *conn)
                     .await?;
                 for r in got {
-                    let count: i64 = r.try_get(4)?;
+                    let id: i64 = r.try_get(0)?;
                     let (Some(min), Some(max), Some(sum)) = (
-                        r.try_get::<Option<f64>, _>(1)?,
                         r.try_get::<Option<f64>, _>(2)?,
                         r.try_get::<Option<f64>, _>(3)?,
+                        r.try_get::<Option<f64>, _>(4)?,
                     ) else {
                         continue;
                     };
-                    let last_ms: i64 = r.try_get(5)?;
-                    rows.push((
-                        r.try_get(0)?,
-                        Agg {
-                            min,
-                            max,
-                            sum,
-                            count: u64::try_from(count).unwrap_or(0),
-                            last_ms,
-                            last: f64::NAN,
-                        },
-                    ));
+                    let count: i64 = r.try_get(5)?;
+                    let agg = Agg {
+                        min,
+                        max,
+                        sum,
+                        count: u64::try_from(count).unwrap_or(0),
+                        last_ms: r.try_get(6)?,
+                        last: f64::NAN,
+                    };
+                    let b: i64 = r.try_get(1)?;
+                    for (slot, _) in ids.iter().enumerate().filter(|(_, i)| **i == Some(id)) {
+                        rows[slot].push((b, agg));
+                    }
                 }
             }
-            out.push(trend::fold(&plan, rows));
         }
-        Ok(out)
+        Ok(rows.into_iter().map(|r| trend::fold(&plan, r)).collect())
     }
 
     async fn rebuild_rollups(&self) -> Result<(), StoreError> {
@@ -321,6 +335,11 @@ impl HistoryStore for SqliteHistory {
             sqlx::query(sql::REBUILD_HOURS)
                 .bind(id)
                 .bind(from)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(sql::REBUILD_DAYS)
+                .bind(id)
+                .bind(Rollup::Day.start_of(last))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -541,6 +560,7 @@ mod tests {
         let mut queries: Vec<&str> = vec![
             sql::REBUILD_MINUTES,
             sql::REBUILD_HOURS,
+            sql::REBUILD_DAYS,
             sql::LAST_SAMPLE,
             "SELECT id FROM tags WHERE device = ?1 AND tag = ?2",
         ];
@@ -563,7 +583,7 @@ mod tests {
                 details.iter().any(|d| d.starts_with("SEARCH")),
                 "{q}\n{details:?}"
             );
-            for table in ["history", "rollup_1m", "rollup_1h", "tags"] {
+            for table in ["history", "rollup_1m", "rollup_1h", "rollup_1d", "tags"] {
                 assert!(
                     !details
                         .iter()

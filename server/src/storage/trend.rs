@@ -10,10 +10,14 @@
 use super::history::{Bucket, Tier};
 use super::rollup::{Agg, Rollup};
 
-/// Buckets at least this wide are read from the hour rollup.
-const HOUR_FROM_MS: i64 = 15 * 60_000;
-/// Buckets at least this wide are read from the minute rollup.
-const MINUTE_FROM_MS: i64 = 20_000;
+/// Rollups coarsest first, each with the narrowest bucket it serves: a bucket
+/// spans at least a quarter of a row, so a chart of 600 buckets reads at most
+/// 2 400 rows a tag.
+const SERVES: [(Rollup, i64); 3] = [
+    (Rollup::Day, 6 * 3_600_000),
+    (Rollup::Hour, 15 * 60_000),
+    (Rollup::Minute, 15_000),
+];
 
 /// One tier's share of a trend: rows (of a rollup, by interval start; of raw, by
 /// sample time) in `[from_ms, to_ms]`.
@@ -43,23 +47,16 @@ pub fn plan(from_ms: i64, to_ms: i64, buckets: u32) -> Plan {
     let span = (to_ms - from_ms + 1).max(1);
     let n = i64::from(buckets.max(1));
     let width_ms = ((span + n - 1) / n).max(1);
-    let finest_rollup = if width_ms >= HOUR_FROM_MS {
-        Some(Rollup::Hour)
-    } else if width_ms >= MINUTE_FROM_MS {
-        Some(Rollup::Minute)
-    } else {
-        None
-    };
+    // The coarsest rollup the buckets allow, then each finer one for the interval
+    // the coarser one still has open.
+    let coarsest = SERVES
+        .iter()
+        .find(|(_, from)| width_ms >= *from)
+        .map(|(r, _)| *r);
     let mut segments = Vec::new();
     let mut from = from_ms;
-    // Coarsest first; each rollup serves up to the start of its open interval.
-    for rollup in [Rollup::Hour, Rollup::Minute] {
-        let usable = match finest_rollup {
-            Some(Rollup::Hour) => true,
-            Some(Rollup::Minute) => rollup == Rollup::Minute,
-            None => false,
-        };
-        if !usable {
+    for (rollup, _) in SERVES {
+        if coarsest.is_none_or(|c| rollup.width_ms() > c.width_ms()) {
             continue;
         }
         let open = rollup.start_of(to_ms);
@@ -144,22 +141,28 @@ mod tests {
     }
 
     #[test]
-    fn a_month_and_a_year_read_hours_then_minutes_then_raw() {
+    fn a_week_and_a_month_read_hours_a_year_days_then_the_finer_tiers() {
         let to = 400 * D + 7 * H + 42 * 60_000 + 5_000;
-        for span in [30 * D, 365 * D, 7 * D] {
+        let (day, hour, minute) = (
+            Tier::Rollup(Rollup::Day),
+            Tier::Rollup(Rollup::Hour),
+            Tier::Rollup(Rollup::Minute),
+        );
+        for (span, expected) in [
+            (7 * D, vec![hour, minute, Tier::Raw]),
+            (30 * D, vec![hour, minute, Tier::Raw]),
+            (365 * D, vec![day, hour, minute, Tier::Raw]),
+        ] {
             let p = plan(to - span, to, 600);
             let tiers: Vec<Tier> = p.segments.iter().map(|s| s.tier).collect();
-            assert_eq!(
-                tiers,
-                [
-                    Tier::Rollup(Rollup::Hour),
-                    Tier::Rollup(Rollup::Minute),
-                    Tier::Raw
-                ]
-            );
-            assert_eq!(p.segments[0].to_ms, 400 * D + 7 * H - 1);
-            assert_eq!(p.segments[1].from_ms, 400 * D + 7 * H);
-            assert_eq!(p.segments[2].from_ms, to - 5_000);
+            assert_eq!(tiers, expected);
+            let n = p.segments.len();
+            assert_eq!(p.segments[n - 3].to_ms, 400 * D + 7 * H - 1);
+            assert_eq!(p.segments[n - 2].from_ms, 400 * D + 7 * H);
+            assert_eq!(p.segments[n - 1].from_ms, to - 5_000);
+            if span == 365 * D {
+                assert_eq!(p.segments[0].to_ms, 400 * D - 1);
+            }
             // Segments touch and never overlap.
             for w in p.segments.windows(2) {
                 assert_eq!(w[0].to_ms + 1, w[1].from_ms);

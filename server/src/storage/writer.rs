@@ -327,6 +327,7 @@ pub async fn run_retention(
         (Tier::Raw, cfg.retention),
         (Tier::Rollup(Rollup::Minute), cfg.minute_retention),
         (Tier::Rollup(Rollup::Hour), cfg.hour_retention),
+        (Tier::Rollup(Rollup::Day), cfg.hour_retention),
     ];
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     loop {
