@@ -106,8 +106,8 @@ async fn queries(settings: &Settings, days: u32) {
     let (p50, p99) = snapshot_cost(&empty);
     println!(
         "overview snapshot, empty file: p50 {} p99 {}",
-        ms(p50),
-        ms(p99)
+        us(p50),
+        us(p99)
     );
 
     let started = Instant::now();
