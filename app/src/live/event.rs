@@ -70,7 +70,10 @@ impl Topic {
     pub fn url(&self) -> String {
         match self {
             Topic::Overview => "/api/v1/live?view=overview".into(),
-            Topic::Machine(id) => format!("/api/v1/live?view=machine&machine={}", urlencode(id)),
+            Topic::Machine(id) => format!(
+                "/api/v1/live?view=machine&machine={}",
+                crate::fmt::encode_query_value(id)
+            ),
             Topic::Events => "/api/v1/live?view=events".into(),
         }
     }
@@ -98,19 +101,6 @@ impl Topic {
             _ => Err("view"),
         }
     }
-}
-
-/// Percent-encodes what is not unreserved in a URL query value.
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //!
 //! Each tag gets an hourly sawtooth around a level of its own with noise and a
 //! spike every 5 000 samples; raw samples cover the last `days`, rollups the last
-//! `rollup_days` (computed from the raw samples where there are some; hours from
-//! minutes, days from hours).
+//! `rollup_days` (minutes from the raw samples where there are some, hours from
+//! minutes, days from hours: the historian's own repair queries).
 
 use std::path::Path;
 use std::time::Instant;
@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::clock::now_ms;
 use crate::plant::Plant;
 use crate::storage::rollup::Rollup;
-use crate::storage::sqlite::SqliteStore;
+use crate::storage::sqlite::{SqliteStore, sql};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -36,37 +36,6 @@ const MINUTES: &str =
     SELECT ?1, ?2 + i * 60000, ?4 - ?5, ?4 + ?5 + CASE WHEN i % 83 = 0 THEN 4 * ?5 ELSE 0 END,
            ?4 * 60, 60, ?2 + i * 60000 + 59000, ?4
       FROM s";
-
-/// Minute rows from raw samples: ?1 tag id, ?2 from.
-const MINUTES_FROM_RAW: &str =
-    "INSERT OR REPLACE INTO rollup_1m (tag_id, start_ms, min, max, sum, count, last_ms, last)
-    SELECT g.tag_id, g.start_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
-           (SELECT h.value FROM history h WHERE h.tag_id = g.tag_id AND h.ts_ms = g.last_ms)
-      FROM (SELECT tag_id, (ts_ms / 60000) * 60000 AS start_ms, MIN(value) AS lo, MAX(value) AS hi,
-                   SUM(value) AS total, COUNT(*) AS n, MAX(ts_ms) AS last_ms
-              FROM history
-             WHERE tag_id = ?1 AND ts_ms >= ?2 AND value IS NOT NULL AND quality IN (0, 1)
-             GROUP BY start_ms) g";
-
-/// Hour rows from minute rows: ?1 tag id, ?2 from.
-const HOURS: &str = "INSERT OR REPLACE INTO rollup_1h (tag_id, start_ms, min, max, sum, count, last_ms, last)
-    SELECT g.tag_id, g.hour_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
-           (SELECT m.last FROM rollup_1m m WHERE m.tag_id = g.tag_id AND m.start_ms = (g.last_ms / 60000) * 60000)
-      FROM (SELECT tag_id, (start_ms / 3600000) * 3600000 AS hour_ms, MIN(min) AS lo, MAX(max) AS hi,
-                   SUM(sum) AS total, SUM(count) AS n, MAX(last_ms) AS last_ms
-              FROM rollup_1m
-             WHERE tag_id = ?1 AND start_ms >= ?2
-             GROUP BY hour_ms) g";
-
-/// Day rows from hour rows: ?1 tag id, ?2 from.
-const DAYS: &str = "INSERT OR REPLACE INTO rollup_1d (tag_id, start_ms, min, max, sum, count, last_ms, last)
-    SELECT g.tag_id, g.day_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
-           (SELECT m.last FROM rollup_1h m WHERE m.tag_id = g.tag_id AND m.start_ms = (g.last_ms / 3600000) * 3600000)
-      FROM (SELECT tag_id, (start_ms / 86400000) * 86400000 AS day_ms, MIN(min) AS lo, MAX(max) AS hi,
-                   SUM(sum) AS total, SUM(count) AS n, MAX(last_ms) AS last_ms
-              FROM rollup_1h
-             WHERE tag_id = ?1 AND start_ms >= ?2
-             GROUP BY day_ms) g";
 
 /// Writes the history; prints what it wrote.
 pub async fn run(
@@ -115,17 +84,17 @@ pub async fn run(
                 .bind(amp)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(MINUTES_FROM_RAW)
+            sqlx::query(sql::REBUILD_MINUTES)
                 .bind(id)
                 .bind(raw_from)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(HOURS)
+            sqlx::query(sql::REBUILD_HOURS)
                 .bind(id)
                 .bind(rollup_from)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(DAYS)
+            sqlx::query(sql::REBUILD_DAYS)
                 .bind(id)
                 .bind(rollup_from)
                 .execute(&mut *tx)

@@ -94,7 +94,7 @@ pub struct SqliteHistory {
 }
 
 /// The history queries, each a primary-key range of one tag (see the query-plan test).
-pub(crate) mod sql {
+pub mod sql {
     /// Raw samples of one tag in a time range, grouped into buckets.
     /// (`?3`: the tag ids as a JSON array; each is a primary-key range of its own.)
     pub const RAW_TREND: &str = "SELECT tag_id, (ts_ms - ?1) / ?2 AS b, MIN(value), MAX(value), SUM(value), COUNT(*), MAX(ts_ms)
@@ -161,7 +161,8 @@ pub(crate) mod sql {
             sum = sum + excluded.sum, count = count + excluded.count,
             last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last ELSE last END,
             last_ms = MAX(last_ms, excluded.last_ms)";
-    /// Minute rows missing since the hour of a tag's last sample, from raw samples.
+    /// Minute rows of tag ?1 missing from ?2 on, from its raw samples (rows already
+    /// stored are kept).
     pub const REBUILD_MINUTES: &str = "INSERT OR IGNORE INTO rollup_1m (tag_id, start_ms, min, max, sum, count, last_ms, last)
          SELECT g.tag_id, g.start_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
                 (SELECT h.value FROM history h WHERE h.tag_id = g.tag_id AND h.ts_ms = g.last_ms)
@@ -170,7 +171,7 @@ pub(crate) mod sql {
                    FROM history
                   WHERE tag_id = ?1 AND ts_ms >= ?2 AND value IS NOT NULL AND quality IN (0, 1)
                   GROUP BY start_ms) g";
-    /// Hour rows missing since then, from the minute rows.
+    /// Hour rows of tag ?1 missing from ?2 on, from its minute rows.
     pub const REBUILD_HOURS: &str = "INSERT OR IGNORE INTO rollup_1h (tag_id, start_ms, min, max, sum, count, last_ms, last)
          SELECT g.tag_id, g.hour_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
                 (SELECT m.last FROM rollup_1m m WHERE m.tag_id = g.tag_id AND m.start_ms = (g.last_ms / 60000) * 60000)
@@ -179,7 +180,7 @@ pub(crate) mod sql {
                    FROM rollup_1m
                   WHERE tag_id = ?1 AND start_ms >= ?2
                   GROUP BY hour_ms) g";
-    /// Day rows missing since the day of a tag's last sample, from the hour rows.
+    /// Day rows of tag ?1 missing from ?2 on, from its hour rows.
     pub const REBUILD_DAYS: &str = "INSERT OR IGNORE INTO rollup_1d (tag_id, start_ms, min, max, sum, count, last_ms, last)
          SELECT g.tag_id, g.day_ms, g.lo, g.hi, g.total, g.n, g.last_ms,
                 (SELECT m.last FROM rollup_1h m WHERE m.tag_id = g.tag_id AND m.start_ms = (g.last_ms / 3600000) * 3600000)
