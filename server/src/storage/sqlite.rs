@@ -236,15 +236,18 @@ impl HistoryStore for SqliteHistory {
                 .filter(|r| r.rollup == rollup)
                 .filter_map(|r| Some((self.id(r.tag)?, r)))
                 .collect();
-            // One statement may not hold two rows for one key: merge them first.
+            // One statement may not hold two rows for one key: sort by key and merge
+            // neighbours (a flush at a minute boundary holds a row for every tag).
+            let mut rows: Vec<(i64, i64, Agg)> = rows
+                .into_iter()
+                .map(|(id, r)| (id, r.start_ms, r.agg))
+                .collect();
+            rows.sort_unstable_by_key(|(id, start, _)| (*id, *start));
             let mut merged: Vec<(i64, i64, Agg)> = Vec::with_capacity(rows.len());
-            for (id, r) in rows {
-                match merged
-                    .iter_mut()
-                    .find(|(i, s, _)| *i == id && *s == r.start_ms)
-                {
-                    Some((_, _, agg)) => agg.merge(&r.agg),
-                    None => merged.push((id, r.start_ms, r.agg)),
+            for (id, start, agg) in rows {
+                match merged.last_mut() {
+                    Some((i, s, held)) if *i == id && *s == start => held.merge(&agg),
+                    _ => merged.push((id, start, agg)),
                 }
             }
             for chunk in merged.chunks(100) {
