@@ -367,22 +367,33 @@ pub enum ActionState {
     Rejected,
     /// Not approved in time.
     Expired,
-    /// Refused by the safety envelope.
+    /// Refused by the safety envelope (when proposed, or on the values read
+    /// just before the write).
     Refused,
     /// Written, and read back as written.
     Verified,
     /// The write failed (exception, timeout, no connection) or read back wrong.
     Failed,
+    /// Approved, queued for the PLC's connection owner.
+    Approved,
+    /// The PLC's connection owner is reading, checking and writing.
+    Writing,
+    /// Written; the tag is not verified (`verify = false`), the value read back
+    /// is recorded.
+    Written,
 }
 
 impl ActionState {
     /// Every state.
-    pub const ALL: [ActionState; 6] = [
+    pub const ALL: [ActionState; 9] = [
         ActionState::Pending,
+        ActionState::Approved,
+        ActionState::Writing,
         ActionState::Rejected,
         ActionState::Expired,
         ActionState::Refused,
         ActionState::Verified,
+        ActionState::Written,
         ActionState::Failed,
     ];
 
@@ -395,12 +406,25 @@ impl ActionState {
             ActionState::Refused => "refused",
             ActionState::Verified => "verified",
             ActionState::Failed => "failed",
+            ActionState::Approved => "approved",
+            ActionState::Writing => "writing",
+            ActionState::Written => "written",
         }
     }
 
     /// Parses [`ActionState::as_str`].
     pub fn parse(s: &str) -> Option<ActionState> {
         ActionState::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// True for a write that reached the PLC and can be undone.
+    pub fn written(self) -> bool {
+        matches!(self, ActionState::Verified | ActionState::Written)
+    }
+
+    /// True while the write is under way (the page shows it as in progress).
+    pub fn in_progress(self) -> bool {
+        matches!(self, ActionState::Approved | ActionState::Writing)
     }
 
     /// How the UI names it.
@@ -412,6 +436,9 @@ impl ActionState {
             ActionState::Refused => "Refused by the envelope",
             ActionState::Verified => "Written and verified",
             ActionState::Failed => "Failed",
+            ActionState::Approved => "Approved, queued for the PLC",
+            ActionState::Writing => "Writing to the PLC",
+            ActionState::Written => "Written (not verified)",
         }
     }
 }

@@ -339,8 +339,11 @@ pub enum AuditAction {
     OutboxDiscarded,
     /// A setpoint change proposed by a person.
     ActionProposed,
-    /// A corrective action approved (and written).
+    /// A corrective action approved (and queued for writing).
     ActionApproved,
+    /// How a setpoint write ended (written and verified, written, refused on the
+    /// values read just before it, failed).
+    SetpointWritten,
     /// A corrective action rejected.
     ActionRejected,
     /// A written corrective action undone.
@@ -353,7 +356,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInThrottled,
@@ -371,6 +374,7 @@ impl AuditAction {
         AuditAction::OutboxDiscarded,
         AuditAction::ActionProposed,
         AuditAction::ActionApproved,
+        AuditAction::SetpointWritten,
         AuditAction::ActionRejected,
         AuditAction::ActionUndone,
         AuditAction::ActionAcknowledged,
@@ -397,6 +401,7 @@ impl AuditAction {
             AuditAction::OutboxDiscarded => "outbox_discarded",
             AuditAction::ActionProposed => "action_proposed",
             AuditAction::ActionApproved => "action_approved",
+            AuditAction::SetpointWritten => "setpoint_written",
             AuditAction::ActionRejected => "action_rejected",
             AuditAction::ActionUndone => "action_undone",
             AuditAction::ActionAcknowledged => "action_acknowledged",
@@ -424,6 +429,7 @@ impl AuditAction {
             AuditAction::OutboxDiscarded => "MES message discarded",
             AuditAction::ActionProposed => "Action proposed",
             AuditAction::ActionApproved => "Action approved",
+            AuditAction::SetpointWritten => "Setpoint write ended",
             AuditAction::ActionRejected => "Action rejected",
             AuditAction::ActionUndone => "Action undone",
             AuditAction::ActionAcknowledged => "Failed write acknowledged",

@@ -252,6 +252,7 @@ pub async fn start(
     .await
     .context("opening the corrective actions")?;
     tasks.spawn(actions.clone().run(shutdown.clone()));
+    tasks.spawn(actions.clone().run_writes(shutdown.clone()));
 
     // Drop compressed copies of an earlier build now, then (in production) compress
     // the bundle once, off the async threads; until then it is compressed on the fly.

@@ -124,7 +124,8 @@ pub fn proposal_text(a: &ActionView, now_ms: i64) -> String {
 fn state_class(s: ActionState) -> &'static str {
     match s {
         ActionState::Pending => "badge action-pending",
-        ActionState::Verified => "badge action-verified",
+        ActionState::Approved | ActionState::Writing => "badge action-writing",
+        ActionState::Verified | ActionState::Written => "badge action-verified",
         ActionState::Failed => "badge action-failed",
         ActionState::Refused | ActionState::Rejected | ActionState::Expired => {
             "badge action-closed"
@@ -213,6 +214,13 @@ pub fn ActionsPage() -> impl IntoView {
             .get()
             .and_then(Result::ok)
             .or_else(|| act.undo.value().get().and_then(Result::ok))?;
+        // The write goes on after the answer: its outcome is the journal's row,
+        // refetched as the live stream says the journal changed.
+        let last = data
+            .get()
+            .and_then(Result::ok)
+            .and_then(|v| v.history.into_iter().find(|a| a.id == last.id))
+            .unwrap_or(last);
         let text = format!(
             "#{} {} {}: {}{}",
             last.id,
@@ -224,8 +232,10 @@ pub fn ActionsPage() -> impl IntoView {
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
         );
-        let class = if last.state == ActionState::Verified {
+        let class = if last.state.written() {
             "notice ok"
+        } else if last.state.in_progress() {
+            "notice"
         } else {
             "error"
         };
@@ -617,7 +627,7 @@ fn HistoryRow(a: ActionView, act: Act, undo: bool) -> impl IntoView {
         .read_back
         .map(|r| format!(" · read back {}", format_number(r)))
         .unwrap_or_default();
-    let can_undo = undo && a.state == ActionState::Verified;
+    let can_undo = undo && a.state.written();
     view! {
         <tr data-testid="journal-row" data-id=id data-state=a.state.as_str()>
             <td>{id}</td>

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use app::actions::{Envelope, TagNow, check};
 use app::line::{LinkState, Quality, Value};
 use rand::SeedableRng;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -42,12 +43,29 @@ pub enum ModbusError {
     Resolve(String),
 }
 
-/// Why a write did not end verified.
+/// Why a write did not end written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WriteError {
-    /// The PLC is not connected (acquisition is reconnecting).
-    #[error("the PLC is not connected")]
+    /// The PLC is not connected (acquisition is reconnecting); nothing was written.
+    #[error("the PLC is not connected; nothing was written")]
     NotConnected,
+    /// The fresh read before the write failed; nothing was written.
+    #[error("nothing was written: the read just before the write failed ({0})")]
+    FreshRead(String),
+    /// The envelope refused the write on the values read just before it; nothing
+    /// was written.
+    #[error("{0}")]
+    Refused(String),
+    /// The value does not fit the register; nothing was written.
+    #[error("{value} does not fit the register: it holds {low} to {high}")]
+    OutOfRange {
+        /// Asked for, in engineering units.
+        value: f64,
+        /// Lowest the register holds, in engineering units.
+        low: f64,
+        /// Highest.
+        high: f64,
+    },
     /// The PLC answered with a Modbus exception.
     #[error("the PLC refused the write: {0}")]
     Exception(String),
@@ -71,15 +89,78 @@ pub enum WriteError {
     NotWritable(String),
 }
 
-/// A write of one tag, answered on `reply` with the value read back.
+impl WriteError {
+    /// True when the PLC was certainly not written (refused before the write
+    /// request was sent).
+    pub fn nothing_written(&self) -> bool {
+        matches!(
+            self,
+            WriteError::NotConnected
+                | WriteError::FreshRead(_)
+                | WriteError::Refused(_)
+                | WriteError::OutOfRange { .. }
+                | WriteError::NotWritable(_)
+        )
+    }
+}
+
+/// What the owner task checks against values it reads itself, over the same
+/// connection, just before it writes.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// The tag's envelope.
+    pub envelope: Envelope,
+    /// When the tag was last written (from the journal).
+    pub last_write_ms: Option<i64>,
+}
+
+/// A write that reached the PLC.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Written {
+    /// The value read just before the write.
+    pub before: f64,
+    /// The value read back after it.
+    pub read_back: f64,
+    /// Whether the read-back was compared with the value written (`verify` of
+    /// the tag's limits).
+    pub verified: bool,
+}
+
+/// A request to a device's connection owner.
 #[derive(Debug)]
-pub struct WriteRequest {
-    /// The tag.
-    pub tag: TagId,
-    /// Value in engineering units.
-    pub value: f64,
-    /// The outcome.
-    pub reply: tokio::sync::oneshot::Sender<Result<f64, WriteError>>,
+pub enum Command {
+    /// Check fresh values against the guard, write, read back.
+    Write {
+        /// The tag.
+        tag: TagId,
+        /// Value in engineering units.
+        value: f64,
+        /// The envelope checked on fresh reads.
+        guard: Guard,
+        /// The outcome.
+        reply: tokio::sync::oneshot::Sender<Result<Written, WriteError>>,
+    },
+    /// Read one tag now (and publish it).
+    Read {
+        /// The tag.
+        tag: TagId,
+        /// Its value.
+        reply: tokio::sync::oneshot::Sender<Result<Value, WriteError>>,
+    },
+}
+
+impl Command {
+    /// Answers that the PLC is not connected.
+    fn not_connected(self) {
+        match self {
+            Command::Write { reply, .. } => {
+                let _ = reply.send(Err(WriteError::NotConnected));
+            }
+            Command::Read { reply, .. } => {
+                let _ = reply.send(Err(WriteError::NotConnected));
+            }
+        }
+    }
 }
 
 /// Requests waiting per device at most.
@@ -88,21 +169,38 @@ const WRITE_QUEUE: usize = 16;
 /// Handles to every device's connection owner, for writes (cheap to clone).
 #[derive(Debug, Clone, Default)]
 pub struct PlcWriters {
-    senders: Arc<Vec<tokio::sync::mpsc::Sender<WriteRequest>>>,
+    senders: Arc<Vec<tokio::sync::mpsc::Sender<Command>>>,
 }
 
 impl PlcWriters {
-    /// Writes `value` to `tag` through its device's connection owner and returns
-    /// the value read back.
-    pub async fn write(&self, tag: TagId, value: f64) -> Result<f64, WriteError> {
-        let tx = self
-            .senders
-            .get(tag.device().index())
-            .ok_or(WriteError::NotConnected)?;
+    async fn send(&self, device: usize, c: Command) -> Result<(), WriteError> {
+        let tx = self.senders.get(device).ok_or(WriteError::NotConnected)?;
+        tx.send(c).await.map_err(|_| WriteError::NotConnected)
+    }
+
+    /// Has `tag`'s connection owner read the tag and its machine's state, check
+    /// the write of `value` against `guard` on those fresh values, write and read
+    /// back: one sequence on the connection, no other request in between.
+    pub async fn write(&self, tag: TagId, value: f64, guard: Guard) -> Result<Written, WriteError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        tx.send(WriteRequest { tag, value, reply })
-            .await
-            .map_err(|_| WriteError::NotConnected)?;
+        self.send(
+            tag.device().index(),
+            Command::Write {
+                tag,
+                value,
+                guard,
+                reply,
+            },
+        )
+        .await?;
+        rx.await.unwrap_or(Err(WriteError::NotConnected))
+    }
+
+    /// Reads `tag` now through its connection owner (a good reading, or why not).
+    pub async fn read(&self, tag: TagId) -> Result<Value, WriteError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(tag.device().index(), Command::Read { tag, reply })
+            .await?;
         rx.await.unwrap_or(Err(WriteError::NotConnected))
     }
 }
@@ -143,13 +241,11 @@ pub struct DeviceRunner {
     endpoint: Endpoint,
     bus: Arc<Bus>,
     stats: Arc<DeviceStats>,
-    writes: Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
+    writes: Option<tokio::sync::mpsc::Receiver<Command>>,
 }
 
 /// The next write request, or never when there is no write channel.
-async fn next_write(
-    writes: &mut Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
-) -> Option<WriteRequest> {
+async fn next_write(writes: &mut Option<tokio::sync::mpsc::Receiver<Command>>) -> Option<Command> {
     match writes {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -174,7 +270,7 @@ impl DeviceRunner {
     }
 
     /// Takes writes from `rx` (see [`PlcWriters`]).
-    pub fn with_writes(mut self, rx: tokio::sync::mpsc::Receiver<WriteRequest>) -> Self {
+    pub fn with_writes(mut self, rx: tokio::sync::mpsc::Receiver<Command>) -> Self {
         self.writes = Some(rx);
         self
     }
@@ -214,9 +310,7 @@ impl DeviceRunner {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = sleep_until(until) => break,
-                    Some(req) = next_write(&mut writes) => {
-                        let _ = req.reply.send(Err(WriteError::NotConnected));
-                    }
+                    Some(c) = next_write(&mut writes) => c.not_connected(),
                 }
             }
         }
@@ -263,45 +357,155 @@ impl DeviceRunner {
             .map_err(|_| ModbusError::Timeout(ms(limit)))?
     }
 
-    /// Carries out one write request on the open connection, publishes the value
-    /// read back and answers the requester; returns the error that ends the
-    /// connection, if the write left it unusable.
-    async fn carry_out(&self, ctx: &mut Context, req: WriteRequest) -> Option<ModbusError> {
-        let done = write_tag(ctx, &self.device, req.tag, req.value).await;
-        // The value read back is a reading like any other: publish it
-        // now, so nobody decides on the value from before the write.
+    /// Carries out one command on the open connection, publishes what it read
+    /// and answers the requester; returns the error that ends the connection, if
+    /// the command left it unusable.
+    async fn carry_out(&self, ctx: &mut Context, c: Command) -> Option<ModbusError> {
+        match c {
+            Command::Write {
+                tag,
+                value,
+                guard,
+                reply,
+            } => {
+                let (done, lost) = self.guarded_write(ctx, tag, value, &guard).await;
+                let _ = reply.send(done);
+                lost
+            }
+            Command::Read { tag, reply } => match self.read_fresh(ctx, tag.index()).await {
+                Ok(r) => {
+                    let answer = match (&r.value, r.quality) {
+                        (Some(v), Quality::Good) => Ok(v.clone()),
+                        (_, q) => Err(WriteError::FreshRead(format!(
+                            "the reading is {}",
+                            q.label().to_lowercase()
+                        ))),
+                    };
+                    self.publish_now(vec![r]);
+                    let _ = reply.send(answer);
+                    None
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(WriteError::FreshRead(e.to_string())));
+                    Some(e)
+                }
+            },
+        }
+    }
+
+    /// Publishes readings taken outside the scan (a fresh read, a read-back):
+    /// nobody decides on a value from before them.
+    fn publish_now(&self, readings: Vec<Reading>) {
+        self.bus.publish_scan(ScanBatch {
+            device: self.device.id,
+            ts_ms: now_ms(),
+            readings,
+        });
+    }
+
+    /// Reads tag `index` alone, now.
+    async fn read_fresh(&self, ctx: &mut Context, index: usize) -> Result<Reading, ModbusError> {
+        let t = &self.device.tags[index];
+        let block = Block {
+            table: t.table,
+            start: t.address,
+            count: t.data_type.register_count(t.length),
+            tags: vec![index],
+        };
+        let mut r = read_block(ctx, &self.device, &block).await?;
+        r.pop()
+            .ok_or_else(|| ModbusError::Transport("a read of one tag returned nothing".into()))
+    }
+
+    /// The write sequence: read the tag and the machine's state, check the
+    /// envelope on those values, write, read back. Returns the outcome and the
+    /// error that ends the connection, if any.
+    async fn guarded_write(
+        &self,
+        ctx: &mut Context,
+        tag: TagId,
+        value: f64,
+        guard: &Guard,
+    ) -> (Result<Written, WriteError>, Option<ModbusError>) {
+        let Some(t) = self.device.tags.get(tag.index()).filter(|t| t.id == tag) else {
+            let e = WriteError::NotWritable(format!("no tag #{}", tag.index()));
+            return (Err(e), None);
+        };
+        let fresh = match self.read_fresh(ctx, tag.index()).await {
+            Ok(r) => r,
+            Err(e) => return (Err(WriteError::FreshRead(e.to_string())), Some(e)),
+        };
+        let state = match self.device.state_tag() {
+            None => None,
+            Some(st) => match self.read_fresh(ctx, st.id.index()).await {
+                Ok(r) => Some(r),
+                Err(e) => return (Err(WriteError::FreshRead(e.to_string())), Some(e)),
+            },
+        };
+        let value_now = fresh.value.as_ref().and_then(Value::as_f64);
+        let quality = fresh.quality;
+        let machine_state = state
+            .as_ref()
+            .filter(|r| r.quality == Quality::Good)
+            .and_then(|r| match &r.value {
+                Some(Value::Text(s)) => Some(s.clone()),
+                _ => None,
+            });
+        self.publish_now(std::iter::once(fresh).chain(state).collect());
+        let seen = format!(
+            "read just before the write: {} = {}, machine state {}",
+            t.name,
+            value_now.map_or_else(|| quality.label().to_lowercase(), app::fmt::format_number),
+            machine_state.as_deref().unwrap_or("unknown"),
+        );
+        let now = TagNow {
+            writable: true,
+            value: value_now,
+            quality,
+            machine_state,
+            last_write_ms: guard.last_write_ms,
+        };
+        let before = match check(&guard.envelope, &now, Some(value), now_ms()) {
+            Err(r) => return (Err(WriteError::Refused(format!("{r} ({seen})"))), None),
+            Ok(a) if a.to != value => {
+                let e = WriteError::Refused(format!(
+                    "the tag moved ({seen}); within the envelope only {} could be written now, \
+                     not the {} approved",
+                    app::fmt::format_number(a.to),
+                    app::fmt::format_number(value),
+                ));
+                return (Err(e), None);
+            }
+            Ok(a) => a.from,
+        };
+        let done = write_tag(ctx, &self.device, t, value).await;
         let read = match &done {
-            Ok(v) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
+            Ok((v, _)) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
             Err(_) => None,
         };
-        let bit = self
-            .device
-            .tags
-            .get(req.tag.index())
-            .is_some_and(|t| t.data_type == DataType::Bit);
         if let Some(v) = read {
-            let tag = req.tag;
-            self.bus.publish_scan(ScanBatch {
-                device: self.device.id,
-                ts_ms: now_ms(),
-                readings: vec![Reading {
-                    tag,
-                    value: Some(if bit {
-                        Value::Bool(v != 0.0)
-                    } else {
-                        Value::Number(v)
-                    }),
-                    quality: Quality::Good,
-                }],
-            });
+            let value = if t.data_type == DataType::Bit {
+                Value::Bool(v != 0.0)
+            } else {
+                Value::Number(v)
+            };
+            self.publish_now(vec![Reading {
+                tag,
+                value: Some(value),
+                quality: Quality::Good,
+            }]);
         }
         let lost = match &done {
             Err(WriteError::Timeout(ms)) => Some(ModbusError::Timeout(*ms)),
             Err(WriteError::Transport(e)) => Some(ModbusError::Transport(e.clone())),
             _ => None,
         };
-        let _ = req.reply.send(done);
-        lost
+        let done = done.map(|(read_back, verified)| Written {
+            before,
+            read_back,
+            verified,
+        });
+        (done, lost)
     }
 
     /// Polls until an error or shutdown. The link counts as online, and the back-off
@@ -312,7 +516,7 @@ impl DeviceRunner {
         mut ctx: Context,
         backoff: &mut Backoff,
         shutdown: &CancellationToken,
-        writes: &mut Option<tokio::sync::mpsc::Receiver<WriteRequest>>,
+        writes: &mut Option<tokio::sync::mpsc::Receiver<Command>>,
     ) -> Result<(), ModbusError> {
         let mut online = false;
         let now = Instant::now();
@@ -339,9 +543,9 @@ impl DeviceRunner {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = sleep_until(g.next_due) => {}
-                Some(req) = next_write(writes) => {
-                    // A write that timed out leaves the connection unusable.
-                    if let Some(e) = self.carry_out(&mut ctx, req).await {
+                Some(c) = next_write(writes) => {
+                    // A request that timed out leaves the connection unusable.
+                    if let Some(e) = self.carry_out(&mut ctx, c).await {
                         return Err(e);
                     }
                     continue;
@@ -452,20 +656,17 @@ async fn read_block(
     Ok(super::decode::block_readings(device, block, &words))
 }
 
-/// Writes one tag and reads it back. The value is unscaled and encoded as the tag
-/// is read; holding registers are written with function 16, coils with 5.
+/// Writes one tag and reads it back; returns the value read and whether it was
+/// compared with the one written. The value is unscaled and encoded as the tag is
+/// read (never saturated: a value the register cannot hold is refused); holding
+/// registers are written with function 16, coils with 5.
 async fn write_tag(
     ctx: &mut Context,
     device: &Device,
-    tag: TagId,
+    t: &Tag,
     value: f64,
-) -> Result<f64, WriteError> {
+) -> Result<(f64, bool), WriteError> {
     use crate::modbus::codec::{self, Raw};
-    let t = device
-        .tags
-        .get(tag.index())
-        .filter(|t| t.id == tag)
-        .ok_or_else(|| WriteError::NotWritable(format!("no tag #{}", tag.index())))?;
     let Access::ReadWrite(limits) = t.access else {
         return Err(WriteError::NotWritable(format!("{} is read-only", t.name)));
     };
@@ -494,6 +695,19 @@ async fn write_tag(
         }
         (Table::Holding, ty) => {
             let raw = codec::unscale(value, t.scale, t.offset);
+            if let Some((lo, hi)) = codec::range(ty)
+                && !(lo..=hi).contains(&raw.round())
+            {
+                let (a, b) = (
+                    codec::scale(lo, t.scale, t.offset),
+                    codec::scale(hi, t.scale, t.offset),
+                );
+                return Err(WriteError::OutOfRange {
+                    value,
+                    low: a.min(b),
+                    high: a.max(b),
+                });
+            }
             let words = codec::encode(&Raw::Number(raw), ty, t.word_order, t.length);
             let count = u16::try_from(words.len()).unwrap_or(u16::MAX);
             (
@@ -533,7 +747,7 @@ async fn write_tag(
             read: read_back,
         });
     }
-    Ok(read_back)
+    Ok((read_back, limits.verify))
 }
 
 /// Whether a value read back is the one written, within what the tag's type and

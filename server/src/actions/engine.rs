@@ -11,13 +11,13 @@ use app::api::service::{ActionsService, ServiceError};
 use app::auth::{AuditAction, Caller};
 use app::line::Quality;
 use sqlx::SqlitePool;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::settings::{Rule, WritebackSettings};
 use super::store::JournalError;
-use crate::acquisition::{PlcWriters, WriteError};
+use crate::acquisition::{Guard, PlcWriters, WriteError, Written};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::bus::Bus;
 use crate::clock::millis;
@@ -28,6 +28,8 @@ use super::store::{ActionStore, NewAction};
 
 /// Longest rejection reason kept.
 pub const MAX_REASON: usize = 500;
+/// Approved writes waiting for the writer at most.
+const QUEUE: usize = 64;
 /// Window of the "corrective actions over time" chart.
 const PER_HOUR_WINDOW_MS: i64 = 24 * 3_600_000;
 
@@ -45,8 +47,14 @@ struct Inner {
     writers: PlcWriters,
     audit: AuditLog,
     modes: RwLock<HashMap<String, WriteMode>>,
-    /// One write at a time: the envelope's check and the write it allows are one step.
-    writing: Mutex<()>,
+    /// Approved actions for the writer task (one write at a time, outside any
+    /// request: a closed tab or a timed-out request cannot cut a write short).
+    queue: mpsc::Sender<i64>,
+    queued: std::sync::Mutex<Option<mpsc::Receiver<i64>>>,
+    /// Writes approved or under way when CellGuard last stopped.
+    interrupted: std::sync::Mutex<Vec<ActionView>>,
+    /// Why each rule proposes nothing now (its tag unread or not good), said once.
+    held: std::sync::Mutex<HashMap<String, String>>,
     summary: watch::Sender<ActionsSummary>,
 }
 
@@ -98,6 +106,8 @@ impl Actions {
             }
         }
         let (summary, _) = watch::channel(ActionsSummary::default());
+        let (queue, queued) = mpsc::channel(QUEUE);
+        let interrupted = store.interrupted().await?;
         let a = Actions {
             inner: Arc::new(Inner {
                 plant,
@@ -107,7 +117,10 @@ impl Actions {
                 writers,
                 audit: AuditLog::new(pool),
                 modes: RwLock::new(modes),
-                writing: Mutex::new(()),
+                queue,
+                queued: std::sync::Mutex::new(Some(queued)),
+                interrupted: std::sync::Mutex::new(interrupted),
+                held: std::sync::Mutex::new(HashMap::new()),
                 summary,
             }),
         };
@@ -236,15 +249,57 @@ impl Actions {
     /// action (written at once in automatic mode). Returns the ids proposed.
     pub async fn evaluate(&self, now: i64) -> Result<Vec<i64>, JournalError> {
         let mut proposed = Vec::new();
+        let mut failed = None;
+        // One rule's trouble never keeps the others from being looked at.
         for rule in &self.cfg().rules {
-            if let Some(id) = self.evaluate_rule(rule, now).await? {
-                proposed.push(id);
+            match self.evaluate_rule(rule, now).await {
+                Ok(Some(id)) => proposed.push(id),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(rule = %rule.name, error = %e, "cannot evaluate a rule");
+                    failed = Some(e);
+                }
             }
         }
         if !proposed.is_empty() {
             self.publish().await;
         }
-        Ok(proposed)
+        match failed {
+            Some(e) if proposed.is_empty() => Err(e),
+            _ => Ok(proposed),
+        }
+    }
+
+    /// Notes why `rule` proposes nothing now (`None`: it may again), logging a
+    /// change of reason once rather than every evaluation.
+    fn hold(&self, rule: &str, why: Option<String>) {
+        let mut held = self
+            .inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match why {
+            Some(why) => {
+                if held.get(rule) != Some(&why) {
+                    warn!(rule, reason = %why, "rule proposes nothing");
+                    held.insert(rule.to_owned(), why);
+                }
+            }
+            None => {
+                if held.remove(rule).is_some() {
+                    info!(rule, "rule can propose again");
+                }
+            }
+        }
+    }
+
+    /// Why each rule proposes nothing now, by rule name.
+    pub fn held(&self) -> HashMap<String, String> {
+        self.inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     async fn evaluate_rule(&self, rule: &Rule, now: i64) -> Result<Option<i64>, JournalError> {
@@ -260,6 +315,24 @@ impl Actions {
         if waiting || last.is_some_and(|l| now < l.saturating_add(cooldown_ms)) {
             return Ok(None);
         }
+        let tag = self.tag_now(rule.tag).await?;
+        // Nothing to change from: a proposal needs a good reading of the tag.
+        let from = match tag.value.filter(|v| v.is_finite()) {
+            Some(v) if tag.quality == Quality::Good => v,
+            value => {
+                let why = if tag.quality == Quality::Good && value.is_none() {
+                    format!("{machine}.{tag_name} has not been read yet")
+                } else {
+                    format!(
+                        "{machine}.{tag_name} has no good reading to change from ({})",
+                        tag.quality.label().to_lowercase()
+                    )
+                };
+                self.hold(&rule.name, Some(why));
+                return Ok(None);
+            }
+        };
+        self.hold(&rule.name, None);
         let cells = self
             .inner
             .store
@@ -268,14 +341,12 @@ impl Actions {
         let Some(observed) = rule.when.holds(&cells) else {
             return Ok(None);
         };
-        let tag = self.tag_now(rule.tag).await?;
-        let target = rule.change.target(tag.value);
+        let target = rule.change.target(Some(from));
         let env = envelope(plant, &self.inner.cfg, rule.tag);
         let outcome = match &env {
             Some(env) => check(env, &tag, target, now),
             None => Err(app::actions::Refusal::NotWritable),
         };
-        let from = tag.value.unwrap_or(f64::NAN);
         let mut action = NewAction {
             created_ms: now,
             machine: machine.clone(),
@@ -284,7 +355,7 @@ impl Actions {
             rationale: rule.rationale.clone(),
             observed,
             from,
-            to: target.unwrap_or(f64::NAN),
+            to: target.unwrap_or(from),
             state: ActionState::Pending,
             proposed_by: format!("rule:{}", rule.name),
             detail: None,
@@ -312,93 +383,211 @@ impl Actions {
                 info!(id, rule = %rule.name, machine = %machine, tag = %tag_name,
                     from = allowed.from, to = allowed.to, ?mode, "corrective action proposed");
                 if mode == WriteMode::Automatic {
-                    self.execute(id, "auto").await?;
+                    self.approve_and_queue(id, "auto").await?;
                 }
                 Ok(Some(id))
             }
         }
     }
 
-    /// Writes pending action `id` on behalf of `by`: the envelope is checked again
-    /// now, then the value goes through the PLC's connection owner and is read
-    /// back. Returns the action's final state, or `None` if it was not pending.
-    pub async fn execute(&self, id: i64, by: &str) -> Result<Option<ActionState>, JournalError> {
-        let _one = self.inner.writing.lock().await;
-        let Some(row) = self.inner.store.get(id).await? else {
-            return Ok(None);
-        };
-        let a = &row;
-        if a.state != ActionState::Pending {
-            return Ok(None);
-        }
+    /// Approves pending action `id` on behalf of `by` and queues it for the
+    /// writer; false if it was no longer pending. The journal says "approved"
+    /// before anything is queued.
+    async fn approve_and_queue(&self, id: i64, by: &str) -> Result<bool, JournalError> {
         let now = now_ms();
-        let located = locate(&self.inner.plant, &a.machine, &a.tag);
-        let refusal = match located {
-            None => Some("the tag is no longer in the plant file".to_owned()),
-            Some(t) => {
-                let tag = self.tag_now(t).await?;
-                let env = envelope(&self.inner.plant, &self.inner.cfg, t);
-                match env.map(|env| check(&env, &tag, Some(a.to), now)) {
-                    None => Some(app::actions::Refusal::NotWritable.to_string()),
-                    Some(Err(r)) => Some(r.to_string()),
-                    Some(Ok(allowed)) if allowed.to != a.to => Some(format!(
-                        "the tag moved to {} since the proposal; within the envelope only {} \
-                         could be written now, not the {} approved",
-                        app::fmt::format_number(allowed.from),
-                        app::fmt::format_number(allowed.to),
-                        app::fmt::format_number(a.to),
-                    )),
-                    Some(Ok(_)) => None,
-                }
-            }
-        };
-        let Some(target) = located.filter(|_| refusal.is_none()) else {
-            let detail = refusal.unwrap_or_default();
-            self.inner
-                .store
-                .decide(id, ActionState::Refused, by, Some(&detail), now)
-                .await?;
-            info!(id, %detail, "write refused by the envelope");
-            self.publish().await;
-            return Ok(Some(ActionState::Refused));
-        };
-        // Decided first, so a crash during the write leaves it failed, not pending.
+        let detail = "queued for the PLC";
         if !self
             .inner
             .store
-            .decide(
+            .decide(id, ActionState::Approved, by, Some(detail), now)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.queue(id).await?;
+        Ok(true)
+    }
+
+    /// Hands approved action `id` to the writer (a full queue fails it, written
+    /// nothing).
+    async fn queue(&self, id: i64) -> Result<(), JournalError> {
+        if self.inner.queue.try_send(id).is_err() {
+            let detail = "not written: too many writes waiting for the PLCs";
+            self.inner
+                .store
+                .finish(id, ActionState::Failed, Some(detail), None)
+                .await?;
+            warn!(id, "write queue full; approved action failed unwritten");
+        }
+        self.publish().await;
+        Ok(())
+    }
+
+    /// Writes approved action `id`: the journal says "writing" first (if it cannot,
+    /// the PLC is not written), then the PLC's connection owner reads the tag and
+    /// the machine's state fresh, checks the envelope on them, writes and reads
+    /// back; the outcome is journalled and audited.
+    async fn write(&self, id: i64) -> Result<(), JournalError> {
+        let store = &self.inner.store;
+        let Some(a) = store.get(id).await? else {
+            return Ok(());
+        };
+        if a.state != ActionState::Approved {
+            return Ok(());
+        }
+        let plant = &self.inner.plant;
+        let target = locate(plant, &a.machine, &a.tag)
+            .and_then(|t| Some((t, envelope(plant, &self.inner.cfg, t)?)));
+        let Some((tag, env)) = target else {
+            let detail = "not written: the tag is no longer a writable tag of the plant file";
+            store
+                .finish(id, ActionState::Refused, Some(detail), None)
+                .await?;
+            self.publish().await;
+            return Ok(());
+        };
+        let guard = Guard {
+            envelope: env,
+            last_write_ms: store.last_write_ms(&a.machine, &a.tag).await?,
+        };
+        // Fail closed: no journal row saying a write is under way, no write.
+        if !store
+            .advance(
                 id,
-                ActionState::Failed,
-                by,
-                Some("interrupted before the PLC answered"),
-                now,
+                ActionState::Approved,
+                ActionState::Writing,
+                "interrupted before the PLC answered",
             )
             .await?
         {
-            return Ok(None);
+            return Ok(());
         }
-        let written = self.inner.writers.write(target, a.to).await;
-        let (state, detail, read_back) = match &written {
-            Ok(v) => (ActionState::Verified, None, Some(*v)),
-            Err(WriteError::Mismatch { read, .. }) => (
-                ActionState::Failed,
-                Some(written_err(&written)),
-                Some(*read),
-            ),
-            Err(_) => (ActionState::Failed, Some(written_err(&written)), None),
-        };
-        self.inner
-            .store
+        self.publish().await;
+        let written = self.inner.writers.write(tag, a.to, guard).await;
+        let (state, detail, read_back) = outcome(&written);
+        store
             .finish(id, state, detail.as_deref(), read_back)
             .await?;
         match state {
-            ActionState::Verified => info!(id, machine = %a.machine, tag = %a.tag,
-                from = a.from, to = a.to, by, "setpoint written and verified"),
-            _ => warn!(id, machine = %a.machine, tag = %a.tag, to = a.to, by,
-                error = detail.as_deref().unwrap_or(""), "setpoint write failed"),
+            ActionState::Verified | ActionState::Written => info!(id, machine = %a.machine,
+                tag = %a.tag, from = a.from, to = a.to, ?state, "setpoint written"),
+            _ => warn!(id, machine = %a.machine, tag = %a.tag, to = a.to, ?state,
+                error = detail.as_deref().unwrap_or(""), "setpoint not written"),
+        }
+        let done = store.get(id).await?;
+        if let Some(v) = done {
+            let e = AuditEvent {
+                actor: a.decided_by.clone().unwrap_or_else(|| "system".into()),
+                role: None,
+                action: AuditAction::SetpointWritten,
+                target: format!("#{id} {}.{}", a.machine, a.tag),
+                detail: outcome_detail(&v, state),
+                source: "plc".into(),
+            };
+            if let Err(err) = self.inner.audit.record(e).await {
+                warn!(error = %err, "cannot record a write's outcome in the audit trail");
+            }
         }
         self.publish().await;
-        Ok(Some(state))
+        Ok(())
+    }
+
+    /// Settles the writes CellGuard was carrying out when it last stopped: each
+    /// is read from its PLC (retrying while the PLC is unreachable) and journalled
+    /// as failed with the value the PLC holds, for a person to look at.
+    async fn recover(&self, shutdown: &CancellationToken) {
+        let interrupted = std::mem::take(
+            &mut *self
+                .inner
+                .interrupted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for a in interrupted {
+            let Some(tag) = locate(&self.inner.plant, &a.machine, &a.tag) else {
+                let detail = "interrupted by a stop; the tag is no longer in the plant file";
+                self.finish_logged(a.id, detail.into(), None).await;
+                continue;
+            };
+            let value = loop {
+                match self.inner.writers.read(tag).await.map(|v| v.as_f64()) {
+                    Ok(Some(v)) => break v,
+                    Ok(None) => {
+                        let detail = "interrupted by a stop; the tag does not read as a number";
+                        self.finish_logged(a.id, detail.into(), None).await;
+                        break f64::NAN;
+                    }
+                    Err(e) => {
+                        info!(id = a.id, error = %e, "waiting to read an interrupted write's tag");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+            };
+            if value.is_nan() {
+                continue;
+            }
+            let read = app::fmt::format_number(value);
+            let detail = if a.state == ActionState::Approved {
+                format!(
+                    "not written: CellGuard stopped before the write; the PLC read {read} after the restart"
+                )
+            } else {
+                let held = if value == a.to {
+                    "the value approved"
+                } else {
+                    "not the value approved"
+                };
+                format!(
+                    "CellGuard stopped during the write; the PLC read {read} after the restart ({held})"
+                )
+            };
+            warn!(id = a.id, machine = %a.machine, tag = %a.tag, value, "interrupted write settled");
+            self.finish_logged(a.id, detail, Some(value)).await;
+        }
+    }
+
+    async fn finish_logged(&self, id: i64, detail: String, read_back: Option<f64>) {
+        let done = self
+            .inner
+            .store
+            .finish(id, ActionState::Failed, Some(&detail), read_back)
+            .await;
+        if let Err(e) = done {
+            warn!(id, error = %e, "cannot settle an interrupted write");
+        }
+        self.publish().await;
+    }
+
+    /// The writer: settles interrupted writes, then carries out approved actions
+    /// one at a time until shutdown (a write under way is finished first).
+    pub async fn run_writes(self, shutdown: CancellationToken) {
+        let Some(mut queued) = self
+            .inner
+            .queued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let recovery = {
+            let me = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { me.recover(&shutdown).await })
+        };
+        loop {
+            let id = tokio::select! {
+                () = shutdown.cancelled() => break,
+                id = queued.recv() => match id { Some(id) => id, None => break },
+            };
+            if let Err(e) = self.write(id).await {
+                warn!(id, error = %e, "cannot carry out an approved write");
+            }
+        }
+        let _ = recovery.await;
     }
 
     /// Every `evaluate_every` until shutdown: expires stale proposals and
@@ -420,6 +609,55 @@ impl Actions {
                 warn!(error = %e, "cannot evaluate the corrective-action rules");
             }
         }
+    }
+
+    /// Whether `machine`'s changes need a second person.
+    fn four_eyes(&self, machine: &str) -> bool {
+        self.inner
+            .plant
+            .device_named(machine)
+            .is_some_and(|d| self.inner.cfg.four_eyes.contains(&d.id))
+    }
+
+    /// A person approves pending action `id`: journalled, audited (if the audit
+    /// trail cannot take it, the action fails unwritten), then queued for the
+    /// writer. The outcome follows in the journal and on the live stream.
+    async fn approve_by(
+        &self,
+        by: &Caller,
+        id: i64,
+        action: AuditAction,
+        target: String,
+        detail: String,
+    ) -> Result<(), ServiceError> {
+        let who = by.principal.actor();
+        let store = &self.inner.store;
+        let queued = store
+            .decide(
+                id,
+                ActionState::Approved,
+                &who,
+                Some("queued for the PLC"),
+                now_ms(),
+            )
+            .await
+            .map_err(unavailable)?;
+        if !queued {
+            return Err(ServiceError::Conflict(format!(
+                "action #{id} was decided by someone else"
+            )));
+        }
+        let e = AuditEvent::by(&by.principal, &by.source, action, target, detail);
+        if let Err(err) = self.inner.audit.record(e).await {
+            let detail = "not written: the approval could not be recorded in the audit trail";
+            store
+                .finish(id, ActionState::Failed, Some(detail), None)
+                .await
+                .map_err(unavailable)?;
+            self.publish().await;
+            return Err(ServiceError::from(err));
+        }
+        self.queue(id).await.map_err(unavailable)
     }
 
     async fn record(&self, by: &Caller, action: AuditAction, target: String, detail: String) {
@@ -534,10 +772,27 @@ fn outcome_detail(v: &ActionView, state: ActionState) -> String {
     )
 }
 
-fn written_err(r: &Result<f64, WriteError>) -> String {
+/// The journal's state, detail and read-back for a write's outcome.
+fn outcome(r: &Result<Written, WriteError>) -> (ActionState, Option<String>, Option<f64>) {
     match r {
-        Ok(_) => String::new(),
-        Err(e) => e.to_string(),
+        Ok(w) if w.verified => (ActionState::Verified, None, Some(w.read_back)),
+        Ok(w) => (
+            ActionState::Written,
+            Some(format!(
+                "written, not verified (the tag has verify = false); read back {}",
+                app::fmt::format_number(w.read_back)
+            )),
+            Some(w.read_back),
+        ),
+        Err(e @ WriteError::Mismatch { read, .. }) => {
+            (ActionState::Failed, Some(e.to_string()), Some(*read))
+        }
+        Err(
+            e @ (WriteError::Refused(_)
+            | WriteError::OutOfRange { .. }
+            | WriteError::NotWritable(_)),
+        ) => (ActionState::Refused, Some(e.to_string()), None),
+        Err(e) => (ActionState::Failed, Some(e.to_string()), None),
     }
 }
 
@@ -695,24 +950,24 @@ impl ActionsService for Actions {
 
     async fn approve(&self, by: &Caller, id: i64) -> Result<ActionView, ServiceError> {
         let row = self.pending_row(id).await?;
-        let machine = row.machine.clone();
-        self.not_off(&machine)?;
+        self.not_off(&row.machine)?;
         let who = by.principal.actor();
-        let state = self.execute(id, &who).await.map_err(unavailable)?;
-        let Some(state) = state else {
+        if self.four_eyes(&row.machine) && row.proposed_by == who {
             return Err(ServiceError::Conflict(format!(
-                "action #{id} was decided by someone else"
+                "{} needs a second person: you proposed #{id}, someone else must approve it",
+                row.machine
             )));
-        };
-        let v = self.view_of(id).await?;
-        self.record(
-            by,
-            AuditAction::ActionApproved,
-            format!("#{id} {}.{}", v.machine, v.tag),
-            outcome_detail(&v, state),
-        )
-        .await;
-        Ok(v)
+        }
+        let v = self.label(row);
+        let detail = format!(
+            "{} → {}: queued for the PLC",
+            app::fmt::format_number(v.from),
+            app::fmt::format_number(v.to)
+        );
+        let target = format!("#{id} {}.{}", v.machine, v.tag);
+        self.approve_by(by, id, AuditAction::ActionApproved, target, detail)
+            .await?;
+        self.view_of(id).await
     }
 
     async fn reject(&self, by: &Caller, id: i64, reason: &str) -> Result<(), ServiceError> {
@@ -756,9 +1011,9 @@ impl ActionsService for Actions {
             .map_err(unavailable)?
             .ok_or_else(|| ServiceError::NotFound(format!("no action #{id}")))?;
         let a = row;
-        if a.state != ActionState::Verified {
+        if !a.state.written() {
             return Err(ServiceError::Conflict(format!(
-                "only a verified write can be undone; #{id} is {}",
+                "only a written change can be undone; #{id} is {}",
                 a.state.label().to_lowercase()
             )));
         }
@@ -789,20 +1044,27 @@ impl ActionsService for Actions {
             })
             .await
             .map_err(unavailable)?;
-        let state = self
-            .execute(undo_id, &who)
-            .await
-            .map_err(unavailable)?
-            .unwrap_or(ActionState::Failed);
-        let v = self.view_of(undo_id).await?;
-        self.record(
-            by,
-            AuditAction::ActionUndone,
-            format!("#{id} {}.{}", a.machine, a.tag),
-            format!("#{undo_id}: {}", outcome_detail(&v, state)),
-        )
-        .await;
-        Ok(v)
+        let fmt = app::fmt::format_number;
+        let target = format!("#{id} {}.{}", a.machine, a.tag);
+        if self.four_eyes(&a.machine) {
+            // A second person approves the undo like any other change.
+            self.record(
+                by,
+                AuditAction::ActionUndone,
+                target,
+                format!(
+                    "#{undo_id}: back to {}, waiting for a second person",
+                    fmt(a.from)
+                ),
+            )
+            .await;
+            self.publish().await;
+        } else {
+            let detail = format!("#{undo_id}: back to {}, queued for the PLC", fmt(a.from));
+            self.approve_by(by, undo_id, AuditAction::ActionUndone, target, detail)
+                .await?;
+        }
+        self.view_of(undo_id).await
     }
 
     async fn acknowledge(&self, by: &Caller, id: i64) -> Result<(), ServiceError> {
@@ -842,6 +1104,15 @@ impl ActionsService for Actions {
             return Err(ServiceError::Invalid {
                 field: "machine".into(),
                 reason: format!("{machine} has no writable tag"),
+            });
+        }
+        if mode == WriteMode::Automatic && self.inner.cfg.four_eyes.contains(&d.id) {
+            return Err(ServiceError::Invalid {
+                field: "mode".into(),
+                reason: format!(
+                    "{machine} needs a second person to approve every change; \
+                     automatic mode would write without one"
+                ),
             });
         }
         let before = self.mode(machine);

@@ -32,6 +32,9 @@ pub struct WritebackConfig {
     pub evaluate_every_s: f64,
     /// Cells before and after a write compared for its effect.
     pub effect_cells: u32,
+    /// Machines whose changes need a second person: the proposer cannot approve
+    /// their own (and the machine cannot run in automatic mode).
+    pub four_eyes: Vec<String>,
     /// The rules.
     pub rules: Vec<RuleConfig>,
 }
@@ -48,6 +51,7 @@ impl Default for WritebackConfig {
             expire_after_s: 900.0,
             evaluate_every_s: 5.0,
             effect_cells: 50,
+            four_eyes: Vec::new(),
             rules: Vec::new(),
         }
     }
@@ -87,6 +91,20 @@ pub fn validate(w: &WritebackConfig, devices: &[DeviceFile], out: &mut Vec<Probl
             out.push((
                 wp(&[key("modes"), key(machine)]),
                 format!("{machine:?} is not a device of this plant"),
+            ));
+        }
+    }
+    for (i, machine) in w.four_eyes.iter().enumerate() {
+        let at = || wp(&[key("four_eyes"), Seg::Index(i)]);
+        if !devices.iter().any(|d| &d.id == machine) {
+            out.push((at(), format!("{machine:?} is not a device of this plant")));
+        } else if w.modes.get(machine).copied().unwrap_or(w.default_mode) == WriteMode::Automatic {
+            out.push((
+                at(),
+                format!(
+                    "{machine} starts in automatic mode, where nobody approves: four-eyes \
+                     needs a person to approve every change"
+                ),
             ));
         }
     }
@@ -233,6 +251,8 @@ pub struct WritebackSettings {
     pub evaluate_every: Duration,
     /// Cells before and after a write compared for its effect.
     pub effect_cells: u32,
+    /// Machines whose changes a second person must approve.
+    pub four_eyes: HashSet<DeviceId>,
     /// The rules.
     pub rules: Vec<Rule>,
 }
@@ -263,6 +283,11 @@ impl WritebackConfig {
             expire_after: Duration::from_secs_f64(self.expire_after_s.max(0.0)),
             evaluate_every: Duration::from_secs_f64(self.evaluate_every_s.max(0.1)),
             effect_cells: self.effect_cells,
+            four_eyes: self
+                .four_eyes
+                .iter()
+                .filter_map(|m| Some(plant.device_named(m)?.id))
+                .collect(),
             rules: self
                 .rules
                 .iter()

@@ -199,6 +199,38 @@ impl ActionStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Moves action `id` from state `from` to `to` with `detail` (once: false if
+    /// it was no longer in `from`).
+    pub async fn advance(
+        &self,
+        id: i64,
+        from: ActionState,
+        to: ActionState,
+        detail: &str,
+    ) -> Result<bool, JournalError> {
+        let done =
+            sqlx::query("UPDATE actions SET state = ?, detail = ? WHERE id = ? AND state = ?")
+                .bind(to.as_str())
+                .bind(detail)
+                .bind(id)
+                .bind(from.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes approved or under way when CellGuard stopped, oldest first.
+    pub async fn interrupted(&self) -> Result<Vec<ActionView>, JournalError> {
+        let rows = sqlx::query(select_actions!(
+            " WHERE state IN ('approved', 'writing') ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.iter().map(row_to_view).collect())
+    }
+
     /// Records how a write ended (the action was decided already).
     pub async fn finish(
         &self,
@@ -231,7 +263,8 @@ impl ActionStore {
         .map_err(db)
     }
 
-    /// When a write to the tag was last attempted (verified or failed).
+    /// When a write to the tag was last attempted (under way, written, verified
+    /// or failed).
     pub async fn last_write_ms(
         &self,
         machine: &str,
@@ -239,7 +272,7 @@ impl ActionStore {
     ) -> Result<Option<i64>, JournalError> {
         sqlx::query_scalar(
             "SELECT max(decided_ms) FROM actions WHERE machine = ? AND tag = ? \
-             AND state IN ('verified', 'failed')",
+             AND state IN ('writing', 'verified', 'written', 'failed')",
         )
         .bind(machine)
         .bind(tag)
@@ -375,7 +408,8 @@ impl ActionStore {
     pub async fn per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u32)>, JournalError> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT (decided_ms / 3600000) * 3600000 AS hour, count(*) FROM actions \
-             WHERE state = 'verified' AND decided_ms >= ? GROUP BY hour ORDER BY hour",
+             WHERE state IN ('verified', 'written') AND decided_ms >= ? \
+             GROUP BY hour ORDER BY hour",
         )
         .bind(since_ms)
         .fetch_all(&self.pool)

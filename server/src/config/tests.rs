@@ -271,6 +271,18 @@ fn every_other_validation_error_names_its_field() {
             "not a device",
         ),
         (
+            format!("[writeback]\nfour_eyes = [\"M9\"]\n{MINIMAL}"),
+            "writeback.four_eyes[0]",
+            "not a device",
+        ),
+        (
+            format!(
+                "[writeback]\nmodes = {{ M1 = \"automatic\" }}\nfour_eyes = [\"M1\"]\n{MINIMAL}"
+            ),
+            "writeback.four_eyes[0]",
+            "automatic mode",
+        ),
+        (
             format!(
                 "[[writeback.rules]]\nname = \"r\"\nmachine = \"M1\"\ntag = \"speed\"\nwhen = {{ high_risk_share = {{ last = 20, above = 0.2 }} }}\nchange = {{ step = -5.0 }}\nrationale = \"why\"\n{MINIMAL}"
             ),

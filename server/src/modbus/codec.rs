@@ -210,6 +210,20 @@ pub fn encode(value: &Raw, ty: DataType, order: WordOrder, string_len: u16) -> V
     }
 }
 
+/// The raw values a register type holds (`None` for bits and text), for refusing a
+/// write [`encode`] would otherwise saturate.
+pub fn range(ty: DataType) -> Option<(f64, f64)> {
+    match ty {
+        DataType::U16 => Some((0.0, 65_535.0)),
+        DataType::I16 => Some((-32_768.0, 32_767.0)),
+        DataType::U32 => Some((0.0, 4_294_967_295.0)),
+        DataType::I32 => Some((-2_147_483_648.0, 2_147_483_647.0)),
+        DataType::F32 => Some((f64::from(f32::MIN), f64::from(f32::MAX))),
+        DataType::F64 => Some((f64::MIN, f64::MAX)),
+        DataType::Bit | DataType::String => None,
+    }
+}
+
 /// Applies a tag's linear scaling: `raw * scale + offset`.
 pub fn scale(raw: f64, scale: f64, offset: f64) -> f64 {
     raw * scale + offset
@@ -233,6 +247,26 @@ mod tests {
         (WordOrder::Badc, [0xBB44, 0x0090]),
         (WordOrder::Dcba, [0x0090, 0xBB44]),
     ];
+
+    #[test]
+    fn every_value_of_a_range_encodes_without_saturating_and_the_next_would() {
+        for ty in [DataType::U16, DataType::I16, DataType::U32, DataType::I32] {
+            let (lo, hi) = range(ty).expect("a numeric type");
+            for v in [lo, hi] {
+                let words = encode(&Raw::Number(v), ty, WordOrder::Abcd, 0);
+                let back = decode(&words, ty, WordOrder::Abcd, None, 0);
+                assert_eq!(back, Ok(Raw::Number(v)), "{ty:?} {v}");
+            }
+            // One past either end is what encode would silently clamp.
+            let past = encode(&Raw::Number(hi + 1.0), ty, WordOrder::Abcd, 0);
+            assert_eq!(
+                decode(&past, ty, WordOrder::Abcd, None, 0),
+                Ok(Raw::Number(hi))
+            );
+        }
+        assert_eq!(range(DataType::Bit), None);
+        assert_eq!(range(DataType::String), None);
+    }
 
     #[test]
     fn f32_1500_5_decodes_in_all_four_word_orders() {

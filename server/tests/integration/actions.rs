@@ -24,7 +24,7 @@ use crate::common::{
 };
 
 /// Polls `check` every 100 ms until it holds or `limit` passes.
-async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let end = tokio::time::Instant::now() + limit;
     while !check().await {
         assert!(
@@ -36,14 +36,15 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
 }
 
 /// A line on simulators plus the actions service on a fresh SQLite file.
-struct Rig {
-    line: Line,
-    actions: Actions,
+pub(crate) struct Rig {
+    pub(crate) line: Line,
+    pub(crate) actions: Actions,
     audit: AuditLog,
+    shutdown: tokio_util::sync::CancellationToken,
     _dir: tempfile::TempDir,
 }
 
-async fn rig(line: Line, writeback: WritebackSettings) -> Rig {
+pub(crate) async fn rig(line: Line, writeback: WritebackSettings) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = SqliteStore::open_in(dir.path()).await.expect("database");
     let pool = sqlite.pool().clone();
@@ -56,10 +57,13 @@ async fn rig(line: Line, writeback: WritebackSettings) -> Rig {
     )
     .await
     .expect("actions");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(actions.clone().run_writes(shutdown.clone()));
     Rig {
         line,
         actions,
         audit: AuditLog::new(pool),
+        shutdown,
         _dir: dir,
     }
 }
@@ -92,7 +96,7 @@ impl Rig {
     }
 
     /// Waits until a tag has a good reading and its machine reads `Execute`.
-    async fn wait_readable(&self, machine: &str, tag: &str) {
+    pub(crate) async fn wait_readable(&self, machine: &str, tag: &str) {
         until(
             &format!("{machine}.{tag} read and its machine executing"),
             Duration::from_secs(20),
@@ -124,7 +128,7 @@ impl Rig {
             .is_some_and(|v| v == app::line::Value::Text("Execute".into()))
     }
 
-    async fn audited(&self, action: AuditAction) -> Vec<app::auth::AuditEntryView> {
+    pub(crate) async fn audited(&self, action: AuditAction) -> Vec<app::auth::AuditEntryView> {
         self.audit
             .page(&AuditFilter {
                 action: Some(action),
@@ -136,7 +140,29 @@ impl Rig {
             .entries
     }
 
-    async fn stop(self) {
+    /// Waits until action `id`'s write has ended (approving only queues it),
+    /// woken by the journal's published changes.
+    pub(crate) async fn settled(&self, id: i64) -> app::actions::ActionView {
+        let mut changes = self.actions.watch();
+        let end = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            changes.borrow_and_update();
+            let v = self.actions.store().get(id).await.expect("journal");
+            let v = v.expect("the action");
+            if !v.state.in_progress() {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "timed out waiting for action #{id}: {:?}",
+                v.state
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(50), changes.changed()).await;
+        }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
         self.line.stop().await;
     }
 }
@@ -196,7 +222,9 @@ async fn an_approved_action_is_written_to_the_simulator_read_back_and_audited() 
     // Advisory: nothing is written until someone approves.
     assert_eq!(r.register(0, "speed_setpoint"), before);
 
-    let done = r.actions.approve(&caller, p.id).await.expect("approved");
+    let queued = r.actions.approve(&caller, p.id).await.expect("approved");
+    assert!(queued.state.in_progress(), "{:?}", queued.state);
+    let done = r.settled(p.id).await;
     assert_eq!(done.state, ActionState::Verified, "{:?}", done.detail);
     assert_eq!(done.read_back, Some(target));
     assert_eq!(done.decided_by.as_deref(), Some("test"));
@@ -219,9 +247,17 @@ async fn an_approved_action_is_written_to_the_simulator_read_back_and_audited() 
     assert_eq!(approved.len(), 1);
     assert!(approved[0].target.contains("CAS_01.speed_setpoint"));
     assert!(
-        approved[0].detail.contains("verified"),
+        approved[0].detail.contains("queued"),
         "{}",
         approved[0].detail
+    );
+    let written = r.audited(AuditAction::SetpointWritten).await;
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].actor, "test");
+    assert!(
+        written[0].detail.contains("verified"),
+        "{}",
+        written[0].detail
     );
 
     // The journal keeps the proposal with who, old → new and the outcome.
@@ -280,7 +316,8 @@ async fn a_plc_exception_fails_the_write_raises_an_alarm_until_acknowledged() {
         )
         .await
         .expect("proposed");
-    let done = r.actions.approve(&caller, p.id).await.expect("decided");
+    r.actions.approve(&caller, p.id).await.expect("decided");
+    let done = r.settled(p.id).await;
     assert_eq!(done.state, ActionState::Failed);
     let detail = done.detail.clone().unwrap_or_default();
     assert!(
@@ -365,7 +402,8 @@ async fn an_approved_action_is_written_to_pymodbus_and_verified() {
         .await
         .expect("proposed");
     assert_eq!(a.from, 1000.0);
-    let done = r.actions.approve(&caller, a.id).await.expect("approved");
+    r.actions.approve(&caller, a.id).await.expect("approved");
+    let done = r.settled(a.id).await;
     assert_eq!(done.state, ActionState::Verified, "{:?}", done.detail);
     assert_eq!(done.read_back, Some(1050.0));
 
@@ -388,6 +426,7 @@ async fn an_approved_action_is_written_to_pymodbus_and_verified() {
 
     // Undo writes the value before as a new, audited action.
     let undone = r.actions.undo(&caller, a.id).await.expect("undone");
+    let undone = r.settled(undone.id).await;
     assert_eq!(undone.state, ActionState::Verified, "{:?}", undone.detail);
     assert_eq!((undone.from, undone.to), (1050.0, 1000.0));
     assert_eq!(undone.rule, format!("undo of #{}", a.id));

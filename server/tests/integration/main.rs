@@ -14,4 +14,6 @@ mod modules;
 mod openapi;
 mod pymodbus;
 mod quality;
+mod testplc;
 mod web;
+mod writeback;

@@ -1,0 +1,203 @@
+//! A Modbus TCP server of the test suite: a bank of holding registers any client
+//! may read and write (CellGuard and a second client playing the HMI), a log of
+//! every function-16 write (CellGuard's; the HMI writes with function 6) with the
+//! registers as they were just before it, and faults a test
+//! switches on (a request held without an answer, at a chosen point of a write).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_modbus::prelude::*;
+use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+use tokio_util::sync::CancellationToken;
+
+/// Registers in the bank.
+pub const REGISTERS: usize = 16;
+
+/// One write as the PLC saw it.
+#[derive(Debug, Clone)]
+pub struct SeenWrite {
+    /// First register written.
+    pub address: u16,
+    /// What was written.
+    pub words: Vec<u16>,
+    /// Every register just before the write.
+    pub before: Vec<u16>,
+}
+
+/// Where a write sequence is held without an answer (until the test ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Answer everything.
+    Nothing,
+    /// A one-register read of this address: the read just before a write.
+    FreshRead(u16),
+    /// A one-register read of this address after a write to it: the read-back.
+    ReadBack(u16),
+}
+
+#[derive(Debug)]
+struct State {
+    regs: Vec<u16>,
+    writes: Vec<SeenWrite>,
+    hold: Hold,
+    written_since_hold: bool,
+}
+
+/// A running test PLC.
+#[derive(Clone)]
+pub struct TestPlc {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    /// Notified when a request is held.
+    pub held: Arc<Notify>,
+    shutdown: CancellationToken,
+}
+
+#[derive(Clone)]
+struct Service {
+    state: Arc<Mutex<State>>,
+    held: Arc<Notify>,
+}
+
+type Reply = Pin<Box<dyn Future<Output = Result<Response, ExceptionCode>> + Send>>;
+
+impl tokio_modbus::server::Service for Service {
+    type Request = SlaveRequest<'static>;
+    type Response = Response;
+    type Exception = ExceptionCode;
+    type Future = Reply;
+
+    fn call(&self, req: Self::Request) -> Self::Future {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let hold = match (&req.request, s.hold) {
+            (Request::ReadHoldingRegisters(a, 1), Hold::FreshRead(h)) => *a == h,
+            (Request::ReadHoldingRegisters(a, 1), Hold::ReadBack(h)) => {
+                *a == h && s.written_since_hold
+            }
+            _ => false,
+        };
+        if hold {
+            self.held.notify_one();
+            return Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(ExceptionCode::ServerDeviceBusy)
+            });
+        }
+        let out = match req.request {
+            Request::ReadHoldingRegisters(a, n) => {
+                let (a, n) = (usize::from(a), usize::from(n));
+                match s.regs.get(a..a + n) {
+                    Some(r) => Ok(Response::ReadHoldingRegisters(r.to_vec())),
+                    None => Err(ExceptionCode::IllegalDataAddress),
+                }
+            }
+            Request::WriteMultipleRegisters(a, words) => {
+                let start = usize::from(a);
+                if start + words.len() > s.regs.len() {
+                    Err(ExceptionCode::IllegalDataAddress)
+                } else {
+                    let before = s.regs.clone();
+                    s.regs[start..start + words.len()].copy_from_slice(&words);
+                    if matches!(s.hold, Hold::ReadBack(h) if h == a) {
+                        s.written_since_hold = true;
+                    }
+                    s.writes.push(SeenWrite {
+                        address: a,
+                        words: words.to_vec(),
+                        before,
+                    });
+                    Ok(Response::WriteMultipleRegisters(a, words.len() as u16))
+                }
+            }
+            Request::WriteSingleRegister(a, v) => match s.regs.get_mut(usize::from(a)) {
+                Some(r) => {
+                    *r = v;
+                    Ok(Response::WriteSingleRegister(a, v))
+                }
+                None => Err(ExceptionCode::IllegalDataAddress),
+            },
+            _ => Err(ExceptionCode::IllegalFunction),
+        };
+        Box::pin(std::future::ready(out))
+    }
+}
+
+impl TestPlc {
+    /// Serves on a free loopback port with `regs` (the rest zero).
+    pub async fn start(regs: &[(u16, u16)]) -> TestPlc {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut bank = vec![0u16; REGISTERS];
+        for &(a, v) in regs {
+            bank[usize::from(a)] = v;
+        }
+        let plc = TestPlc {
+            addr,
+            state: Arc::new(Mutex::new(State {
+                regs: bank,
+                writes: Vec::new(),
+                hold: Hold::Nothing,
+                written_since_hold: false,
+            })),
+            held: Arc::new(Notify::new()),
+            shutdown: CancellationToken::new(),
+        };
+        let (state, held, shutdown) = (
+            Arc::clone(&plc.state),
+            Arc::clone(&plc.held),
+            plc.shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            let server = Server::new(listener);
+            let on_connected = move |stream, peer: SocketAddr| {
+                let service = Service {
+                    state: Arc::clone(&state),
+                    held: Arc::clone(&held),
+                };
+                async move { accept_tcp_connection(stream, peer, move |_| Ok(Some(service.clone()))) }
+            };
+            let _ = server
+                .serve_until(&on_connected, |_| {}, shutdown.cancelled_owned())
+                .await;
+        });
+        plc
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One register now.
+    pub fn register(&self, address: u16) -> u16 {
+        self.state().regs[usize::from(address)]
+    }
+
+    /// Sets a register as the machine itself would (no client involved).
+    pub fn set(&self, address: u16, value: u16) {
+        self.state().regs[usize::from(address)] = value;
+    }
+
+    /// Every write so far.
+    pub fn writes(&self) -> Vec<SeenWrite> {
+        self.state().writes.clone()
+    }
+
+    /// Holds requests from now on as `hold` says.
+    pub fn hold(&self, hold: Hold) {
+        let mut s = self.state();
+        s.hold = hold;
+        s.written_since_hold = false;
+    }
+
+    /// Stops listening (open connections end with the test).
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+}
