@@ -10,6 +10,16 @@ use sqlx::{Row, SqlitePool};
 use super::AccessError;
 use crate::clock::now_ms;
 
+/// The condition (in `UPDATE users … WHERE id = ? AND (… OR <this>)`) that keeps an
+/// enabled admin: the row is not one, or another one remains. Checked by the
+/// statement that changes the row, so no second writer can slip in between.
+macro_rules! keeps_an_admin {
+    () => {
+        "role <> 'admin' OR disabled = 1 OR EXISTS (SELECT 1 FROM users o \
+         WHERE o.role = 'admin' AND o.disabled = 0 AND o.id <> users.id)"
+    };
+}
+
 /// A user as the session layer needs them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
@@ -234,37 +244,50 @@ impl Users {
             .collect()
     }
 
-    /// Changes a role; returns the old one.
+    /// Changes a role; returns the old one. Demoting the last enabled admin is
+    /// refused, in the same statement that demotes (two admins demoting each other
+    /// at once cannot leave none).
     pub async fn set_role(&self, username: &str, role: Role) -> Result<Role, AccessError> {
         let user = self
             .by_name(username)
             .await?
             .ok_or_else(|| AccessError::UnknownUser(username.to_owned()))?;
-        if user.role == Role::Admin && role != Role::Admin {
-            self.keep_an_admin(user.id).await?;
+        let done = sqlx::query(concat!(
+            "UPDATE users SET role = ? WHERE id = ? AND (? = 'admin' OR ",
+            keeps_an_admin!(),
+            ")"
+        ))
+        .bind(role.as_str())
+        .bind(user.id)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(AccessError::LastAdmin);
         }
-        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
-            .bind(role.as_str())
-            .bind(user.id)
-            .execute(&self.pool)
-            .await?;
         Ok(user.role)
     }
 
-    /// Disables or enables a user.
+    /// Disables or enables a user (never the last enabled admin, checked in the
+    /// same statement).
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), AccessError> {
         let user = self
             .by_name(username)
             .await?
             .ok_or_else(|| AccessError::UnknownUser(username.to_owned()))?;
-        if disabled && user.role == Role::Admin {
-            self.keep_an_admin(user.id).await?;
+        let done = sqlx::query(concat!(
+            "UPDATE users SET disabled = ? WHERE id = ? AND (? = 0 OR ",
+            keeps_an_admin!(),
+            ")"
+        ))
+        .bind(i64::from(disabled))
+        .bind(user.id)
+        .bind(i64::from(disabled))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(AccessError::LastAdmin);
         }
-        sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
-            .bind(i64::from(disabled))
-            .bind(user.id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
@@ -278,20 +301,6 @@ impl Users {
             .await?;
         if done.rows_affected() == 0 {
             return Err(AccessError::UnknownUser(username.to_owned()));
-        }
-        Ok(())
-    }
-
-    /// Refuses to demote or disable the last enabled admin.
-    async fn keep_an_admin(&self, except: i64) -> Result<(), AccessError> {
-        let others: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?",
-        )
-        .bind(except)
-        .fetch_one(&self.pool)
-        .await?;
-        if others == 0 {
-            return Err(AccessError::LastAdmin);
         }
         Ok(())
     }
@@ -315,6 +324,56 @@ mod tests {
         let a = hash_password("same password!").expect("hash");
         let b = hash_password("same password!").expect("hash");
         assert_ne!(a, b, "salts must differ");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::storage::sqlite::SqliteStore::open_in(dir.path())
+            .await
+            .expect("database");
+        let users = Users::new(store.pool().clone());
+        for round in 0..40 {
+            let (a, b) = (format!("anna{round}"), format!("bert{round}"));
+            for n in [&a, &b] {
+                users
+                    .add(n, Role::Admin, "correct horse battery")
+                    .await
+                    .expect("added");
+            }
+            // Everyone else stops being an admin: these two are the last.
+            for u in users.list().await.expect("list") {
+                if u.username != a && u.username != b && u.role == Role::Admin {
+                    users
+                        .set_disabled(&u.username, true)
+                        .await
+                        .expect("disabled");
+                }
+            }
+            let (ra, rb) = if round % 2 == 0 {
+                tokio::join!(
+                    users.set_role(&a, Role::Viewer),
+                    users.set_role(&b, Role::Viewer)
+                )
+            } else {
+                let (x, y) =
+                    tokio::join!(users.set_disabled(&a, true), users.set_disabled(&b, true));
+                (x.map(|()| Role::Admin), y.map(|()| Role::Admin))
+            };
+            let refused = [&ra, &rb]
+                .iter()
+                .filter(|r| matches!(r, Err(AccessError::LastAdmin)))
+                .count();
+            assert_eq!(refused, 1, "round {round}: {ra:?} {rb:?}");
+            let admins = users
+                .list()
+                .await
+                .expect("list")
+                .into_iter()
+                .filter(|u| u.role == Role::Admin && !u.disabled)
+                .count();
+            assert_eq!(admins, 1, "round {round}");
+        }
     }
 
     #[test]

@@ -108,7 +108,10 @@ impl Client {
         wake: Arc<Notify>,
         refresh: Arc<Notify>,
     ) -> Result<Self, reqwest::Error> {
+        // Never follow a redirect: reqwest would turn the POST into a GET without its
+        // body, and a sign-on page's 200 at the end would count as a delivery.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(2)
@@ -150,6 +153,16 @@ impl Client {
                 "MES refused CellGuard's token ({status}) when fetching orders"
             )));
         }
+        if status.is_redirection() {
+            return Err(FetchError::Link(
+                format!(
+                    "MES answered {status} when fetching orders, redirecting to {}: \
+                     CellGuard does not follow redirects (check [mes] url)",
+                    location(&response)
+                ),
+                None,
+            ));
+        }
         if !status.is_success() {
             return Err(FetchError::Link(
                 format!("MES answered {status} when fetching orders"),
@@ -167,7 +180,8 @@ impl Client {
         Ok(orders)
     }
 
-    /// Sends one message and says what came of it.
+    /// Sends one message and says what came of it (a redirect's body is its
+    /// Location).
     pub async fn send(&self, msg: &Due) -> Attempt {
         let sent = self
             .http
@@ -187,6 +201,8 @@ impl Client {
                 let retry_after = retry_after(&r);
                 let body = if (200..300).contains(&status) {
                     String::new()
+                } else if (300..400).contains(&status) {
+                    location(&r)
                 } else {
                     // Only the start of an answer is kept: never read a huge one.
                     let b = read_body(&mut r, ANSWER_BYTES, true)
@@ -405,4 +421,15 @@ impl From<FetchError> for OrdersFailure {
             FetchError::Store(_) => OrdersFailure::Store,
         }
     }
+}
+
+/// A redirect's Location, for the person who fixes the URL.
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(
+            || "no Location".to_owned(),
+            |l| l.chars().take(200).collect(),
+        )
 }

@@ -98,8 +98,9 @@ pub enum Disposition {
 }
 
 /// Decides what an attempt means: 2xx delivered; 401 unauthorized; 408, 429 and
-/// 5xx, timeouts and connection errors retried; every other answer (403 too: the
-/// MES forbids this message, not CellGuard) refused.
+/// 5xx, timeouts and connection errors retried; a redirect (never followed; its
+/// body is the Location) and every other answer (403 too: the MES forbids this
+/// message, not CellGuard) refused.
 pub fn classify(attempt: &Attempt) -> Disposition {
     match attempt {
         Attempt::Unsendable(e) => Disposition::Refused {
@@ -127,6 +128,13 @@ pub fn classify(attempt: &Attempt) -> Disposition {
                 200..=299 => Disposition::Delivered,
                 401 => Disposition::Unauthorized {
                     reason: format!("MES refused CellGuard's token ({status}){said}"),
+                },
+                300..=399 => Disposition::Refused {
+                    reason: format!(
+                        "MES answered {status}, redirecting to {}: a redirect is not a \
+                         delivery (check [mes] url)",
+                        clip(body.trim())
+                    ),
                 },
                 408 | 429 | 500..=599 => Disposition::Retry {
                     reason: format!("MES answered {status}{said}"),

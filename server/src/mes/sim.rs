@@ -2,12 +2,14 @@
 //! HTTP server that implements the contract in [`super::contract`], keeps every
 //! message it receives by idempotency key (counting duplicates), and can be told
 //! to misbehave the ways real MES servers do: down (connections refused), slow,
-//! 500s, 429 with Retry-After, 401, or 400 for chosen messages.
+//! 500s, 429 with Retry-After, 401, a redirect to a sign-on page, or 400 for chosen
+//! messages.
 //!
 //! Faults are switched on its admin listener (a second port, always up):
 //! `PUT /admin/fault` with `{"fault": "down"}`, `{"fault": "slow", "delay_ms": 3000}`,
 //! `{"fault": "error500"}`, `{"fault": "throttle", "retry_after_s": 5}`,
-//! `{"fault": "unauthorized"}`, `{"fault": "reject", "key": "quality-result:"}`
+//! `{"fault": "unauthorized"}`, `{"fault": "redirect"}` (302 to a sign-on page that
+//! answers 200), `{"fault": "reject", "key": "quality-result:"}`
 //! (400 for every key starting so) or `{"fault": "none"}`; `GET /admin/received`
 //! counts what arrived.
 
@@ -64,6 +66,9 @@ pub enum Fault {
     },
     /// Answers 401 to everything (as if CellGuard's token were revoked).
     Unauthorized,
+    /// Answers 302 to the sign-in page of a single sign-on proxy in front of the
+    /// MES (whose page answers 200: a client that follows it "delivers").
+    Redirect,
     /// Answers 400 to messages whose idempotency key starts with `key`.
     Reject {
         /// Key prefix.
@@ -91,10 +96,11 @@ impl Fault {
                 retry_after_s: number("seconds")?,
             }),
             "unauthorized" => Ok(Fault::Unauthorized),
+            "redirect" => Ok(Fault::Redirect),
             "reject" if !arg.is_empty() => Ok(Fault::Reject { key: arg.into() }),
             "reject" => Err("reject needs a key prefix, e.g. reject:quality-result:".into()),
             _ => Err(format!(
-                "unknown fault {name:?} (none, down, slow:MS, error500, throttle:S, unauthorized, reject:KEY)"
+                "unknown fault {name:?} (none, down, slow:MS, error500, throttle:S, unauthorized, redirect, reject:KEY)"
             )),
         }
     }
@@ -460,6 +466,13 @@ async fn serve_api(
     }
 }
 
+/// Where [`Fault::Redirect`] sends every request.
+const SSO_PATH: &str = "/sso/login";
+
+async fn sso_login() -> axum::response::Html<&'static str> {
+    axum::response::Html("<!doctype html><title>Sign in</title><form>Sign in</form>")
+}
+
 fn api_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(ORDERS_PATH, get(get_orders))
@@ -470,6 +483,8 @@ fn api_router(shared: Arc<Shared>) -> Router {
             post(post_order_confirmation),
         )
         .layer(from_fn_with_state(Arc::clone(&shared), faults_and_auth))
+        // The sign-on page is the proxy's, outside the MES and its faults.
+        .route(SSO_PATH, get(sso_login))
         .with_state(shared)
 }
 
@@ -521,6 +536,12 @@ async fn faults_and_auth(State(shared): State<Arc<Shared>>, req: Request, next: 
             r
         }
         Fault::Unauthorized => error(StatusCode::UNAUTHORIZED, "token not accepted"),
+        Fault::Redirect => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut()
+                .insert(header::LOCATION, header::HeaderValue::from_static(SSO_PATH));
+            r
+        }
         _ if bearer != Some(shared.token.as_str()) => {
             error(StatusCode::UNAUTHORIZED, "token not accepted")
         }

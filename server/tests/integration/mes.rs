@@ -370,6 +370,43 @@ async fn a_refused_message_is_a_dead_letter_with_the_reason_and_the_queue_moves_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_a_sign_on_page_is_never_taken_for_a_delivery() {
+    let mes = Mes::start().await;
+    mes.sim.set_fault(Fault::Redirect);
+    // The sign-on page answers 200 to a GET, as a proxy's would.
+    let page = reqwest::get(format!("{}/sso/login", mes.sim.url()))
+        .await
+        .expect("sign-on page");
+    assert_eq!(page.status(), 200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, _) = spawn_app(dir.path(), plant_for(&mes.sim, 600.0)).await;
+    until("a dead letter", Duration::from_secs(60), async || {
+        app.mes.outbox.depth().await.expect("depth").dead >= 1
+    })
+    .await;
+    let (dead, _) = app
+        .mes
+        .outbox
+        .list(OutboxList::Dead, 0, 50)
+        .await
+        .expect("dead letters");
+    assert_eq!(dead[0].last_status, Some(302));
+    let reason = dead[0].last_error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("/sso/login"),
+        "the Location is named: {reason}"
+    );
+    let s = mes.sim.summary();
+    assert_eq!(
+        (s.machine_data, s.quality_results),
+        (0, 0),
+        "nothing reached the MES"
+    );
+    app.stop().await;
+    mes.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_is_a_clear_error_not_a_retry_storm() {
     let mes = Mes::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
