@@ -109,8 +109,50 @@ pub struct Link {
     pub state: LinkState,
     /// Since when (unix ms).
     pub since_ms: i64,
-    /// Last error, when comm is lost.
+    /// Last error, when comm is lost, in words a person can act on.
     pub error: Option<String>,
+    /// Tags the PLC refuses to read, each with why ("exception 02 illegal data
+    /// address at 40101"); the rest of the device reads on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<TagProblem>,
+    /// Each scan group's achieved rate (refreshed every few seconds while online).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scans: Vec<ScanRate>,
+}
+
+impl Link {
+    /// A link in `state` since `since_ms`, with no details yet.
+    pub fn new(state: LinkState, since_ms: i64, error: Option<String>) -> Self {
+        Self {
+            state,
+            since_ms,
+            error,
+            refused: Vec::new(),
+            scans: Vec::new(),
+        }
+    }
+}
+
+/// A tag the PLC refuses, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagProblem {
+    /// Tag name.
+    pub tag: String,
+    /// Why, e.g. "exception 02 illegal data address at 40101".
+    pub reason: String,
+}
+
+/// How a scan group keeps up with its period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanRate {
+    /// Group name.
+    pub group: String,
+    /// Scans per second it is configured for.
+    pub target_per_s: f64,
+    /// Scans per second achieved over the last interval.
+    pub achieved_per_s: f64,
+    /// Scans in that interval that ended after the next one was due.
+    pub late: u64,
 }
 
 /// How a machine state is shown.
@@ -481,11 +523,7 @@ mod tests {
             id: "M".into(),
             name: "M".into(),
             state_tag: Some("state".into()),
-            link: Link {
-                state: LinkState::Online,
-                since_ms: 0,
-                error: None,
-            },
+            link: Link::new(LinkState::Online, 0, None),
             tags: vec![TagView {
                 name: "state".into(),
                 label: "State".into(),
@@ -630,11 +668,7 @@ mod tests {
             id: "M".into(),
             name: "M".into(),
             state_tag: None,
-            link: Link {
-                state: LinkState::Online,
-                since_ms: 0,
-                error: None,
-            },
+            link: Link::new(LinkState::Online, 0, None),
             tags: vec![TagView {
                 name: "t".into(),
                 label: "T".into(),

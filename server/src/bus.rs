@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use app::line::{Link, LinkState, Quality, Value};
+use app::line::{Link, LinkState, Quality, ScanRate, TagProblem, Value};
 use tokio::sync::broadcast;
 
 use crate::clock::now_ms;
@@ -79,11 +79,7 @@ impl Bus {
             .iter()
             .map(|d| {
                 Mutex::new(DeviceLatest {
-                    link: Link {
-                        state: LinkState::Connecting,
-                        since_ms: now,
-                        error: None,
-                    },
+                    link: Link::new(LinkState::Connecting, now, None),
                     tags: vec![
                         Latest {
                             value: None,
@@ -136,11 +132,31 @@ impl Bus {
             } else {
                 now_ms()
             };
-            dev.link = Link {
-                state,
-                since_ms,
-                error,
-            };
+            dev.link.state = state;
+            dev.link.since_ms = since_ms;
+            dev.link.error = error;
+            if state != LinkState::Online {
+                // Nothing is scanned while the link is down.
+                dev.link.scans.clear();
+            }
+            dev.link.clone()
+        };
+        let _ = self.tx.send(BusEvent::Link { device, link });
+    }
+
+    /// Records what acquisition learned of a device while online: the tags its PLC
+    /// refuses and the scan rates achieved (broadcast when they change).
+    pub fn set_health(&self, device: DeviceId, refused: Vec<TagProblem>, scans: Vec<ScanRate>) {
+        let Some(dev) = self.devices.get(device.index()) else {
+            return;
+        };
+        let link = {
+            let mut dev = dev.lock().unwrap_or_else(PoisonError::into_inner);
+            if dev.link.refused == refused && dev.link.scans == scans {
+                return;
+            }
+            dev.link.refused = refused;
+            dev.link.scans = scans;
             dev.link.clone()
         };
         let _ = self.tx.send(BusEvent::Link { device, link });

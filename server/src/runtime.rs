@@ -281,6 +281,7 @@ pub async fn start(
             access: access.clone(),
             mes: mes.clone(),
             actions: actions.clone(),
+            plc_stats: stats.clone(),
             access_config: access_settings,
             shutdown: shutdown.clone(),
         },

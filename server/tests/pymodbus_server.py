@@ -2,7 +2,10 @@
 
 Serves a fixed register map whose 32/64-bit values are laid out in CDAB word order
 (one tag in DCBA), so the test proves acquisition decodes a non-default order from a
-second implementation. Usage: python3 pymodbus_server.py PORT UNIT
+second implementation. Usage: python3 pymodbus_server.py PORT UNIT [holes]
+
+With `holes`, the holding registers are a sparse map instead (registers 0-1 and
+5-6 exist, 2-4 do not), as real PLC maps are: a read across the hole is refused.
 """
 import asyncio
 import struct
@@ -12,6 +15,7 @@ from pymodbus.datastore import (
     ModbusDeviceContext,
     ModbusSequentialDataBlock,
     ModbusServerContext,
+    ModbusSparseDataBlock,
 )
 from pymodbus.server import StartAsyncTcpServer
 
@@ -45,9 +49,16 @@ def holding():
 async def main():
     port = int(sys.argv[1])
     unit = int(sys.argv[2])
-    # pymodbus maps protocol address N to block index N + 1: start the blocks at 1.
+    holes = len(sys.argv) > 3 and sys.argv[3] == "holes"
+    # pymodbus maps protocol address N to sequential block index N + 1 (the blocks
+    # start at 1); a sparse block's keys are protocol addresses.
+    hr = (
+        ModbusSparseDataBlock({0: [11, 22], 5: [66, 77]})
+        if holes
+        else ModbusSequentialDataBlock(1, holding())
+    )
     device = ModbusDeviceContext(
-        hr=ModbusSequentialDataBlock(1, holding()),
+        hr=hr,
         ir=ModbusSequentialDataBlock(1, cdab("f", 98.5)),
         co=ModbusSequentialDataBlock(1, [True, False, True]),
         di=ModbusSequentialDataBlock(1, [False, True]),

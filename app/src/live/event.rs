@@ -136,11 +136,7 @@ mod tests {
     fn live_events_serialise_with_a_kind_tag() {
         let e = LiveEvent::Link {
             machine: "M".into(),
-            link: Link {
-                state: LinkState::CommLost,
-                since_ms: 1,
-                error: None,
-            },
+            link: Link::new(LinkState::CommLost, 1, None),
         };
         let json = serde_json::to_string(&e).expect("json");
         assert!(

@@ -406,11 +406,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             state_tag: None,
-            link: Link {
-                state: LinkState::Online,
-                since_ms: 0,
-                error: None,
-            },
+            link: Link::new(LinkState::Online, 0, None),
             tags: vec![TagView {
                 name: "speed".into(),
                 label: "Speed".into(),
@@ -511,11 +507,7 @@ mod tests {
         live.apply(
             LiveEvent::Link {
                 machine: "B".into(),
-                link: Link {
-                    state: LinkState::CommLost,
-                    since_ms: 4_000,
-                    error: Some("timeout".into()),
-                },
+                link: Link::new(LinkState::CommLost, 4_000, Some("timeout".into())),
             },
             4_000,
         );

@@ -70,6 +70,7 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
                         <h1>{m.id.clone()} <span class="machine-name">{m.name.clone()}</span></h1>
                         <div class="age">{move || age_text(last, live.now_ms.get())}</div>
                         {m.link.error.clone().map(|e| view! { <div class="link-error" role="alert">{format!("PLC link: {e}")}</div> })}
+                        {link_health(&m.link)}
                     </div>
                     <div class=format!("state state-{class}") data-testid="state">{word}</div>
                 </div>
@@ -141,6 +142,17 @@ fn Charts(
                     })
                 }
             };
+            let tag_for_reason = tag.clone();
+            let refused_reason = move |tag: &str| {
+                machine.with(|m| {
+                    m.as_ref()?
+                        .link
+                        .refused
+                        .iter()
+                        .find(|p| p.tag == tag)
+                        .map(|p| p.reason.clone())
+                })
+            };
             let svg = {
                 let tag = tag.clone();
                 let unit = unit.clone();
@@ -170,6 +182,7 @@ fn Charts(
                                 {(q != Quality::Good).then(|| view! { <span class="quality">{q.label()}</span> })}
                             </span>
                         })}
+                        {move || refused_reason(&tag_for_reason).map(|r| view! { <span class="tag-problem" data-testid="tag-problem">{r}</span> })}
                     </figcaption>
                     <div class="chart-svg" inner_html=svg></div>
                 </figure>
@@ -177,4 +190,46 @@ fn Charts(
         })
         .collect_view()
         .into_any()
+}
+
+/// The scan rates achieved and the tags the PLC refuses, under the machine's name.
+fn link_health(link: &crate::line::Link) -> impl IntoView + use<> {
+    let rates = (!link.scans.is_empty()).then(|| {
+        let text = link
+            .scans
+            .iter()
+            .map(|r| {
+                let late = if r.late > 0 {
+                    format!(", {} late", r.late)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {} of {} scans/s{late}",
+                    r.group,
+                    crate::fmt::format_number(r.achieved_per_s),
+                    crate::fmt::format_number(r.target_per_s)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let late = link.scans.iter().any(|r| r.late > 0);
+        view! {
+            <div class=if late { "scan-rates late" } else { "scan-rates" } data-testid="scan-rates">{text}</div>
+        }
+    });
+    let refused = (!link.refused.is_empty()).then(|| {
+        let items = link
+            .refused
+            .iter()
+            .map(|p| view! { <li><b>{p.tag.clone()}</b> ": " {p.reason.clone()}</li> })
+            .collect_view();
+        view! {
+            <details class="refused" data-testid="refused-tags">
+                <summary>{format!("The PLC refuses {} tag(s)", link.refused.len())}</summary>
+                <ul>{items}</ul>
+            </details>
+        }
+    });
+    (rates, refused)
 }

@@ -1,12 +1,13 @@
 //! The PLC link: the owner task of one connection, its reads and writes.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use app::actions::{Envelope, TagNow, check};
-use app::line::{LinkState, Quality, Value};
+use app::line::{LinkState, Quality, ScanRate, TagProblem, Value};
 use rand::SeedableRng;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Client, Context};
@@ -14,34 +15,15 @@ use tokio_modbus::prelude::*;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::plan::{Block, plan};
+use super::plan::{Block, plan, split};
+pub use super::sentence::KINDS as FAILURE_KINDS;
+pub use super::sentence::ModbusError;
+use super::sentence::{self, KINDS};
 use crate::backoff::Backoff;
 use crate::bus::{Bus, Reading, ScanBatch};
 use crate::clock::now_ms;
 use crate::modbus::codec::DataType;
 use crate::plant::{Access, Device, Table, Tag, TagId};
-
-/// Why a connection was given up.
-#[derive(Debug, thiserror::Error)]
-pub enum ModbusError {
-    /// No answer within the device's timeout.
-    #[error("no answer within {0} ms")]
-    Timeout(u64),
-    /// The TCP connection failed or the frame was malformed (wrong unit id, transaction id …).
-    #[error("transport: {0}")]
-    Transport(String),
-    /// The reply had fewer values than requested.
-    #[error("short reply: asked for {asked}, got {got}")]
-    ShortReply {
-        /// Values requested.
-        asked: u16,
-        /// Values received.
-        got: usize,
-    },
-    /// The host name did not resolve.
-    #[error("cannot resolve {0}")]
-    Resolve(String),
-}
 
 /// Why a write did not end written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -205,19 +187,31 @@ impl PlcWriters {
     }
 }
 
-/// Counters of one device's acquisition.
+/// Counters of one device's acquisition (exported on `/metrics`).
 #[derive(Debug, Default)]
 pub struct DeviceStats {
     /// Scan groups read completely.
     pub scans: AtomicU64,
     /// Scans skipped because the previous one ran late.
     pub missed: AtomicU64,
+    /// Scans that ended after the next one was due.
+    pub late: AtomicU64,
     /// Values published.
     pub values: AtomicU64,
     /// Connections opened.
     pub connects: AtomicU64,
     /// Connections given up after an error.
     pub failures: AtomicU64,
+    /// Failed connections and connects by kind ([`sentence::KINDS`]).
+    pub failures_by_kind: [AtomicU64; KINDS.len()],
+    /// Block reads the PLC refused (an exception or a short reply).
+    pub refused_reads: AtomicU64,
+}
+
+impl DeviceStats {
+    fn failed(&self, e: &ModbusError) {
+        self.failures_by_kind[e.kind()].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Where a device is reached, after overrides (an embedded simulator, the environment).
@@ -229,10 +223,40 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// One scan group's reads (re-planned around what the PLC refuses, and kept so
+/// across reconnections) and its rate since the last report.
 struct GroupPlan {
+    name: String,
     period: Duration,
     blocks: Vec<Block>,
     next_due: Instant,
+    scans: u64,
+    late: u64,
+}
+
+/// How often the achieved scan rates and refused tags are published.
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+/// While a link stays down, its error is logged again at most this often.
+const RELOG_EVERY: Duration = Duration::from_secs(60);
+
+/// A link that is down: since when, and when that was last logged.
+struct Down {
+    since: Instant,
+    logged: Instant,
+}
+
+/// What one block read came to, short of a broken connection.
+enum BlockRead {
+    /// Its tags, decoded.
+    Read(Vec<Reading>),
+    /// The PLC refused it: an exception, or fewer values than asked.
+    Refused {
+        /// Why, in words.
+        reason: String,
+        /// True when reading fewer registers may succeed (exception 02 or 03,
+        /// or a short reply): the block spans addresses the PLC does not have.
+        holes: bool,
+    },
 }
 
 /// Owns the connection to one PLC.
@@ -275,35 +299,65 @@ impl DeviceRunner {
         self
     }
 
-    /// Connects, polls and reconnects until `shutdown` is cancelled.
+    /// The device's scan groups, planned (reads re-planned later stay so across
+    /// reconnections).
+    fn groups(&self) -> Vec<GroupPlan> {
+        let now = Instant::now();
+        self.device
+            .scan_groups
+            .iter()
+            .enumerate()
+            .map(|(gi, g)| GroupPlan {
+                name: g.name.clone(),
+                period: g.period,
+                blocks: plan(&self.device, gi),
+                next_due: now,
+                scans: 0,
+                late: 0,
+            })
+            .filter(|g| !g.blocks.is_empty())
+            .collect()
+    }
+
+    /// Connects, polls and reconnects until `shutdown` is cancelled. A link that
+    /// goes down is logged at warn with why, then at most once a minute while it
+    /// stays down, and at info when it is back.
     #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.machine))]
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        let mut backoff = Backoff::new(Duration::from_millis(200), self.device.reconnect_max);
         let mut rng = rand::rngs::SmallRng::from_os_rng();
         let mut writes = self.writes.take();
+        let mut groups = self.groups();
+        let mut refused = BTreeMap::new();
+        let mut down: Option<Down> = None;
         loop {
             let connected = tokio::select! {
                 () = shutdown.cancelled() => return,
                 c = self.connect() => c,
             };
-            match connected {
+            let failed = match connected {
                 Ok(ctx) => {
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
-                    info!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
-                    match self.poll(ctx, &mut backoff, &shutdown, &mut writes).await {
+                    debug!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
+                    let mut link = Session {
+                        backoff: &mut backoff,
+                        groups: &mut groups,
+                        refused: &mut refused,
+                        down: &mut down,
+                    };
+                    match self.poll(ctx, &mut link, &shutdown, &mut writes).await {
                         Ok(()) => return,
                         Err(e) => {
                             self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                            warn!(error = %e, "connection dropped");
-                            self.mark_lost(&e);
+                            e
                         }
                     }
                 }
-                Err(e) => {
-                    debug!(error = %e, "connect failed");
-                    self.mark_lost(&e);
-                }
-            }
+                Err(e) => e,
+            };
+            self.stats.failed(&failed);
+            self.log_down(&mut down, &failed);
+            self.mark_lost(&failed);
             // While reconnecting, writes are answered at once: not connected.
             let until = Instant::now() + backoff.next_delay(&mut rng);
             loop {
@@ -313,6 +367,28 @@ impl DeviceRunner {
                     Some(c) = next_write(&mut writes) => c.not_connected(),
                 }
             }
+        }
+    }
+
+    /// Logs a failure: at warn when the link goes down, then at most once a
+    /// minute while it stays down.
+    fn log_down(&self, down: &mut Option<Down>, e: &ModbusError) {
+        let now = Instant::now();
+        let target = format!("{}:{}", self.endpoint.host, self.endpoint.port);
+        match down {
+            None => {
+                warn!(plc = %target, error = %e, "PLC link down");
+                *down = Some(Down {
+                    since: now,
+                    logged: now,
+                });
+            }
+            Some(d) if now.duration_since(d.logged) >= RELOG_EVERY => {
+                let secs = now.duration_since(d.since).as_secs();
+                warn!(plc = %target, error = %e, down_for_s = secs, "PLC link still down");
+                d.logged = now;
+            }
+            Some(_) => debug!(error = %e, "reconnect failed"),
         }
     }
 
@@ -350,11 +426,14 @@ impl DeviceRunner {
                 .ok_or_else(|| ModbusError::Resolve(target.clone()))?;
             tcp::connect_slave(addr, Slave(self.device.unit_id))
                 .await
-                .map_err(|e| ModbusError::Transport(e.to_string()))
+                .map_err(|e| sentence::connect_error(&e, &target))
         };
         timeout(limit, attempt)
             .await
-            .map_err(|_| ModbusError::Timeout(ms(limit)))?
+            .map_err(|_| ModbusError::ConnectTimeout {
+                target: target.clone(),
+                ms: ms(limit),
+            })?
     }
 
     /// Carries out one command on the open connection, publishes what it read
@@ -409,12 +488,18 @@ impl DeviceRunner {
         let block = Block {
             table: t.table,
             start: t.address,
-            count: t.data_type.register_count(t.length),
+            count: t.width(),
             tags: vec![index],
         };
-        let mut r = read_block(ctx, &self.device, &block).await?;
-        r.pop()
-            .ok_or_else(|| ModbusError::Transport("a read of one tag returned nothing".into()))
+        let bad = Reading {
+            tag: t.id,
+            value: None,
+            quality: Quality::Bad,
+        };
+        Ok(match read_block(ctx, &self.device, &block).await? {
+            BlockRead::Read(mut r) => r.pop().unwrap_or(bad),
+            BlockRead::Refused { .. } => bad,
+        })
     }
 
     /// The write sequence: read the tag and the machine's state, check the
@@ -514,35 +599,29 @@ impl DeviceRunner {
     async fn poll(
         &self,
         mut ctx: Context,
-        backoff: &mut Backoff,
+        link: &mut Session<'_>,
         shutdown: &CancellationToken,
         writes: &mut Option<tokio::sync::mpsc::Receiver<Command>>,
     ) -> Result<(), ModbusError> {
         let mut online = false;
-        let now = Instant::now();
-        let mut groups: Vec<GroupPlan> = self
-            .device
-            .scan_groups
-            .iter()
-            .enumerate()
-            .map(|(gi, g)| GroupPlan {
-                period: g.period,
-                blocks: plan(&self.device, gi),
-                next_due: now,
-            })
-            .filter(|g| !g.blocks.is_empty())
-            .collect();
-        if groups.is_empty() {
+        let start = Instant::now();
+        for g in link.groups.iter_mut() {
+            g.next_due = start;
+        }
+        if link.groups.is_empty() {
             shutdown.cancelled().await;
             return Ok(());
         }
+        let mut health_at = start + HEALTH_EVERY;
+        let mut window = start;
         loop {
-            let Some(g) = groups.iter_mut().min_by_key(|g| g.next_due) else {
+            let Some(gi) = (0..link.groups.len()).min_by_key(|&i| link.groups[i].next_due) else {
                 return Ok(());
             };
+            let due = link.groups[gi].next_due;
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                () = sleep_until(g.next_due) => {}
+                () = sleep_until(due) => {}
                 Some(c) = next_write(writes) => {
                     // A request that timed out leaves the connection unusable.
                     if let Some(e) = self.carry_out(&mut ctx, c).await {
@@ -551,23 +630,28 @@ impl DeviceRunner {
                     continue;
                 }
             }
-            let scan = async {
-                let mut readings = Vec::new();
-                for block in &g.blocks {
-                    readings.extend(read_block(&mut ctx, &self.device, block).await?);
-                }
-                Ok::<_, ModbusError>(readings)
-            };
+            let g = &mut link.groups[gi];
+            let refused = &mut *link.refused;
             // A slow PLC must not hold up shutdown for a whole group of timeouts.
             let readings = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                r = scan => r?,
+                r = self.scan(&mut ctx, g, refused) => r?,
             };
             if !online {
                 online = true;
-                backoff.reset();
+                link.backoff.reset();
+                if let Some(d) = link.down.take() {
+                    info!(
+                        host = %self.endpoint.host,
+                        port = self.endpoint.port,
+                        down_for_s = d.since.elapsed().as_secs(),
+                        "PLC link up again"
+                    );
+                }
                 self.bus.set_link(self.device.id, LinkState::Online, None);
+                self.publish_health(link.groups, link.refused, Duration::ZERO);
             }
+            let g = &mut link.groups[gi];
             self.stats.scans.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .values
@@ -577,17 +661,135 @@ impl DeviceRunner {
                 ts_ms: now_ms(),
                 readings,
             });
-            // Next scan on the fixed grid; scans whose slot has already passed are skipped and counted.
+            g.scans += 1;
+            // Next scan on the fixed grid; a scan that ended after the next was due is
+            // late, and the slots that already passed are skipped and counted.
             g.next_due += g.period;
             let now = Instant::now();
             if g.next_due < now {
+                g.late += 1;
+                self.stats.late.fetch_add(1, Ordering::Relaxed);
                 let behind = now.duration_since(g.next_due);
                 let skipped = (behind.as_nanos() / g.period.as_nanos().max(1)) as u64 + 1;
                 self.stats.missed.fetch_add(skipped, Ordering::Relaxed);
                 g.next_due += g.period * u32::try_from(skipped).unwrap_or(u32::MAX);
             }
+            if now >= health_at {
+                self.publish_health(link.groups, link.refused, now.duration_since(window));
+                for g in link.groups.iter_mut() {
+                    (g.scans, g.late) = (0, 0);
+                }
+                window = now;
+                health_at = now + HEALTH_EVERY;
+            }
         }
     }
+
+    /// Reads every block of `g`. A block the PLC refuses because it spans
+    /// addresses it does not have is split and read again at once (and stays
+    /// split); a tag it refuses alone reads bad, with why.
+    async fn scan(
+        &self,
+        ctx: &mut Context,
+        g: &mut GroupPlan,
+        refused: &mut BTreeMap<usize, String>,
+    ) -> Result<Vec<Reading>, ModbusError> {
+        let mut readings = Vec::new();
+        let mut i = 0;
+        while i < g.blocks.len() {
+            match read_block(ctx, &self.device, &g.blocks[i]).await? {
+                BlockRead::Read(r) => {
+                    for t in &g.blocks[i].tags {
+                        refused.remove(t);
+                    }
+                    readings.extend(r);
+                    i += 1;
+                }
+                BlockRead::Refused { reason, holes } => {
+                    self.stats.refused_reads.fetch_add(1, Ordering::Relaxed);
+                    let block = &g.blocks[i];
+                    let parts = if holes {
+                        split(&self.device, block)
+                    } else {
+                        Vec::new()
+                    };
+                    if parts.is_empty() {
+                        for &t in &block.tags {
+                            if refused.insert(t, reason.clone()).is_none() {
+                                warn!(tag = %self.device.tags[t].name, %reason, "the PLC refuses a tag");
+                            }
+                            readings.push(Reading {
+                                tag: self.device.tags[t].id,
+                                value: None,
+                                quality: Quality::Bad,
+                            });
+                        }
+                        i += 1;
+                    } else {
+                        info!(
+                            tags = block.tags.len(),
+                            from = %block.table.describe(block.start),
+                            count = block.count,
+                            %reason,
+                            reads = parts.len(),
+                            "the PLC refused a merged read; reading around the addresses it lacks from now on"
+                        );
+                        g.blocks.splice(i..=i, parts);
+                    }
+                }
+            }
+        }
+        Ok(readings)
+    }
+
+    /// Publishes the refused tags and each group's rate over `window` (zero:
+    /// keep the rates last published).
+    fn publish_health(
+        &self,
+        groups: &[GroupPlan],
+        refused: &BTreeMap<usize, String>,
+        window: Duration,
+    ) {
+        let refused = refused
+            .iter()
+            .map(|(&t, reason)| TagProblem {
+                tag: self.device.tags[t].name.clone(),
+                reason: reason.clone(),
+            })
+            .collect();
+        let scans = if window.is_zero() {
+            self.bus
+                .link(self.device.id)
+                .map(|l| l.scans)
+                .unwrap_or_default()
+        } else {
+            let secs = window.as_secs_f64();
+            groups
+                .iter()
+                .map(|g| ScanRate {
+                    group: g.name.clone(),
+                    target_per_s: round1(1.0 / g.period.as_secs_f64().max(1e-3)),
+                    achieved_per_s: round1(g.scans as f64 / secs),
+                    late: g.late,
+                })
+                .collect()
+        };
+        self.bus.set_health(self.device.id, refused, scans);
+    }
+}
+
+/// What one connection of a device carries from the last: the back-off, the
+/// plans (split blocks stay split), the refused tags and the outage.
+struct Session<'a> {
+    backoff: &'a mut Backoff,
+    groups: &'a mut Vec<GroupPlan>,
+    refused: &'a mut BTreeMap<usize, String>,
+    down: &'a mut Option<Down>,
+}
+
+/// To one decimal (rates shown to people; fewer needless updates).
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }
 
 /// A timeout in whole milliseconds, as the error messages say it.
@@ -599,12 +801,14 @@ fn ms(d: Duration) -> u64 {
 ///
 /// Uses the raw `call` rather than tokio-modbus' typed readers: those assert on the
 /// reply length (a panic in debug builds on a PLC's short reply). The length is
-/// checked here instead.
+/// checked here instead: a reply shorter than asked (some servers answer reads
+/// past their map with an empty one) refuses the block like an exception; the
+/// frame itself was well formed, so the connection stays.
 async fn read_block(
     ctx: &mut Context,
     device: &Device,
     block: &Block,
-) -> Result<Vec<Reading>, ModbusError> {
+) -> Result<BlockRead, ModbusError> {
     let request = match block.table {
         Table::Holding => Request::ReadHoldingRegisters(block.start, block.count),
         Table::Input => Request::ReadInputRegisters(block.start, block.count),
@@ -614,7 +818,7 @@ async fn read_block(
     let reply = timeout(device.timeout, ctx.call(request))
         .await
         .map_err(|_| ModbusError::Timeout(ms(device.timeout)))?
-        .map_err(|e| ModbusError::Transport(e.to_string()))?;
+        .map_err(sentence::request_error)?;
     let words = match reply {
         Ok(Response::ReadHoldingRegisters(r) | Response::ReadInputRegisters(r)) => {
             super::decode::Words::Registers(r)
@@ -625,35 +829,34 @@ async fn read_block(
             super::decode::Words::Bits(b)
         }
         Ok(other) => {
-            return Err(ModbusError::Transport(format!(
-                "unexpected reply {other:?}"
+            return Err(ModbusError::Mismatch(format!(
+                "a reply of another kind ({other:?})"
             )));
         }
-        Err(exception) => {
-            debug!(
-                ?exception,
-                start = block.start,
-                count = block.count,
-                "device exception"
+        Err(code) => {
+            let holes = matches!(
+                code,
+                ExceptionCode::IllegalDataAddress | ExceptionCode::IllegalDataValue
             );
-            return Ok(block
-                .tags
-                .iter()
-                .map(|&t| Reading {
-                    tag: device.tags[t].id,
-                    value: None,
-                    quality: Quality::Bad,
-                })
-                .collect());
+            let reason = sentence::exception(code, block.table, block.start);
+            return Ok(BlockRead::Refused { reason, holes });
         }
     };
     if words.len() < usize::from(block.count) {
-        return Err(ModbusError::ShortReply {
-            asked: block.count,
-            got: words.len(),
+        let reason = format!(
+            "the PLC answered {} of the {} values asked at {}",
+            words.len(),
+            block.count,
+            block.table.describe(block.start)
+        );
+        return Ok(BlockRead::Refused {
+            reason,
+            holes: true,
         });
     }
-    Ok(super::decode::block_readings(device, block, &words))
+    Ok(BlockRead::Read(super::decode::block_readings(
+        device, block, &words,
+    )))
 }
 
 /// Writes one tag and reads it back; returns the value read and whether it was
@@ -682,7 +885,9 @@ async fn write_tag(
     .await
     {
         Err(_) => Err(WriteError::Timeout(ms(limit))),
-        Ok(Err(e)) => Err(WriteError::Transport(e.to_string())),
+        Ok(Err(e)) => Err(WriteError::Transport(
+            sentence::request_error(e).to_string(),
+        )),
         Ok(Ok(Err(exception))) => Err(WriteError::Exception(exception.to_string())),
         Ok(Ok(Ok(response))) => Ok(response),
     };

@@ -21,18 +21,39 @@ pub struct Block {
 
 /// Plans the reads of scan group `group` (its index in the device's groups).
 pub fn plan(device: &Device, group: usize) -> Vec<Block> {
-    let mut tags: Vec<(Table, u32, u32, usize)> = device
-        .tags
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.scan_group == group)
-        .map(|(i, t)| {
+    let members = (0..device.tags.len()).filter(|&i| device.tags[i].scan_group == group);
+    merge(device, members, device.max_gap)
+}
+
+/// The reads that replace `block` after the PLC refused it (an exception 02/03 or
+/// a short reply: the block spans registers the PLC does not have): its tags in
+/// two halves by address, each merged again as the device allows. A half refused
+/// in turn is split again, so the reads converge on the holes in a few scans
+/// without probing addresses no tag needs. Empty for a block of one tag.
+pub fn split(device: &Device, block: &Block) -> Vec<Block> {
+    if block.tags.len() < 2 {
+        return Vec::new();
+    }
+    let mut tags = block.tags.clone();
+    tags.sort_by_key(|&i| (device.tags[i].address, i));
+    let (low, high) = tags.split_at(tags.len() / 2);
+    let mut out = merge(device, low.iter().copied(), device.max_gap);
+    out.extend(merge(device, high.iter().copied(), device.max_gap));
+    out
+}
+
+/// Merges tags `members` into reads: one table each, at most `gap` unread
+/// registers between neighbours, within the Modbus limit.
+fn merge(device: &Device, members: impl Iterator<Item = usize>, gap: u16) -> Vec<Block> {
+    let mut tags: Vec<(Table, u32, u32, usize)> = members
+        .map(|i| {
+            let t = &device.tags[i];
             let start = u32::from(t.address);
             (t.table, start, start + u32::from(t.width()), i)
         })
         .collect();
     tags.sort_by_key(|&(table, start, _, i)| (table, start, i));
-    let gap = u32::from(device.max_gap);
+    let gap = u32::from(gap);
     let mut out: Vec<Block> = Vec::new();
     let mut cur: Option<(Table, u32, u32, Vec<usize>)> = None;
     for (table, start, end, i) in tags {
@@ -115,6 +136,7 @@ mod tests {
             unit_id: 1,
             timeout: Duration::from_millis(100),
             connect_timeout: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
             max_gap,
             scan_groups: vec![
                 ScanGroup {
@@ -128,6 +150,38 @@ mod tests {
             ],
             tags,
         }
+    }
+
+    #[test]
+    fn a_refused_block_splits_in_halves_until_one_tag_is_left() {
+        let d = device(
+            vec![
+                tag("a", Table::Holding, 0, DataType::F32, "fast"),
+                tag("b", Table::Holding, 2, DataType::U16, "fast"),
+                tag("c", Table::Holding, 6, DataType::F32, "fast"),
+                tag("d", Table::Holding, 8, DataType::U16, "fast"),
+                tag("e", Table::Holding, 12, DataType::U16, "fast"),
+            ],
+            8,
+        );
+        let merged = plan(&d, 0);
+        assert_eq!(merged.len(), 1, "one read spans every gap");
+        let spans = |bs: &[Block]| -> Vec<(u16, u16, Vec<usize>)> {
+            bs.iter()
+                .map(|b| (b.start, b.count, b.tags.clone()))
+                .collect()
+        };
+        let parts = split(&d, &merged[0]);
+        assert_eq!(
+            spans(&parts),
+            vec![(0, 3, vec![0, 1]), (6, 7, vec![2, 3, 4])]
+        );
+        let again = split(&d, &parts[1]);
+        assert_eq!(spans(&again), vec![(6, 2, vec![2]), (8, 5, vec![3, 4])]);
+        let last = split(&d, &again[1]);
+        assert_eq!(spans(&last), vec![(8, 1, vec![3]), (12, 1, vec![4])]);
+        // One tag: nothing left to split.
+        assert!(split(&d, &last[1]).is_empty());
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct DeviceFile {
     /// Time allowed to open the TCP connection.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u64,
+    /// Longest wait between two connection attempts while the PLC is unreachable
+    /// (the wait doubles from 200 ms up to this).
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_ms: u64,
     /// Unused registers a merged block read may span between two tags.
     #[serde(default = "default_max_gap")]
     pub max_gap: u16,
@@ -75,6 +79,9 @@ fn default_timeout() -> u64 {
 }
 fn default_connect_timeout() -> u64 {
     1000
+}
+fn default_reconnect_max() -> u64 {
+    5000
 }
 fn default_max_gap() -> u16 {
     8
@@ -108,6 +115,27 @@ impl Table {
     /// True for the two bit tables.
     pub fn is_bits(self) -> bool {
         matches!(self, Table::Coil | Table::Discrete)
+    }
+    /// How a person names `address` (0-based) of this table: "holding register
+    /// 100 (40101)", the Modicon number in brackets.
+    pub fn describe(self, address: u16) -> String {
+        let name = match self {
+            Table::Coil => "coil",
+            Table::Discrete => "discrete input",
+            Table::Input => "input register",
+            Table::Holding => "holding register",
+        };
+        let a = u32::from(address);
+        let p = self.modicon_prefix();
+        let modicon = if a < 9_999 {
+            p * 10_000 + a + 1
+        } else {
+            p * 100_000 + a + 1
+        };
+        format!(
+            "{name} {address} ({modicon:0width$})",
+            width = if a < 9_999 { 5 } else { 6 }
+        )
     }
     fn modicon_prefix(self) -> u32 {
         match self {
@@ -289,6 +317,12 @@ pub fn validate(devices: &[DeviceFile], out: &mut Vec<Problem>) {
             out.push((
                 dp(&[key("connect_timeout_ms")]),
                 "must be at least 1".into(),
+            ));
+        }
+        if !(200..=600_000).contains(&d.reconnect_max_ms) {
+            out.push((
+                dp(&[key("reconnect_max_ms")]),
+                "must be between 200 and 600000".into(),
             ));
         }
         if d.scan_groups.is_empty() {
@@ -593,6 +627,7 @@ pub fn resolve(name: String, devices: Vec<DeviceFile>) -> Plant {
                 unit_id: d.unit_id,
                 timeout: Duration::from_millis(d.timeout_ms),
                 connect_timeout: Duration::from_millis(d.connect_timeout_ms),
+                reconnect_max: Duration::from_millis(d.reconnect_max_ms),
                 max_gap: d.max_gap,
                 scan_groups: d
                     .scan_groups

@@ -244,6 +244,8 @@ pub struct Device {
     pub timeout: Duration,
     /// Time allowed to open the TCP connection.
     pub connect_timeout: Duration,
+    /// Longest wait between two connection attempts.
+    pub reconnect_max: Duration,
     /// Unused registers a merged block read may span between two tags.
     pub max_gap: u16,
     /// Polling rates.

@@ -221,7 +221,7 @@ pub fn check_batch_size(len: usize) -> Result<(), Vec<FieldError>> {
 }
 
 /// Validates a batch against the catalogue and products. `now_ms` bounds times from
-/// the future (a day of clock skew is tolerated).
+/// the future (`[quality] max_clock_skew_s` of clock skew is tolerated).
 pub fn validate(
     batch: Vec<InspectionIn>,
     quality: &QualitySettings,
@@ -329,8 +329,17 @@ pub fn validate(
                 0
             }
         };
-        if ts_ms > now_ms + 86_400_000 {
-            err("ts", "is more than a day in the future".into());
+        let ahead = ts_ms.saturating_sub(now_ms);
+        if ahead > quality.max_clock_skew_ms {
+            err(
+                "ts",
+                format!(
+                    "is {} s in the future, more than the {} s of clock skew allowed \
+                     (check the station's clock)",
+                    ahead / 1000,
+                    quality.max_clock_skew_ms / 1000
+                ),
+            );
         }
         if rec.measurements.is_empty() && rec.short_term_failed.is_none() {
             err("measurements", "must hold at least one measurement".into());
@@ -739,6 +748,20 @@ mod tests {
         let mut future = good("k1", "S1");
         future["ts"] = serde_json::json!(1_900_000_000_000i64);
         assert!(validate(parse(future), &q(), 1_800_000_000_000).is_err());
+        // Six minutes ahead is past the five allowed; four minutes is not.
+        let now = 1_800_000_000_000i64;
+        let mut ahead = good("k1", "S1");
+        ahead["ts"] = serde_json::json!(now + 360_000);
+        let e = validate(parse(ahead), &q(), now).expect_err("refused");
+        assert_eq!(e[0].field, "[0].ts");
+        assert!(
+            e[0].message.contains("360 s in the future"),
+            "{}",
+            e[0].message
+        );
+        let mut near = good("k1", "S1");
+        near["ts"] = serde_json::json!(now + 240_000);
+        assert!(validate(parse(near), &q(), now).is_ok());
         assert!(validate(Vec::new(), &q(), 0).is_err());
     }
 

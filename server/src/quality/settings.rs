@@ -44,6 +44,9 @@ pub struct QualityConfig {
     pub active_model: String,
     /// How `cellguard train` chooses the threshold on the validation lots.
     pub threshold: ThresholdConfig,
+    /// How far in the future a station's timestamp may be (its clock ahead of
+    /// CellGuard's) before the record is refused.
+    pub max_clock_skew_s: u64,
 }
 
 /// Threshold policy: either a recall target within a flag-rate cap, or a cost ratio.
@@ -97,6 +100,7 @@ impl Default for QualityConfig {
             tiers: TierBounds::default(),
             models_dir: PathBuf::from("model-artifacts"),
             active_model: "default-logistic".into(),
+            max_clock_skew_s: 300,
             threshold: ThresholdConfig::default(),
         }
     }
@@ -117,6 +121,12 @@ impl QualityConfig {
 /// Everything serde cannot check in `[quality]`.
 pub fn validate(q: &QualityConfig, out: &mut Vec<Problem>) {
     let qp = |rest: &[Seg]| path(&[key("quality")], rest);
+    if q.max_clock_skew_s > 86_400 {
+        out.push((
+            qp(&[key("max_clock_skew_s")]),
+            "must be between 0 and 86400".into(),
+        ));
+    }
     let share = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
     if !share(q.tiers.high) {
         out.push((
@@ -198,6 +208,8 @@ pub struct QualitySettings {
     pub active_model: String,
     /// How `cellguard train` chooses the threshold on the validation lots.
     pub threshold: ThresholdPolicy,
+    /// Largest time a station's timestamp may be ahead of CellGuard's clock (ms).
+    pub max_clock_skew_ms: i64,
 }
 
 impl QualityConfig {
@@ -210,6 +222,8 @@ impl QualityConfig {
             models_dir: self.models_dir.clone(),
             active_model: self.active_model.clone(),
             threshold: self.threshold.policy(),
+            max_clock_skew_ms: i64::try_from(self.max_clock_skew_s.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
         }
     }
 }

@@ -52,11 +52,7 @@ impl Line {
         for d in &self.plant.devices {
             let (link, latest) = self.bus.latest(d.id).unwrap_or_else(|| {
                 (
-                    Link {
-                        state: app::line::LinkState::Connecting,
-                        since_ms: now,
-                        error: None,
-                    },
+                    Link::new(app::line::LinkState::Connecting, now, None),
                     Vec::new(),
                 )
             });

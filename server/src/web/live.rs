@@ -539,11 +539,7 @@ mod tests {
         };
         let ev = LiveEvent::Link {
             machine: "M".into(),
-            link: app::line::Link {
-                state: app::line::LinkState::Online,
-                since_ms: 1,
-                error: None,
-            },
+            link: app::line::Link::new(app::line::LinkState::Online, 1, None),
         };
         let mut all = Vec::new();
         let a = frames.event(&ev);

@@ -1,7 +1,7 @@
 //! `/metrics`: operational figures in the Prometheus text format, for a scraper
 //! with a `metrics` token (or anyone signed in): the MES outbox's depth, its
 //! oldest message's age, dead letters, deliveries and the MES link; each PLC's
-//! link.
+//! link and acquisition counters.
 
 use app::line::LinkState;
 use app::mes::MesLinkState;
@@ -23,12 +23,81 @@ struct Machine {
     machine: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MachineFailure {
+    machine: String,
+    kind: String,
+}
+
+/// Each PLC's acquisition counters since start, by machine (and failures by kind).
+fn plc_counters(registry: &mut Registry, state: &WebState) {
+    use crate::acquisition::FAILURE_KINDS;
+    use prometheus_client::metrics::counter::Counter;
+    use std::sync::atomic::Ordering::Relaxed;
+    type Of = fn(&crate::acquisition::DeviceStats) -> u64;
+    let counters: [(&str, &str, Of); 6] = [
+        ("plc_scans", "Scans read completely", |s| {
+            s.scans.load(Relaxed)
+        }),
+        (
+            "plc_missed_scans",
+            "Scan slots skipped because a scan ran late",
+            |s| s.missed.load(Relaxed),
+        ),
+        (
+            "plc_late_scans",
+            "Scans that ended after the next was due",
+            |s| s.late.load(Relaxed),
+        ),
+        ("plc_reconnects", "Connections opened", |s| {
+            s.connects.load(Relaxed)
+        }),
+        (
+            "plc_refused_reads",
+            "Block reads the PLC refused (exception or short reply)",
+            |s| s.refused_reads.load(Relaxed),
+        ),
+        ("plc_values", "Values published", |s| s.values.load(Relaxed)),
+    ];
+    let devices = &state.line.plant().devices;
+    for (name, help, of) in counters {
+        let family: Family<Machine, Counter> = Family::default();
+        for (d, s) in devices.iter().zip(&state.plc_stats) {
+            family
+                .get_or_create(&Machine {
+                    machine: d.machine.clone(),
+                })
+                .inc_by(of(s));
+        }
+        registry.register(name, help, family);
+    }
+    let failures: Family<MachineFailure, Counter> = Family::default();
+    for (d, s) in devices.iter().zip(&state.plc_stats) {
+        for (kind, n) in FAILURE_KINDS.iter().zip(&s.failures_by_kind) {
+            failures
+                .get_or_create(&MachineFailure {
+                    machine: d.machine.clone(),
+                    kind: (*kind).to_owned(),
+                })
+                .inc_by(n.load(Relaxed));
+        }
+    }
+    registry.register(
+        "plc_failures",
+        "Failed connections and connects, by kind (timeout, closed, refused, mismatch, transport, resolve)",
+        failures,
+    );
+}
+
 /// Operational figures in the Prometheus text format
 ///
 /// Read at each request (the outbox from the database): `cellguard_mes_outbox_depth`,
 /// `cellguard_mes_outbox_oldest_age_seconds`, `cellguard_mes_dead_letters`,
 /// `cellguard_mes_delivered`, `cellguard_mes_link_up`, `cellguard_mes_orders_age_seconds`
-/// and `cellguard_plc_link_up{machine}`. Needs a `metrics` token or any signed-in
+/// and `cellguard_plc_link_up{machine}`; counters per PLC since start
+/// `cellguard_plc_scans_total`, `_missed_scans_total`, `_late_scans_total`,
+/// `_reconnects_total`, `_refused_reads_total`, `_values_total` and
+/// `cellguard_plc_failures_total{machine,kind}`. Needs a `metrics` token or any signed-in
 /// person.
 #[utoipa::path(
     get,
@@ -105,6 +174,7 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         .set(i64::from(up));
     }
     registry.register("plc_link_up", "1 while a PLC link is online", plc);
+    plc_counters(&mut registry, &state);
     let mut body = String::new();
     if encode(&mut body, &registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

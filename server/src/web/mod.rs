@@ -56,6 +56,8 @@ pub struct WebState {
     pub mes: Mes,
     /// Corrective actions and write modes.
     pub actions: crate::actions::Actions,
+    /// Each PLC's acquisition counters, in plant order (for `/metrics`).
+    pub plc_stats: Vec<Arc<crate::acquisition::DeviceStats>>,
     /// Session and cookie settings.
     pub access_config: AccessSettings,
     /// Stops long-lived responses (the live stream) at shutdown.

@@ -101,11 +101,17 @@ pub fn bus(plant: &Plant) -> Arc<Bus> {
 /// Starts the pymodbus server of `tests/pymodbus_server.py` on `port` for `unit`
 /// (killed when the handle drops).
 pub fn spawn_pymodbus(port: u16, unit: u8) -> tokio::process::Child {
+    spawn_pymodbus_with(port, unit, &[])
+}
+
+/// [`spawn_pymodbus`] with the script's extra arguments (`holes`: a sparse map).
+pub fn spawn_pymodbus_with(port: u16, unit: u8, extra: &[&str]) -> tokio::process::Child {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pymodbus_server.py");
     tokio::process::Command::new("python3")
         .arg(&script)
         .arg(port.to_string())
         .arg(unit.to_string())
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)

@@ -35,6 +35,9 @@ enum Misbehaviour {
     CloseMidReply,
     ShortReply,
     WrongUnit,
+    WrongTransaction,
+    /// Answers this many requests on each connection, then closes it.
+    CloseAfter(usize),
 }
 
 fn reply(req: &[u8], unit: u8, regs: &[u16]) -> Vec<u8> {
@@ -51,6 +54,7 @@ fn reply(req: &[u8], unit: u8, regs: &[u16]) -> Vec<u8> {
 
 async fn serve_one(mut s: TcpStream, how: Misbehaviour) {
     let mut req = [0u8; 12];
+    let mut answered = 0;
     loop {
         if s.read_exact(&mut req).await.is_err() {
             return;
@@ -68,6 +72,19 @@ async fn serve_one(mut s: TcpStream, how: Misbehaviour) {
             }
             Misbehaviour::ShortReply => reply(&req, unit, &[0x44BB]),
             Misbehaviour::WrongUnit => reply(&req, unit.wrapping_add(1), &[0x44BB, 0x9000]),
+            Misbehaviour::WrongTransaction => {
+                let mut r = reply(&req, unit, &[0x44BB, 0x9000]);
+                let tid = u16::from_be_bytes([r[0], r[1]]).wrapping_add(1);
+                r[..2].copy_from_slice(&tid.to_be_bytes());
+                r
+            }
+            Misbehaviour::CloseAfter(n) => {
+                if answered == n {
+                    return;
+                }
+                answered += 1;
+                reply(&req, unit, &[0x44BB, 0x9000])
+            }
         };
         if s.write_all(&out).await.is_err() {
             return;
@@ -86,7 +103,28 @@ async fn fake_plc(how: Misbehaviour) -> u16 {
     port
 }
 
-async fn assert_handled(how: Misbehaviour, what: &str) {
+/// Waits (at most `limit`) for the device's link to go comm-lost; returns it.
+async fn lost(
+    rx: &mut tokio::sync::broadcast::Receiver<BusEvent>,
+    limit: Duration,
+) -> Option<app::line::Link> {
+    tokio::time::timeout(limit, async {
+        loop {
+            match rx.recv().await {
+                Ok(BusEvent::Link { link, .. }) if link.state == LinkState::CommLost => {
+                    return Some(link);
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+async fn assert_handled(how: Misbehaviour, what: &str, says: &str) {
     let plant = plant(PLANT).plant;
     let port = fake_plc(how).await;
     let Runner {
@@ -103,15 +141,13 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
     })
     .await
     .unwrap_or_else(|_| panic!("{what}: never connected"));
+    let link = lost(&mut rx, Duration::from_millis(2 * 300))
+        .await
+        .unwrap_or_else(|| panic!("{what}: marked comm-lost within twice the timeout"));
+    let error = link.error.unwrap_or_default();
     assert!(
-        wait_link(
-            &mut rx,
-            plant.devices[0].id,
-            LinkState::CommLost,
-            Duration::from_millis(2 * 300)
-        )
-        .await,
-        "{what}: marked comm-lost within twice the timeout"
+        error.contains(says),
+        "{what}: the link says {error:?}, not {says:?}"
     );
     // It keeps trying, with back-off: a few more connections, not a tight loop.
     let first = connects();
@@ -148,22 +184,116 @@ async fn assert_handled(how: Misbehaviour, what: &str) {
 
 #[tokio::test]
 async fn a_plc_that_never_answers_is_dropped_after_the_timeout() {
-    assert_handled(Misbehaviour::NeverAnswer, "never answers").await;
+    assert_handled(
+        Misbehaviour::NeverAnswer,
+        "never answers",
+        "no answer within 300 ms",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_plc_that_closes_mid_reply_is_handled() {
-    assert_handled(Misbehaviour::CloseMidReply, "closes mid-reply").await;
-}
-
-#[tokio::test]
-async fn a_short_reply_is_rejected() {
-    assert_handled(Misbehaviour::ShortReply, "short reply").await;
+    assert_handled(
+        Misbehaviour::CloseMidReply,
+        "closes mid-reply",
+        "the PLC closed the connection",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_reply_from_the_wrong_unit_is_rejected() {
-    assert_handled(Misbehaviour::WrongUnit, "wrong unit id").await;
+    assert_handled(
+        Misbehaviour::WrongUnit,
+        "wrong unit id",
+        "reply from unit 8, expected 7",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_for_another_transaction_is_rejected_and_named() {
+    assert_handled(
+        Misbehaviour::WrongTransaction,
+        "wrong transaction id",
+        "reply for transaction",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_short_reply_reads_its_tag_bad_with_why_and_the_device_stays_online() {
+    let plant = plant(PLANT).plant;
+    let port = fake_plc(Misbehaviour::ShortReply).await;
+    let Runner {
+        mut rx,
+        stats,
+        shutdown,
+        task,
+    } = run_device(&plant, port);
+    let device = plant.devices[0].id;
+    assert!(
+        wait_link(&mut rx, device, LinkState::Online, Duration::from_secs(5)).await,
+        "the device is online: the reply was well formed"
+    );
+    let link = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(BusEvent::Link { link, .. }) = rx.recv().await
+                && !link.refused.is_empty()
+            {
+                return link;
+            }
+        }
+    })
+    .await
+    .expect("the refused tag is published");
+    assert_eq!(link.refused[0].tag, "speed");
+    assert_eq!(
+        link.refused[0].reason,
+        "the PLC answered 1 of the 2 values asked at holding register 0 (40001)"
+    );
+    assert_eq!(stats.connects.load(Ordering::Relaxed), 1, "no reconnection");
+    shutdown.cancel();
+    task.await.expect("runner ends cleanly");
+}
+
+#[tokio::test]
+async fn a_plc_that_closes_after_some_requests_is_read_again_within_the_reconnect_cap() {
+    let plant = plant(&PLANT.replace(
+        "connect_timeout_ms = 300",
+        "connect_timeout_ms = 300\nreconnect_max_ms = 1000",
+    ));
+    let plant = plant.plant;
+    let port = fake_plc(Misbehaviour::CloseAfter(20)).await;
+    let Runner {
+        mut rx,
+        stats,
+        shutdown,
+        task,
+    } = run_device(&plant, port);
+    let device = plant.devices[0].id;
+    for round in 0..3 {
+        assert!(
+            wait_link(&mut rx, device, LinkState::Online, Duration::from_secs(5)).await,
+            "round {round}: online"
+        );
+        let link = lost(&mut rx, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("round {round}: the close is noticed"));
+        assert_eq!(
+            link.error.as_deref(),
+            Some("the PLC closed the connection"),
+            "round {round}"
+        );
+    }
+    assert!(stats.connects.load(Ordering::Relaxed) >= 3);
+    assert!(
+        stats.failures_by_kind[1].load(Ordering::Relaxed) >= 3,
+        "counted as closed"
+    );
+    shutdown.cancel();
+    task.await.expect("runner ends cleanly");
 }
 
 #[tokio::test]
@@ -175,14 +305,13 @@ async fn an_unreachable_plc_is_comm_lost_not_a_crash() {
         task,
         ..
     } = run_device(&plant, free_port());
-    assert!(
-        wait_link(
-            &mut rx,
-            plant.devices[0].id,
-            LinkState::CommLost,
-            Duration::from_secs(2)
-        )
+    let link = lost(&mut rx, Duration::from_secs(2))
         .await
+        .expect("comm lost");
+    let error = link.error.unwrap_or_default();
+    assert!(
+        error.starts_with("connection refused by 127.0.0.1:"),
+        "{error}"
     );
     shutdown.cancel();
     task.await.expect("runner ends cleanly");

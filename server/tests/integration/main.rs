@@ -12,6 +12,7 @@ mod mes;
 mod models;
 mod modules;
 mod openapi;
+mod plcmaps;
 mod pymodbus;
 mod quality;
 mod testplc;

@@ -2,7 +2,8 @@
 //! may read and write (CellGuard and a second client playing the HMI), a log of
 //! every function-16 write (CellGuard's; the HMI writes with function 6) with the
 //! registers as they were just before it, and faults a test
-//! switches on (a request held without an answer, at a chosen point of a write).
+//! switches on (a request held without an answer, at a chosen point of a write;
+//! holes in the map, an end past which reads get empty replies, slow replies).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +48,21 @@ struct State {
     writes: Vec<SeenWrite>,
     hold: Hold,
     written_since_hold: bool,
+    map: Map,
+    reads: usize,
+}
+
+/// How the PLC's register map departs from a full bank, as real ones do.
+#[derive(Debug, Clone, Default)]
+pub struct Map {
+    /// Registers the PLC does not have: a read touching one is answered with
+    /// exception 02 (illegal data address).
+    pub holes: Vec<std::ops::Range<u16>>,
+    /// Reads reaching this address or past it get an empty reply (as jsmodbus
+    /// answers reads past its map).
+    pub empty_from: Option<u16>,
+    /// Every read is answered this late.
+    pub delay: Duration,
 }
 
 /// A running test PLC.
@@ -90,12 +106,22 @@ impl tokio_modbus::server::Service for Service {
                 Err(ExceptionCode::ServerDeviceBusy)
             });
         }
+        let delay = s.map.delay;
         let out = match req.request {
-            Request::ReadHoldingRegisters(a, n) => {
-                let (a, n) = (usize::from(a), usize::from(n));
-                match s.regs.get(a..a + n) {
-                    Some(r) => Ok(Response::ReadHoldingRegisters(r.to_vec())),
-                    None => Err(ExceptionCode::IllegalDataAddress),
+            Request::ReadHoldingRegisters(start, n) => {
+                s.reads += 1;
+                let end = start.saturating_add(n);
+                let (a, n) = (usize::from(start), usize::from(n));
+                let hole = s.map.holes.iter().any(|h| h.start < end && start < h.end);
+                if hole {
+                    Err(ExceptionCode::IllegalDataAddress)
+                } else if s.map.empty_from.is_some_and(|e| end > e) {
+                    Ok(Response::ReadHoldingRegisters(Vec::new()))
+                } else {
+                    match s.regs.get(a..a + n) {
+                        Some(r) => Ok(Response::ReadHoldingRegisters(r.to_vec())),
+                        None => Err(ExceptionCode::IllegalDataAddress),
+                    }
                 }
             }
             Request::WriteMultipleRegisters(a, words) => {
@@ -125,13 +151,24 @@ impl tokio_modbus::server::Service for Service {
             },
             _ => Err(ExceptionCode::IllegalFunction),
         };
-        Box::pin(std::future::ready(out))
+        if delay.is_zero() {
+            return Box::pin(std::future::ready(out));
+        }
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            out
+        })
     }
 }
 
 impl TestPlc {
     /// Serves on a free loopback port with `regs` (the rest zero).
     pub async fn start(regs: &[(u16, u16)]) -> TestPlc {
+        Self::with_map(regs, Map::default()).await
+    }
+
+    /// [`TestPlc::start`] with a map that has holes, an end, or slow replies.
+    pub async fn with_map(regs: &[(u16, u16)], map: Map) -> TestPlc {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut bank = vec![0u16; REGISTERS];
@@ -145,6 +182,8 @@ impl TestPlc {
                 writes: Vec::new(),
                 hold: Hold::Nothing,
                 written_since_hold: false,
+                map,
+                reads: 0,
             })),
             held: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
@@ -182,6 +221,11 @@ impl TestPlc {
     /// Sets a register as the machine itself would (no client involved).
     pub fn set(&self, address: u16, value: u16) {
         self.state().regs[usize::from(address)] = value;
+    }
+
+    /// Register reads answered or refused so far.
+    pub fn reads(&self) -> usize {
+        self.state().reads
     }
 
     /// Every write so far.

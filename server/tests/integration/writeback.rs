@@ -416,8 +416,9 @@ async fn killed_during(hold: Hold) -> ((String, Option<String>, Option<f64>), u1
     let v = child
         .call("approve_action", &[("id", &id.to_string())])
         .await;
-    assert_eq!(
-        v["state"], "approved",
+    // The answer comes before the write ends (the writer may have started it).
+    assert!(
+        v["state"] == "approved" || v["state"] == "writing",
         "the answer comes before the write: {v}"
     );
     tokio::time::timeout(Duration::from_secs(20), held)
