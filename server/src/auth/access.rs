@@ -111,7 +111,46 @@ pub struct Access {
     pub throttle: Arc<SignInThrottle>,
 }
 
+/// Who holds a long-lived response (the live stream) open, to check they still may.
+#[derive(Debug, Clone)]
+pub enum Holder {
+    /// An API token, as presented.
+    Token(String),
+    /// A signed-in person's session.
+    Session {
+        /// The session.
+        id: axum_login::tower_sessions::session::Id,
+        /// The user.
+        user: i64,
+        /// Their password hash when the stream opened (a new password ends every
+        /// session).
+        hash: String,
+    },
+}
+
 impl Access {
+    /// Whether `holder` may still hold a stream open: the token is not revoked;
+    /// the session has not ended (signed out, expired) and its user is neither
+    /// disabled nor given a new password. A store that does not answer keeps the
+    /// stream (the next check decides).
+    pub async fn holds(&self, holder: &Holder) -> bool {
+        match holder {
+            Holder::Token(t) => !matches!(self.tokens.principal(t).await, Ok(None)),
+            Holder::Session { id, user, hash } => {
+                use axum_login::tower_sessions::SessionStore;
+                let session = match self.sessions.load(id).await {
+                    Ok(s) => s.is_some(),
+                    Err(_) => true,
+                };
+                let user = match self.users.get(*user).await {
+                    Ok(u) => u.is_some_and(|u| !u.disabled && &u.password_hash == hash),
+                    Err(_) => true,
+                };
+                session && user
+            }
+        }
+    }
+
     /// Access control over the shared database.
     pub fn new(pool: SqlitePool) -> Self {
         Self {

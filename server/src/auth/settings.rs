@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::problems::{Problem, key};
+use crate::problems::{Problem, Seg, key};
 
 /// Sign-in sessions and cookies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,6 +16,9 @@ pub struct AccessConfig {
     /// Mark cookies `Secure` and send HSTS: set when CellGuard is served over
     /// TLS (directly or behind a TLS-terminating proxy).
     pub secure_cookies: bool,
+    /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for AccessConfig {
@@ -23,8 +26,17 @@ impl Default for AccessConfig {
         Self {
             session_idle_minutes: 720.0,
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// A CIDR, or one address as a /32 or /128.
+fn network(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// Everything serde cannot check in `[access]`.
@@ -36,6 +48,14 @@ pub fn validate(a: &AccessConfig, out: &mut Vec<Problem>) {
             "must be between 0.01 and 10080 (a week)".into(),
         ));
     }
+    for (i, p) in a.trusted_proxies.iter().enumerate() {
+        if network(p).is_none() {
+            out.push((
+                vec![key("access"), key("trusted_proxies"), Seg::Index(i)],
+                format!("{p:?} is not an address or a CIDR such as 10.0.0.0/24"),
+            ));
+        }
+    }
 }
 
 /// Sign-in sessions and cookies, resolved.
@@ -45,6 +65,8 @@ pub struct AccessSettings {
     pub session_idle: Duration,
     /// Mark cookies `Secure` and send HSTS.
     pub secure_cookies: bool,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl AccessConfig {
@@ -55,6 +77,11 @@ impl AccessConfig {
                 self.session_idle_minutes.clamp(0.01, 10_080.0) * 60.0,
             ),
             secure_cookies: self.secure_cookies,
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| network(p))
+                .collect(),
         }
     }
 }

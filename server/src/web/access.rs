@@ -50,11 +50,92 @@ impl Door {
     }
 }
 
-/// The client's address, when the server was started with connection info.
+/// The client's address as resolved by [`resolve_client`] (through trusted
+/// proxies), else the connection's peer when the server has connection info.
 pub fn client_ip(req_ext: &axum::http::Extensions) -> Option<IpAddr> {
-    req_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip())
+    req_ext.get::<ClientAddr>().map(|c| c.0).or_else(|| {
+        req_ext
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip())
+    })
+}
+
+/// The client's address, behind any trusted proxies.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Records who the client is: the connection's peer, or, when the peer is a
+/// trusted proxy, the address its `Forwarded` (or `X-Forwarded-For`) header
+/// names: the nearest one that is not itself a trusted proxy. Sign-in throttling
+/// and the audit trail use it.
+pub async fn resolve_client(
+    State(trusted): State<Arc<Vec<ipnet::IpNet>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let ip = forwarded_client(peer.ip(), req.headers(), &trusted);
+        req.extensions_mut().insert(ClientAddr(ip));
+    }
+    next.run(req).await
+}
+
+/// The client behind `peer` (pure): `peer` itself unless it is trusted; then the
+/// chain of addresses the forwarding headers list, walked back from the nearest
+/// hop past every trusted proxy. Unparsable entries end the walk there.
+pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut chain: Vec<Option<IpAddr>> = Vec::new();
+    let forwarded: Vec<&str> = headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if forwarded.is_empty() {
+        for v in headers.get_all("x-forwarded-for") {
+            let Ok(v) = v.to_str() else { continue };
+            chain.extend(v.split(',').map(|a| parse_hop(a.trim())));
+        }
+    } else {
+        for v in forwarded {
+            for element in v.split(',') {
+                let hop = element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.eq_ignore_ascii_case("for").then_some(v)
+                });
+                chain.push(hop.and_then(parse_hop));
+            }
+        }
+    }
+    let mut client = peer;
+    for hop in chain.iter().rev() {
+        match hop {
+            Some(ip) => {
+                client = *ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+/// One hop of a forwarding header: `10.0.0.5`, `"[2001:db8::1]:4711"`,
+/// `192.0.2.60:8080` (ports dropped; `unknown` and obfuscated names are `None`).
+fn parse_hop(s: &str) -> Option<IpAddr> {
+    let s = s.trim().trim_matches('"');
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    s.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
 }
 
 /// The client's address as the audit trail records it.
@@ -62,7 +143,8 @@ fn source_of(req_ext: &axum::http::Extensions) -> String {
     client_ip(req_ext).map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The bearer token of a request, if it presents one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

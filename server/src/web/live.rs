@@ -27,6 +27,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
 use super::WebState;
+use crate::auth::Holder;
 use crate::bus::{BusEvent, ScanBatch};
 use crate::plant::Plant;
 use crate::services::Line;
@@ -36,6 +37,8 @@ use app::mes::MesStatus;
 /// Values reach a client at most this often unless it asks otherwise (2 a second).
 pub const DEFAULT_EVERY: Duration = Duration::from_millis(500);
 const MIN_EVERY_MS: u64 = 100;
+/// How often a stream checks that its holder may still hold it.
+const HOLDER_CHECK: Duration = Duration::from_secs(2);
 const MAX_EVERY_MS: u64 = 10_000;
 /// A comment this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -329,8 +332,21 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 pub async fn stream(
     State(state): State<WebState>,
     Query(query): Query<HashMap<String, String>>,
+    auth: axum_login::AuthSession<crate::auth::Access>,
     headers: HeaderMap,
 ) -> Response {
+    let holder = match super::access::bearer(&headers) {
+        Some(token) => Holder::Token(token.to_owned()),
+        None => match (&auth.user, auth.session.id()) {
+            (Some(u), Some(id)) => Holder::Session {
+                id,
+                user: u.id,
+                hash: u.password_hash.clone(),
+            },
+            // The door let nobody else in.
+            _ => return ServiceError::Unauthenticated.into_response(),
+        },
+    };
     let topic = match Topic::parse(
         query.get("view").map(String::as_str),
         query.get("machine").map(String::as_str),
@@ -403,9 +419,27 @@ pub async fn stream(
         let frame = c.next().await?;
         Some((frame, c))
     });
+    // The stream ends at shutdown, and within HOLDER_CHECK of its holder's
+    // session ending or their being disabled (or their token revoked).
+    let access = state.access.clone();
+    let shutdown = state.shutdown.clone();
+    let end = async move {
+        let mut check = tokio::time::interval(HOLDER_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = check.tick() => {}
+            }
+            if !access.holds(&holder).await {
+                tracing::info!("live stream closed: its session ended");
+                return;
+            }
+        }
+    };
     let body = stream::iter([first])
         .chain(rest)
-        .take_until(state.shutdown.cancelled_owned())
+        .take_until(end)
         .map(Ok::<_, std::convert::Infallible>);
     let mut response = Body::from_stream(body).into_response();
     let h = response.headers_mut();

@@ -101,6 +101,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         ));
     let auth_layer = AuthManagerLayerBuilder::new(access.clone(), sessions).build();
     let secure = state.access_config.secure_cookies;
+    let trusted = Arc::new(state.access_config.trusted_proxies.clone());
     let dev = options.env == leptos::config::Env::DEV;
     let door_routes: Router<LeptosOptions> = Router::new()
         .route(
@@ -184,6 +185,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
         .layer(axum::middleware::from_fn(args::keep_body))
         .layer(from_fn_with_state(door, access::attach_caller))
         .layer(auth_layer)
+        .layer(from_fn_with_state(trusted, access::resolve_client))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use app::auth::{AuditAction, Permission, Role, Scope};
+use app::auth::{AuditAction, AuditFilter, Permission, Role, Scope};
 use app::quality::CellFilter;
 use serde_json::{Value, json};
 
@@ -532,6 +532,64 @@ async fn sessions_expire_and_tampered_cookies_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_is_throttled_and_audited_by_its_own_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    // The test client connects from loopback: it plays the reverse proxy.
+    plant.access.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")];
+    let (app, base) = spawn_app(dir.path(), plant).await;
+    app.access
+        .users
+        .add("quinn", Role::QualityEngineer, PASSWORD)
+        .await
+        .expect("user");
+    let client = reqwest::Client::new();
+    let attempt = |from: &'static str, pw: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}/api/v1/session"))
+                .header("x-forwarded-for", from)
+                .json(&json!({"username": "quinn", "password": pw}))
+                .send()
+                .await
+                .expect("sign-in")
+                .status()
+        }
+    };
+    for _ in 0..cellguard::auth::throttle::NAME_BURST {
+        assert_eq!(attempt("203.0.113.7", "not the password").await, 401);
+    }
+    assert_eq!(
+        attempt("203.0.113.7", PASSWORD).await,
+        429,
+        "the guesser waits"
+    );
+    // Another client behind the same proxy is not held up by the guesser.
+    assert_eq!(attempt("198.51.100.9", PASSWORD).await, 200);
+    let failed = app
+        .access
+        .audit
+        .page(&AuditFilter {
+            action: Some(AuditAction::SignInFailed),
+            page_size: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+        .entries;
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|e| e.source == "203.0.113.7"),
+        "{:?}",
+        failed.iter().map(|e| &e.source).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_is_slowed_down_and_everything_is_audited() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut plant = default_plant();
@@ -623,5 +681,60 @@ async fn guessing_is_slowed_down_and_everything_is_audited() {
         .await
         .expect("text");
     assert_eq!(only.lines().count(), 2, "{only}");
+    app.stop().await;
+}
+
+/// Reads a live stream until it ends; panics if it is still open after `limit`.
+async fn ends_within(resp: &mut reqwest::Response, limit: Duration, what: &str) {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(end, resp.chunk()).await {
+            Err(_) => panic!("{what}: the live stream is still open after {limit:?}"),
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None) | Err(_)) => return,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_stream_closes_soon_after_its_user_is_disabled_or_signs_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    let (app, base) = spawn_app(dir.path(), plant).await;
+    let open = |client: reqwest::Client| {
+        let base = base.clone();
+        async move {
+            let r = client
+                .get(format!("{base}/api/v1/live?view=events"))
+                .send()
+                .await
+                .expect("stream");
+            assert_eq!(r.status(), 200);
+            r
+        }
+    };
+    // Disabled while watching.
+    let client = sign_in_as(&app, &base, Role::Supervisor).await;
+    let mut stream = open(client).await;
+    stream.chunk().await.expect("first frame");
+    app.access
+        .users
+        .set_disabled("test-supervisor", true)
+        .await
+        .expect("disabled");
+    ends_within(&mut stream, Duration::from_secs(5), "disabled").await;
+
+    // Signed out in another tab.
+    let client = sign_in_as(&app, &base, Role::Viewer).await;
+    let mut stream = open(client.clone()).await;
+    stream.chunk().await.expect("first frame");
+    let r = client
+        .delete(format!("{base}/api/v1/session"))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(r.status(), 204);
+    ends_within(&mut stream, Duration::from_secs(5), "signed out").await;
     app.stop().await;
 }

@@ -76,6 +76,23 @@ async fn the_app_serves_the_line_live_and_keeps_history() {
     let ready = wait_ready(&client, &base).await;
     assert_eq!(ready["database"], true);
 
+    // Acquisition's counters per PLC, for a scraper.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "# TYPE cellguard_plc_scans counter",
+        "cellguard_plc_reconnects_total{machine=\"CAS_01\"} 1",
+        "cellguard_plc_failures_total{machine=\"EOL_01\",kind=\"timeout\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+
     // The overview is rendered on the server with every machine.
     let page = client.get(format!("{base}/")).send().await.expect("page");
     assert_eq!(page.status(), 200);
