@@ -509,6 +509,7 @@ impl Actions {
                 self.finish_logged(a.id, detail.into(), None).await;
                 continue;
             };
+            let mut said = false;
             let value = loop {
                 match self.inner.writers.read(tag).await.map(|v| v.as_f64()) {
                     Ok(Some(v)) => break v,
@@ -518,7 +519,10 @@ impl Actions {
                         break f64::NAN;
                     }
                     Err(e) => {
-                        info!(id = a.id, error = %e, "waiting to read an interrupted write's tag");
+                        if !std::mem::replace(&mut said, true) {
+                            warn!(id = a.id, error = %e,
+                                "an interrupted write waits for its PLC to be read");
+                        }
                         tokio::select! {
                             () = shutdown.cancelled() => return,
                             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
@@ -535,7 +539,7 @@ impl Actions {
                     "not written: CellGuard stopped before the write; the PLC read {read} after the restart"
                 )
             } else {
-                let held = if value == a.to {
+                let held = if (value - a.to).abs() <= 1e-6 * a.to.abs().max(1.0) {
                     "the value approved"
                 } else {
                     "not the value approved"
