@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::contract::{IDEMPOTENCY_HEADER, ORDERS_PATH, parse_retry_after, parse_schedule};
 use super::orders::OrderStore;
-use super::outbox::{Attempt, Due, Outbox, classify};
+use super::outbox::{Attempt, Due, Outbox, OutboxError, classify};
 use super::settings::{MesSettings, Secret};
 use super::state::{Delivery, Link, OrdersFailure, Record, Step, Timing, Verdict};
 use crate::clock::{millis, now_ms};
@@ -282,7 +282,7 @@ impl Client {
             Record::Failed { reason, retry_in } if verdict.link.state == MesLinkState::Down => {
                 tracing::debug!(key = %due.key, %reason, wait_ms = retry_in.as_millis() as u64, "MES delivery failed; retrying");
             }
-            Record::Delivered | Record::Failed { .. } => {}
+            Record::Delivered | Record::Failed { .. } | Record::Held { .. } => {}
         }
         self.set_link(verdict.link);
         let stored = match verdict.record {
@@ -292,6 +292,7 @@ impl Client {
                     .await
             }
             Record::Dead { reason } => self.outbox.dead(due.id, status, &reason, now_ms()).await,
+            Record::Held { reason } => self.hold(due, status, &reason).await,
             Record::Failed { reason, .. } => {
                 // The message stays at the head and goes again either way.
                 if let Err(e) = self.outbox.failed(due.id, status, &reason).await {
@@ -309,11 +310,47 @@ impl Client {
         true
     }
 
+    /// Holds a message the MES answered with a passing error (its entity waits,
+    /// the others go on), or, past `[mes] max_attempts` or `max_age_hours`, makes
+    /// it a dead letter with the MES's last answer.
+    async fn hold(&self, due: &Due, status: Option<u16>, reason: &str) -> Result<(), OutboxError> {
+        let now = now_ms();
+        let attempts = due.attempts.saturating_add(1);
+        let age_ms = now.saturating_sub(due.created_ms);
+        if attempts >= self.cfg.max_attempts || age_ms >= millis(self.cfg.max_age) {
+            let reason = format!(
+                "gave up after {attempts} attempt(s) over {}: {reason}",
+                app::fmt::format_age(age_ms)
+            );
+            tracing::warn!(key = %due.key, kind = due.kind.as_str(), %reason,
+                "the MES keeps failing a message; it is a dead letter now");
+            return self.outbox.dead(due.id, status, &reason, now).await;
+        }
+        let wait = hold_for(&self.cfg, due.attempts);
+        tracing::info!(key = %due.key, %reason, wait_ms = wait.as_millis() as u64,
+            "the MES failed a message; its entity waits, the others go on");
+        let until = now.saturating_add(millis(wait));
+        self.outbox.hold(due.id, status, reason, until).await
+    }
+
     /// Sends the head of the outbox and tells `delivery` what came of it.
     async fn deliver_head(&self, delivery: &mut Delivery, shutdown: &CancellationToken) {
-        let due = match self.outbox.head().await {
+        let now = now_ms();
+        let due = match self.outbox.head(now).await {
             Ok(Some(d)) => d,
-            Ok(None) => return delivery.queue_empty(),
+            Ok(None) => {
+                return match self.outbox.next_hold(now).await {
+                    Ok(Some(at)) => {
+                        let wait = u64::try_from(at.saturating_sub(now)).unwrap_or(0);
+                        delivery.queue_held(clock() + Duration::from_millis(wait));
+                    }
+                    Ok(None) => delivery.queue_empty(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the MES outbox");
+                        delivery.store_failed(clock());
+                    }
+                };
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the MES outbox");
                 return delivery.store_failed(clock());
@@ -432,4 +469,12 @@ fn location(r: &reqwest::Response) -> String {
             || "no Location".to_owned(),
             |l| l.chars().take(200).collect(),
         )
+}
+
+/// How long a message the MES failed `attempts` times before waits: the retry
+/// delay doubling from `retry_min` per attempt, at most `retry_max`.
+fn hold_for(cfg: &MesSettings, attempts: u32) -> Duration {
+    cfg.retry_min
+        .saturating_mul(1u32 << attempts.min(16))
+        .min(cfg.retry_max)
 }

@@ -90,6 +90,13 @@ pub enum Disposition {
         /// Why.
         reason: String,
     },
+    /// The MES answered this message with a passing error (408, or 5xx without a
+    /// Retry-After): hold this message's entity (its later messages wait behind
+    /// it) and go on with the others.
+    Hold {
+        /// The status and the MES's answer.
+        reason: String,
+    },
     /// The MES refuses this message for good (other 4xx): dead letter.
     Refused {
         /// The status and the MES's answer.
@@ -97,8 +104,9 @@ pub enum Disposition {
     },
 }
 
-/// Decides what an attempt means: 2xx delivered; 401 unauthorized; 408, 429 and
-/// 5xx, timeouts and connection errors retried; a redirect (never followed; its
+/// Decides what an attempt means: 2xx delivered; 401 unauthorized; 408 and 5xx
+/// hold the message's entity; 429, a Retry-After, timeouts and connection errors
+/// retry the whole queue; a redirect (never followed; its
 /// body is the Location) and every other answer (403 too: the MES forbids this
 /// message, not CellGuard) refused.
 pub fn classify(attempt: &Attempt) -> Disposition {
@@ -136,9 +144,13 @@ pub fn classify(attempt: &Attempt) -> Disposition {
                         clip(body.trim())
                     ),
                 },
-                408 | 429 | 500..=599 => Disposition::Retry {
+                // The MES says when to come back, or throttles: the whole queue waits.
+                429 | 500..=599 if retry_after.is_some() || *status == 429 => Disposition::Retry {
                     reason: format!("MES answered {status}{said}"),
                     retry_after: retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
+                },
+                408 | 500..=599 => Disposition::Hold {
+                    reason: format!("MES answered {status}{said}"),
                 },
                 _ => Disposition::Refused {
                     reason: format!("MES refused the message ({status}){said}"),
@@ -182,9 +194,20 @@ pub struct Due {
     pub body: String,
     /// Attempts before this one.
     pub attempts: u32,
+    /// When it was queued.
+    pub created_ms: i64,
 }
 
 type Tx<'c> = sqlx::Transaction<'c, Sqlite>;
+
+/// The next message to send (see [`Outbox::head`]): walks the pending messages in
+/// id order (`mes_outbox_state`) and looks up each one's entity for anything
+/// older pending (`mes_outbox_entity`).
+const HEAD: &str = "SELECT id, kind, idem_key, body, attempts, created_ms FROM mes_outbox o \
+     WHERE state = 'pending' AND (hold_until_ms IS NULL OR hold_until_ms <= ?) \
+     AND NOT EXISTS (SELECT 1 FROM mes_outbox e WHERE e.state = 'pending' \
+       AND e.kind = o.kind AND e.subject = o.subject AND e.id < o.id) \
+     ORDER BY id LIMIT 1";
 
 /// Queues `msg` inside the caller's transaction (so it commits or rolls back with
 /// the data it reports). Returns false if its key is already queued.
@@ -256,17 +279,17 @@ impl Outbox {
         Ok(n)
     }
 
-    /// The oldest pending message, if any. A message of a kind this version does
-    /// not know (written by another version) becomes a dead letter on the way.
-    pub async fn head(&self) -> Result<Option<Due>, OutboxError> {
+    /// The next message to send at `now_ms`: the oldest pending one whose entity
+    /// (kind and subject) has nothing older pending and that is not held. A
+    /// message of a kind this version does not know (written by another version)
+    /// becomes a dead letter on the way.
+    pub async fn head(&self, now_ms: i64) -> Result<Option<Due>, OutboxError> {
         loop {
-            let row = sqlx::query(
-                "SELECT id, kind, idem_key, body, attempts FROM mes_outbox \
-                 WHERE state = 'pending' ORDER BY id LIMIT 1",
-            )
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+            let row = sqlx::query(HEAD)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
             let Some(r) = row else { return Ok(None) };
             let kind: String = r.get("kind");
             let id: i64 = r.get("id");
@@ -278,6 +301,7 @@ impl Outbox {
                         key: r.get("idem_key"),
                         body: r.get("body"),
                         attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                        created_ms: r.get("created_ms"),
                     }));
                 }
                 None => {
@@ -323,6 +347,41 @@ impl Outbox {
         Ok(())
     }
 
+    /// Records an attempt the MES answered with a passing error: the message
+    /// (and its entity's later ones) waits until `until_ms`.
+    pub async fn hold(
+        &self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        until_ms: i64,
+    ) -> Result<(), OutboxError> {
+        sqlx::query(
+            "UPDATE mes_outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, \
+             hold_until_ms = ? WHERE id = ? AND state = 'pending'",
+        )
+        .bind(status.map(i64::from))
+        .bind(clip(error))
+        .bind(until_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// When the first held message is due again (after `now_ms`), if any waits.
+    pub async fn next_hold(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
+        sqlx::query_scalar(
+            "SELECT min(hold_until_ms) FROM mes_outbox \
+             WHERE state = 'pending' AND hold_until_ms > ?",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+
     /// Moves a message to the dead letters with the MES's answer.
     pub async fn dead(
         &self,
@@ -346,20 +405,43 @@ impl Outbox {
     }
 
     /// Sends dead letters again: `id`, or all of them. Each keeps its place in
-    /// the queue by its id. Returns how many.
+    /// its entity's order by its id. A cell's result whose newer revision the MES
+    /// already has is not sent again (it would overwrite the newer one): it stays
+    /// a dead letter, saying so. Returns how many go again.
     pub async fn retry(&self, id: Option<i64>) -> Result<u64, OutboxError> {
-        let q = match id {
-            Some(id) => sqlx::query(
-                "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL \
-                 WHERE id = ? AND state = 'dead'",
-            )
-            .bind(id),
-            None => sqlx::query(
-                "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL \
-                 WHERE state = 'dead'",
-            ),
-        };
-        Ok(q.execute(&self.pool).await.map_err(db)?.rows_affected())
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let superseded = sqlx::query(
+            "UPDATE mes_outbox SET last_error = 'not sent again: the MES already has a newer \
+             revision of this cell' WHERE state = 'dead' AND (? IS NULL OR id = ?) \
+             AND kind = 'quality_result' AND EXISTS (SELECT 1 FROM mes_outbox n \
+               WHERE n.kind = mes_outbox.kind AND n.subject = mes_outbox.subject \
+               AND n.id > mes_outbox.id AND n.state = 'delivered')",
+        )
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let again = sqlx::query(
+            "UPDATE mes_outbox SET state = 'pending', attempts = 0, done_ms = NULL, \
+             hold_until_ms = NULL WHERE state = 'dead' AND (? IS NULL OR id = ?) \
+             AND NOT (kind = 'quality_result' AND EXISTS (SELECT 1 FROM mes_outbox n \
+               WHERE n.kind = mes_outbox.kind AND n.subject = mes_outbox.subject \
+               AND n.id > mes_outbox.id AND n.state = 'delivered'))",
+        )
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        if superseded.rows_affected() > 0 {
+            tracing::info!(
+                superseded = superseded.rows_affected(),
+                "dead letters not sent again: the MES has newer revisions"
+            );
+        }
+        Ok(again.rows_affected())
     }
 
     /// Drops a pending or dead message for good; returns its key and kind, or
@@ -466,6 +548,92 @@ mod tests {
         }
     }
 
+    fn result(serial: &str, revision: u32) -> Message {
+        Message {
+            kind: MessageKind::QualityResult,
+            key: format!("quality-result:{serial}:{revision}"),
+            subject: serial.into(),
+            body: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_entity_waits_with_its_later_messages_and_the_others_go_on() {
+        let (_dir, o) = outbox().await;
+        let now = 1_000_000;
+        let msgs = [result("A", 1), result("A", 2), result("B", 1)];
+        assert_eq!(o.push(&msgs, now).await.expect("queued"), 3);
+        let first = o.head(now).await.expect("head").expect("one");
+        assert_eq!(first.key, "quality-result:A:1");
+        o.hold(first.id, Some(500), "MES answered 500", now + 60_000)
+            .await
+            .expect("held");
+        // A's second revision waits behind its first; B goes.
+        let next = o.head(now).await.expect("head").expect("one");
+        assert_eq!(next.key, "quality-result:B:1");
+        o.delivered(next.id, 200, now).await.expect("delivered");
+        assert!(o.head(now).await.expect("head").is_none(), "only A, held");
+        assert_eq!(o.next_hold(now).await.expect("hold"), Some(now + 60_000));
+        // Once its hold is over, A goes again, in order.
+        let again = o.head(now + 60_000).await.expect("head").expect("one");
+        assert_eq!(
+            (again.key.as_str(), again.attempts),
+            ("quality-result:A:1", 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_head_query_uses_both_outbox_indexes() {
+        let (_dir, o) = outbox().await;
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {HEAD}")))
+                .bind(0i64)
+                .fetch_all(o.pool())
+                .await
+                .expect("plan");
+        let plan: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("mes_outbox_state"), "{plan}");
+        assert!(plan.contains("mes_outbox_entity"), "{plan}");
+        assert!(!plan.contains("SCAN e"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn a_retried_dead_letter_never_overtakes_a_newer_revision_the_mes_has() {
+        let (_dir, o) = outbox().await;
+        let now = 1_000_000;
+        o.push(&[result("A", 1), result("A", 2), result("B", 1)], now)
+            .await
+            .expect("queued");
+        let a1 = o.head(now).await.expect("head").expect("A:1");
+        o.dead(a1.id, Some(500), "gave up", now)
+            .await
+            .expect("dead");
+        let a2 = o.head(now).await.expect("head").expect("A:2");
+        assert_eq!(a2.key, "quality-result:A:2");
+        o.delivered(a2.id, 200, now).await.expect("delivered");
+        let b1 = o.head(now).await.expect("head").expect("B:1");
+        o.dead(b1.id, Some(500), "gave up", now)
+            .await
+            .expect("dead");
+        // B:1 goes again; A:1 would overwrite A:2 at the MES and stays dead, saying why.
+        assert_eq!(o.retry(None).await.expect("retried"), 1);
+        let due = o.head(now).await.expect("head").expect("B:1");
+        assert_eq!(due.key, "quality-result:B:1");
+        let (dead, _) = o.list(OutboxList::Dead, 0, 10).await.expect("dead");
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].key, "quality-result:A:1");
+        assert!(
+            dead[0]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("newer revision"),
+            "{:?}",
+            dead[0].last_error
+        );
+    }
+
     #[test]
     fn success_is_delivered_whatever_the_2xx() {
         for s in [200, 201, 202, 204] {
@@ -475,12 +643,24 @@ mod tests {
 
     #[test]
     fn passing_faults_are_retried_and_permanent_ones_refused() {
-        for s in [408, 429, 500, 502, 503, 504] {
+        assert!(matches!(
+            classify(&answered(429)),
+            Disposition::Retry { .. }
+        ));
+        // A passing error about this message holds its entity only.
+        for s in [408, 500, 502, 503, 504] {
             assert!(
-                matches!(classify(&answered(s)), Disposition::Retry { .. }),
+                matches!(classify(&answered(s)), Disposition::Hold { .. }),
                 "{s}"
             );
         }
+        // Unless the MES says when to come back: then everything waits.
+        let later = Attempt::Answered {
+            status: 503,
+            retry_after: Some(Duration::from_secs(5)),
+            body: String::new(),
+        };
+        assert!(matches!(classify(&later), Disposition::Retry { .. }));
         for s in [400, 403, 404, 409, 413, 422] {
             assert!(
                 matches!(classify(&answered(s)), Disposition::Refused { .. }),
@@ -567,13 +747,13 @@ mod tests {
         assert_eq!(o.push(&[msg("b")], 11).await.expect("push"), 0);
         let d = o.depth().await.expect("depth");
         assert_eq!((d.pending, d.dead, d.oldest_ms), (2, 0, Some(10)));
-        let head = o.head().await.expect("head").expect("a");
+        let head = o.head(100).await.expect("head").expect("a");
         assert_eq!(head.key, "a");
         o.failed(head.id, Some(503), "busy").await.expect("failed");
-        let again = o.head().await.expect("head").expect("still a");
+        let again = o.head(100).await.expect("head").expect("still a");
         assert_eq!((again.key.as_str(), again.attempts), ("a", 1));
         o.delivered(again.id, 200, 20).await.expect("delivered");
-        assert_eq!(o.head().await.expect("head").expect("b").key, "b");
+        assert_eq!(o.head(100).await.expect("head").expect("b").key, "b");
         let (delivered, total) = o.list(OutboxList::Delivered, 0, 10).await.expect("list");
         assert_eq!((total, delivered[0].attempts), (1, 2));
     }
@@ -582,18 +762,18 @@ mod tests {
     async fn dead_letters_wait_for_a_person_and_keep_their_place() {
         let (_dir, o) = outbox().await;
         o.push(&[msg("a"), msg("b")], 10).await.expect("push");
-        let a = o.head().await.expect("head").expect("a");
+        let a = o.head(100).await.expect("head").expect("a");
         o.dead(a.id, Some(400), "MES refused the message (400)", 12)
             .await
             .expect("dead");
-        assert_eq!(o.head().await.expect("head").expect("b").key, "b");
+        assert_eq!(o.head(100).await.expect("head").expect("b").key, "b");
         let (dead, n) = o.list(OutboxList::Dead, 0, 10).await.expect("dead list");
         assert_eq!(n, 1);
         assert_eq!(dead[0].last_status, Some(400));
         assert!(dead[0].last_error.as_deref().unwrap_or("").contains("400"));
         assert_eq!(o.retry(Some(a.id)).await.expect("retry"), 1);
         // Back in front of b: the queue keeps the order the data happened in.
-        assert_eq!(o.head().await.expect("head").expect("a").key, "a");
+        assert_eq!(o.head(100).await.expect("head").expect("a").key, "a");
         assert_eq!(
             o.discard(a.id).await.expect("discard").map(|k| k.0),
             Some("a".into())
@@ -606,7 +786,7 @@ mod tests {
     async fn delivered_messages_cannot_be_discarded_and_are_pruned_by_age() {
         let (_dir, o) = outbox().await;
         o.push(&[msg("a")], 10).await.expect("push");
-        let a = o.head().await.expect("head").expect("a");
+        let a = o.head(100).await.expect("head").expect("a");
         o.delivered(a.id, 200, 100).await.expect("delivered");
         assert_eq!(o.discard(a.id).await.expect("discard"), None);
         assert_eq!(o.prune_delivered(100).await.expect("prune"), 0);

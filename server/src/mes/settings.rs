@@ -72,6 +72,11 @@ pub struct MesConfig {
     pub retry_max_ms: u64,
     /// Days delivered messages are kept (for the MES page and audits).
     pub keep_delivered_days: u32,
+    /// A message the MES keeps answering with a passing error (408, 5xx) becomes a
+    /// dead letter after this many attempts …
+    pub max_attempts: u32,
+    /// … or once it is this many hours old, whichever comes first.
+    pub max_age_hours: f64,
 }
 
 impl Default for MesConfig {
@@ -87,6 +92,8 @@ impl Default for MesConfig {
             retry_min_ms: 500,
             retry_max_ms: 60_000,
             keep_delivered_days: 7,
+            max_attempts: 20,
+            max_age_hours: 24.0,
         }
     }
 }
@@ -138,6 +145,15 @@ pub fn validate(m: &MesConfig, out: &mut Vec<Problem>) {
     if m.retry_min_ms == 0 {
         out.push((mp("retry_min_ms"), "must be at least 1".into()));
     }
+    if !(1..=10_000).contains(&m.max_attempts) {
+        out.push((mp("max_attempts"), "must be between 1 and 10000".into()));
+    }
+    if !m.max_age_hours.is_finite() || !(0.01..=8_760.0).contains(&m.max_age_hours) {
+        out.push((
+            mp("max_age_hours"),
+            "must be between 0.01 and 8760 (a year)".into(),
+        ));
+    }
     if m.retry_max_ms < m.retry_min_ms || m.retry_max_ms > 3_600_000 {
         out.push((
             mp("retry_max_ms"),
@@ -174,6 +190,10 @@ pub struct MesSettings {
     pub retry_max: Duration,
     /// How long delivered messages are kept (for the MES page and audits).
     pub keep_delivered: Duration,
+    /// Attempts after which a message the MES keeps failing is a dead letter.
+    pub max_attempts: u32,
+    /// Age after which such a message is a dead letter.
+    pub max_age: Duration,
 }
 
 impl MesSettings {
@@ -199,6 +219,9 @@ impl MesConfig {
             retry_min,
             retry_max: Duration::from_millis(self.retry_max_ms).max(retry_min),
             keep_delivered: Duration::from_secs(u64::from(self.keep_delivered_days) * 86_400),
+            max_attempts: self.max_attempts.max(1),
+            max_age: Duration::try_from_secs_f64(self.max_age_hours.clamp(0.01, 8_760.0) * 3_600.0)
+                .unwrap_or(Duration::from_secs(86_400)),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! `PUT /admin/fault` with `{"fault": "down"}`, `{"fault": "slow", "delay_ms": 3000}`,
 //! `{"fault": "error500"}`, `{"fault": "throttle", "retry_after_s": 5}`,
 //! `{"fault": "unauthorized"}`, `{"fault": "redirect"}` (302 to a sign-on page that
-//! answers 200), `{"fault": "reject", "key": "quality-result:"}`
+//! answers 200), `{"fault": "fail", "key": "machine-data:CAS_01:"}` (500 for keys
+//! starting so), `{"fault": "reject", "key": "quality-result:"}`
 //! (400 for every key starting so) or `{"fault": "none"}`; `GET /admin/received`
 //! counts what arrived.
 
@@ -74,6 +75,12 @@ pub enum Fault {
         /// Key prefix.
         key: String,
     },
+    /// Answers 500 to messages whose idempotency key starts with `key` (one
+    /// entity the MES cannot take; the rest is fine).
+    Fail {
+        /// Key prefix.
+        key: String,
+    },
 }
 
 impl Fault {
@@ -98,9 +105,11 @@ impl Fault {
             "unauthorized" => Ok(Fault::Unauthorized),
             "redirect" => Ok(Fault::Redirect),
             "reject" if !arg.is_empty() => Ok(Fault::Reject { key: arg.into() }),
+            "fail" if !arg.is_empty() => Ok(Fault::Fail { key: arg.into() }),
+            "fail" => Err("fail needs a key prefix, e.g. fail:machine-data:CAS_01:".into()),
             "reject" => Err("reject needs a key prefix, e.g. reject:quality-result:".into()),
             _ => Err(format!(
-                "unknown fault {name:?} (none, down, slow:MS, error500, throttle:S, unauthorized, redirect, reject:KEY)"
+                "unknown fault {name:?} (none, down, slow:MS, error500, throttle:S, unauthorized, redirect, reject:KEY, fail:KEY)"
             )),
         }
     }
@@ -556,6 +565,16 @@ async fn faults_and_auth(State(shared): State<Arc<Shared>>, req: Request, next: 
                     "message {} refused: unknown material",
                     key.clone().unwrap_or_default()
                 ),
+            )
+        }
+        Fault::Fail { key: prefix }
+            if key
+                .as_deref()
+                .is_some_and(|k| k.starts_with(prefix.as_str())) =>
+        {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "MES internal error for this message",
             )
         }
         _ => next.run(req).await,

@@ -7,8 +7,13 @@
 //! - One pass at a time, in this order: fetch the orders when due, deliver a
 //!   burst of messages when due, refresh the queue counts, prune old deliveries,
 //!   then wait (or only yield when more is due at once).
-//! - Messages go in order, one at a time, always the head of the outbox: while a
-//!   message waits for its retry, nothing behind it is sent.
+//! - Messages go one at a time, in order per entity (a cell's results, a
+//!   machine's data, an order's confirmations): the head is the oldest message
+//!   whose entity has nothing older waiting. A message the MES answers with a
+//!   passing error (408, 5xx) is held with its entity while the others go on;
+//!   [`HOLDS_BEFORE_BACKOFF`] held in a row mean the MES is failing, and the whole
+//!   queue backs off. A fault of the link (no answer, 429, a Retry-After) holds
+//!   everything: while the queue waits for its retry, nothing is sent.
 //! - A burst sends at most [`BURST`] messages or lasts at most [`BURST_TIME`], so
 //!   the orders and the counts are never starved by a long backlog.
 //! - A passing fault waits an exponential back-off with jitter, or the MES's
@@ -40,6 +45,9 @@ pub const BURST: usize = 256;
 pub const BURST_TIME: Duration = Duration::from_secs(2);
 /// Shortest time between two fetches of the orders (however often people ask).
 pub const MIN_ORDERS_GAP: Duration = Duration::from_secs(2);
+/// Messages held in a row after which the whole queue backs off (the MES, not one
+/// message, is failing).
+pub const HOLDS_BEFORE_BACKOFF: u32 = 3;
 /// How often the queue counts are refreshed for the header.
 pub const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// How often delivered messages past their keeping time are dropped.
@@ -141,6 +149,12 @@ pub enum Record {
         /// The status and the MES's answer.
         reason: String,
     },
+    /// The MES answered this message with a passing error: the message (and its
+    /// entity's later ones) waits `for` while the others go on.
+    Held {
+        /// Why.
+        reason: String,
+    },
     /// A failed attempt; the message stays at the head of the queue.
     Failed {
         /// Why.
@@ -201,6 +215,10 @@ pub struct Delivery {
     /// The MES refused the token for the last message: an orders fetch that
     /// works does not make the link good.
     token_refused: bool,
+    /// Messages held in a row (answered with a passing error, nothing delivered
+    /// between): from [`HOLDS_BEFORE_BACKOFF`] on it is the MES that fails, and
+    /// the whole queue backs off.
+    holds: u32,
     phase: Phase,
     burst: Option<Burst>,
     stopping: bool,
@@ -223,6 +241,7 @@ impl Delivery {
             delivered: 0,
             more: true,
             token_refused: false,
+            holds: 0,
             phase: Phase::Orders,
             burst: None,
             stopping: false,
@@ -360,6 +379,13 @@ impl Delivery {
         self.end_burst();
     }
 
+    /// [`Step::Deliver`] found only held messages, the first due again at `at`.
+    pub fn queue_held(&mut self, at: Instant) {
+        self.next_delivery = self.next_delivery.max(at);
+        self.more = true;
+        self.end_burst();
+    }
+
     /// The outbox could not be read, or an attempt's outcome not written (a
     /// message sent but not recorded goes again under the same key, which the MES
     /// recognises): try again after the shortest back-off.
@@ -374,6 +400,7 @@ impl Delivery {
         match disposition {
             Disposition::Delivered => {
                 self.backoff.reset();
+                self.holds = 0;
                 self.token_refused = false;
                 self.delivered += 1;
                 self.more = true;
@@ -382,8 +409,28 @@ impl Delivery {
                     record: Record::Delivered,
                 }
             }
+            Disposition::Hold { reason } => {
+                self.holds += 1;
+                self.token_refused = false;
+                self.more = true;
+                if self.holds < HOLDS_BEFORE_BACKOFF {
+                    // One message's trouble: the others go on at once.
+                    return Verdict {
+                        link: Link::up(),
+                        record: Record::Held { reason },
+                    };
+                }
+                let wait = self.backoff.next_delay(&mut self.rng);
+                self.next_delivery = now + wait;
+                self.end_burst();
+                Verdict {
+                    link: Link::not_up(MesLinkState::Down, reason.clone()),
+                    record: Record::Held { reason },
+                }
+            }
             Disposition::Refused { reason } => {
                 self.backoff.reset();
+                self.holds = 0;
                 self.token_refused = false;
                 self.more = true;
                 Verdict {
@@ -485,6 +532,56 @@ mod tests {
             reason: "MES answered 503".into(),
             retry_after,
         }
+    }
+
+    fn failing(n: u32) -> Disposition {
+        Disposition::Hold {
+            reason: format!("MES answered 500 (message {n})"),
+        }
+    }
+
+    #[test]
+    fn one_message_the_mes_fails_is_held_and_the_next_goes_at_once() {
+        let (mut d, t0) = delivering();
+        assert_eq!(d.poll(t0), Step::Deliver);
+        let v = d.attempted(t0, failing(1));
+        assert!(matches!(v.record, Record::Held { .. }));
+        assert_eq!(v.link.state, MesLinkState::Up, "the MES answered");
+        assert_eq!(d.poll(t0), Step::Deliver, "the next message, no back-off");
+        d.attempted(t0, Disposition::Delivered);
+        // A delivery between holds: they never add up to a back-off.
+        for n in 0..10 {
+            assert_eq!(d.poll(t0), Step::Deliver);
+            d.attempted(t0, failing(n));
+            assert_eq!(d.poll(t0), Step::Deliver);
+            d.attempted(t0, Disposition::Delivered);
+        }
+    }
+
+    #[test]
+    fn messages_held_in_a_row_mean_the_mes_is_failing_and_the_queue_backs_off() {
+        let (mut d, t0) = delivering();
+        for n in 1..HOLDS_BEFORE_BACKOFF {
+            assert_eq!(d.poll(t0), Step::Deliver);
+            let v = d.attempted(t0, failing(n));
+            assert_eq!(v.link.state, MesLinkState::Up);
+        }
+        assert_eq!(d.poll(t0), Step::Deliver);
+        let v = d.attempted(t0, failing(HOLDS_BEFORE_BACKOFF));
+        assert_eq!(v.link.state, MesLinkState::Down);
+        assert!(
+            !matches!(d.poll(t0), Step::Deliver),
+            "nothing more is sent before the back-off"
+        );
+    }
+
+    #[test]
+    fn only_held_messages_left_wake_the_loop_when_the_first_is_due() {
+        let (mut d, t0) = delivering();
+        assert_eq!(d.poll(t0), Step::Deliver);
+        d.queue_held(t0 + ms(700));
+        let due = next_delivery(&mut d, t0, Mes::Up);
+        assert!(due >= t0 + ms(700), "{:?}", due - t0);
     }
 
     fn token_refused() -> Disposition {

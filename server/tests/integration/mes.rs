@@ -370,6 +370,61 @@ async fn a_refused_message_is_a_dead_letter_with_the_reason_and_the_queue_moves_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_mes_keeps_failing_holds_up_only_its_entity_then_is_a_dead_letter() {
+    let mes = Mes::start().await;
+    // The MES cannot take CAS_01's machine data; everything else is fine.
+    mes.sim.set_fault(Fault::Fail {
+        key: "machine-data:CAS_01:".into(),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plant = plant_for(&mes.sim, 600.0);
+    plant.mes.max_attempts = 3;
+    let (app, _) = spawn_app(dir.path(), plant).await;
+    until(
+        "CAS_01's first report given up on",
+        Duration::from_secs(60),
+        async || app.mes.outbox.depth().await.expect("depth").dead >= 1,
+    )
+    .await;
+    // The others flowed meanwhile: results, and the other machines' data.
+    until(
+        "the other machines' data and the cells' results",
+        Duration::from_secs(30),
+        async || {
+            let keys = mes.sim.keys();
+            let s = mes.sim.summary();
+            s.quality_results >= 5
+                && keys.iter().any(|k| k.starts_with("machine-data:FORM_01:"))
+                && keys.iter().any(|k| k.starts_with("machine-data:EOL_01:"))
+        },
+    )
+    .await;
+    assert!(
+        !mes.sim
+            .keys()
+            .iter()
+            .any(|k| k.starts_with("machine-data:CAS_01:")),
+        "the failing entity never got through"
+    );
+    let (dead, _) = app
+        .mes
+        .outbox
+        .list(OutboxList::Dead, 0, 50)
+        .await
+        .expect("dead letters");
+    assert!(
+        dead.iter()
+            .all(|d| d.key.starts_with("machine-data:CAS_01:"))
+    );
+    assert_eq!(dead[0].last_status, Some(500));
+    let reason = dead[0].last_error.clone().unwrap_or_default();
+    assert!(reason.contains("gave up after 3 attempt(s)"), "{reason}");
+    assert!(reason.contains("500"), "{reason}");
+    app.stop().await;
+    mes.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_to_a_sign_on_page_is_never_taken_for_a_delivery() {
     let mes = Mes::start().await;
     mes.sim.set_fault(Fault::Redirect);
