@@ -26,8 +26,13 @@ impl Backoff {
     }
     /// The ceiling of the next delay (before jitter).
     pub fn ceiling(&self) -> Duration {
-        let factor = 1u32 << self.attempt.min(16);
-        self.min.saturating_mul(factor).min(self.max)
+        Self::ceiling_after(self.min, self.max, self.attempt)
+    }
+    /// The ceiling after `failures` failures: `min` doubled per failure, at most
+    /// `max` (for waits kept per item rather than in a `Backoff`).
+    pub fn ceiling_after(min: Duration, max: Duration, failures: u32) -> Duration {
+        let factor = 1u32 << failures.min(16);
+        min.saturating_mul(factor).min(max)
     }
     /// The next delay: uniform in [ceiling/2, ceiling].
     pub fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {

@@ -15,10 +15,9 @@ use tokio_modbus::prelude::*;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::plan::{Block, plan, split};
-pub use super::sentence::KINDS as FAILURE_KINDS;
-pub use super::sentence::ModbusError;
-use super::sentence::{self, KINDS};
+use super::plan::{Block, alone, plan, split};
+use super::sentence;
+pub use super::sentence::{FAILURE_KINDS, ModbusError};
 use crate::backoff::Backoff;
 use crate::bus::{Bus, Reading, ScanBatch};
 use crate::clock::now_ms;
@@ -71,21 +70,6 @@ pub enum WriteError {
     NotWritable(String),
 }
 
-impl WriteError {
-    /// True when the PLC was certainly not written (refused before the write
-    /// request was sent).
-    pub fn nothing_written(&self) -> bool {
-        matches!(
-            self,
-            WriteError::NotConnected
-                | WriteError::FreshRead(_)
-                | WriteError::Refused(_)
-                | WriteError::OutOfRange { .. }
-                | WriteError::NotWritable(_)
-        )
-    }
-}
-
 /// What the owner task checks against values it reads itself, over the same
 /// connection, just before it writes.
 #[derive(Debug, Clone)]
@@ -99,8 +83,6 @@ pub struct Guard {
 /// A write that reached the PLC.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Written {
-    /// The value read just before the write.
-    pub before: f64,
     /// The value read back after it.
     pub read_back: f64,
     /// Whether the read-back was compared with the value written (`verify` of
@@ -202,8 +184,8 @@ pub struct DeviceStats {
     pub connects: AtomicU64,
     /// Connections given up after an error.
     pub failures: AtomicU64,
-    /// Failed connections and connects by kind ([`sentence::KINDS`]).
-    pub failures_by_kind: [AtomicU64; KINDS.len()],
+    /// Failed connections and connects by kind ([`FAILURE_KINDS`]).
+    pub failures_by_kind: [AtomicU64; FAILURE_KINDS.len()],
     /// Block reads the PLC refused (an exception or a short reply).
     pub refused_reads: AtomicU64,
 }
@@ -324,12 +306,14 @@ impl DeviceRunner {
     /// stays down, and at info when it is back.
     #[tracing::instrument(name = "device", skip_all, fields(machine_id = %self.device.machine))]
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(200), self.device.reconnect_max);
         let mut rng = rand::rngs::SmallRng::from_os_rng();
         let mut writes = self.writes.take();
-        let mut groups = self.groups();
-        let mut refused = BTreeMap::new();
-        let mut down: Option<Down> = None;
+        let mut link = Session {
+            backoff: Backoff::new(Duration::from_millis(200), self.device.reconnect_max),
+            groups: self.groups(),
+            refused: BTreeMap::new(),
+            down: None,
+        };
         loop {
             let connected = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -339,12 +323,6 @@ impl DeviceRunner {
                 Ok(ctx) => {
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
                     debug!(host = %self.endpoint.host, port = self.endpoint.port, "connected");
-                    let mut link = Session {
-                        backoff: &mut backoff,
-                        groups: &mut groups,
-                        refused: &mut refused,
-                        down: &mut down,
-                    };
                     match self.poll(ctx, &mut link, &shutdown, &mut writes).await {
                         Ok(()) => return,
                         Err(e) => {
@@ -356,10 +334,10 @@ impl DeviceRunner {
                 Err(e) => e,
             };
             self.stats.failed(&failed);
-            self.log_down(&mut down, &failed);
+            self.log_down(&mut link.down, &failed);
             self.mark_lost(&failed);
             // While reconnecting, writes are answered at once: not connected.
-            let until = Instant::now() + backoff.next_delay(&mut rng);
+            let until = Instant::now() + link.backoff.next_delay(&mut rng);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -484,15 +462,9 @@ impl DeviceRunner {
 
     /// Reads tag `index` alone, now.
     async fn read_fresh(&self, ctx: &mut Context, index: usize) -> Result<Reading, ModbusError> {
-        let t = &self.device.tags[index];
-        let block = Block {
-            table: t.table,
-            start: t.address,
-            count: t.width(),
-            tags: vec![index],
-        };
+        let block = alone(&self.device, index);
         let bad = Reading {
-            tag: t.id,
+            tag: self.device.tags[index].id,
             value: None,
             quality: Quality::Bad,
         };
@@ -550,7 +522,7 @@ impl DeviceRunner {
             machine_state,
             last_write_ms: guard.last_write_ms,
         };
-        let before = match check(&guard.envelope, &now, Some(value), now_ms()) {
+        match check(&guard.envelope, &now, Some(value), now_ms()) {
             Err(r) => return (Err(WriteError::Refused(format!("{r} ({seen})"))), None),
             Ok(a) if a.to != value => {
                 let e = WriteError::Refused(format!(
@@ -561,8 +533,8 @@ impl DeviceRunner {
                 ));
                 return (Err(e), None);
             }
-            Ok(a) => a.from,
-        };
+            Ok(_) => {}
+        }
         let done = write_tag(ctx, &self.device, t, value).await;
         let read = match &done {
             Ok((v, _)) | Err(WriteError::Mismatch { read: v, .. }) => Some(*v),
@@ -586,7 +558,6 @@ impl DeviceRunner {
             _ => None,
         };
         let done = done.map(|(read_back, verified)| Written {
-            before,
             read_back,
             verified,
         });
@@ -599,7 +570,7 @@ impl DeviceRunner {
     async fn poll(
         &self,
         mut ctx: Context,
-        link: &mut Session<'_>,
+        link: &mut Session,
         shutdown: &CancellationToken,
         writes: &mut Option<tokio::sync::mpsc::Receiver<Command>>,
     ) -> Result<(), ModbusError> {
@@ -631,7 +602,7 @@ impl DeviceRunner {
                 }
             }
             let g = &mut link.groups[gi];
-            let refused = &mut *link.refused;
+            let refused = &mut link.refused;
             // A slow PLC must not hold up shutdown for a whole group of timeouts.
             let readings = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -649,7 +620,8 @@ impl DeviceRunner {
                     );
                 }
                 self.bus.set_link(self.device.id, LinkState::Online, None);
-                self.publish_health(link.groups, link.refused, Duration::ZERO);
+                // What the first scan learned; the rates come with the next report.
+                self.publish_health(&link.groups, &link.refused, None);
             }
             let g = &mut link.groups[gi];
             self.stats.scans.fetch_add(1, Ordering::Relaxed);
@@ -675,7 +647,11 @@ impl DeviceRunner {
                 g.next_due += g.period * u32::try_from(skipped).unwrap_or(u32::MAX);
             }
             if now >= health_at {
-                self.publish_health(link.groups, link.refused, now.duration_since(window));
+                self.publish_health(
+                    &link.groups,
+                    &link.refused,
+                    Some(now.duration_since(window)),
+                );
                 for g in link.groups.iter_mut() {
                     (g.scans, g.late) = (0, 0);
                 }
@@ -742,13 +718,13 @@ impl DeviceRunner {
         Ok(readings)
     }
 
-    /// Publishes the refused tags and each group's rate over `window` (zero:
+    /// Publishes the refused tags and each group's rate over `window` (`None`:
     /// keep the rates last published).
     fn publish_health(
         &self,
         groups: &[GroupPlan],
         refused: &BTreeMap<usize, String>,
-        window: Duration,
+        window: Option<Duration>,
     ) {
         let refused = refused
             .iter()
@@ -757,13 +733,8 @@ impl DeviceRunner {
                 reason: reason.clone(),
             })
             .collect();
-        let scans = if window.is_zero() {
-            self.bus
-                .link(self.device.id)
-                .map(|l| l.scans)
-                .unwrap_or_default()
-        } else {
-            let secs = window.as_secs_f64();
+        let scans = if let Some(window) = window {
+            let secs = window.as_secs_f64().max(1e-3);
             groups
                 .iter()
                 .map(|g| ScanRate {
@@ -773,18 +744,23 @@ impl DeviceRunner {
                     late: g.late,
                 })
                 .collect()
+        } else {
+            self.bus
+                .link(self.device.id)
+                .map(|l| l.scans)
+                .unwrap_or_default()
         };
         self.bus.set_health(self.device.id, refused, scans);
     }
 }
 
-/// What one connection of a device carries from the last: the back-off, the
+/// What a device's connections carry from one to the next: the back-off, the
 /// plans (split blocks stay split), the refused tags and the outage.
-struct Session<'a> {
-    backoff: &'a mut Backoff,
-    groups: &'a mut Vec<GroupPlan>,
-    refused: &'a mut BTreeMap<usize, String>,
-    down: &'a mut Option<Down>,
+struct Session {
+    backoff: Backoff,
+    groups: Vec<GroupPlan>,
+    refused: BTreeMap<usize, String>,
+    down: Option<Down>,
 }
 
 /// To one decimal (rates shown to people; fewer needless updates).

@@ -42,6 +42,17 @@ pub fn split(device: &Device, block: &Block) -> Vec<Block> {
     out
 }
 
+/// The read of tag `index` alone.
+pub fn alone(device: &Device, index: usize) -> Block {
+    let t = &device.tags[index];
+    Block {
+        table: t.table,
+        start: t.address,
+        count: t.width(),
+        tags: vec![index],
+    }
+}
+
 /// Merges tags `members` into reads: one table each, at most `gap` unread
 /// registers between neighbours, within the Modbus limit.
 fn merge(device: &Device, members: impl Iterator<Item = usize>, gap: u16) -> Vec<Block> {

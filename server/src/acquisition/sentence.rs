@@ -41,7 +41,7 @@ pub enum ModbusError {
 }
 
 /// The kinds of failure `/metrics` counts.
-pub const KINDS: [&str; 6] = [
+pub const FAILURE_KINDS: [&str; 6] = [
     "timeout",
     "closed",
     "refused",
@@ -51,7 +51,7 @@ pub const KINDS: [&str; 6] = [
 ];
 
 impl ModbusError {
-    /// Which of [`KINDS`] this is (its index).
+    /// Which of [`FAILURE_KINDS`] this is (its index).
     pub fn kind(&self) -> usize {
         match self {
             ModbusError::Timeout(_) | ModbusError::ConnectTimeout { .. } => 0,

@@ -465,29 +465,34 @@ impl Actions {
         self.publish().await;
         let written = self.inner.writers.write(tag, a.to, guard).await;
         let (state, detail, read_back) = outcome(&written);
-        store
-            .finish(id, state, detail.as_deref(), read_back)
-            .await?;
         match state {
             ActionState::Verified | ActionState::Written => info!(id, machine = %a.machine,
                 tag = %a.tag, from = a.from, to = a.to, ?state, "setpoint written"),
             _ => warn!(id, machine = %a.machine, tag = %a.tag, to = a.to, ?state,
                 error = detail.as_deref().unwrap_or(""), "setpoint not written"),
         }
-        let done = store.get(id).await?;
-        if let Some(v) = done {
-            let e = AuditEvent {
-                actor: a.decided_by.clone().unwrap_or_else(|| "system".into()),
-                role: None,
-                action: AuditAction::SetpointWritten,
-                target: format!("#{id} {}.{}", a.machine, a.tag),
-                detail: outcome_detail(&v, state),
-                source: "plc".into(),
-            };
-            if let Err(err) = self.inner.audit.record(e).await {
-                warn!(error = %err, "cannot record a write's outcome in the audit trail");
-            }
+        // The audit line first, from the row as it is about to be written: whoever
+        // sees the journal's outcome finds it in the audit trail too.
+        let done = ActionView {
+            state,
+            detail: detail.clone(),
+            read_back,
+            ..a.clone()
+        };
+        let e = AuditEvent {
+            actor: a.decided_by.clone().unwrap_or_else(|| "system".into()),
+            role: None,
+            action: AuditAction::SetpointWritten,
+            target: format!("#{id} {}.{}", a.machine, a.tag),
+            detail: outcome_detail(&done, state),
+            source: "plc".into(),
+        };
+        if let Err(err) = self.inner.audit.record(e).await {
+            warn!(error = %err, "cannot record a write's outcome in the audit trail");
         }
+        store
+            .finish(id, state, detail.as_deref(), read_back)
+            .await?;
         self.publish().await;
         Ok(())
     }

@@ -25,6 +25,7 @@ use super::orders::OrderStore;
 use super::outbox::{Attempt, Due, Outbox, OutboxError, classify};
 use super::settings::{MesSettings, Secret};
 use super::state::{Delivery, Link, OrdersFailure, Record, Step, Timing, Verdict};
+use crate::backoff::Backoff;
 use crate::clock::{millis, now_ms};
 
 /// Largest orders answer read.
@@ -295,7 +296,7 @@ impl Client {
             Record::Held { reason } => self.hold(due, status, &reason).await,
             Record::Failed { reason, .. } => {
                 // The message stays at the head and goes again either way.
-                if let Err(e) = self.outbox.failed(due.id, status, &reason).await {
+                if let Err(e) = self.outbox.failed(due.id, status, &reason, None).await {
                     tracing::error!(error = %e, "cannot record a delivery attempt");
                 }
                 return true;
@@ -326,11 +327,14 @@ impl Client {
                 "the MES keeps failing a message; it is a dead letter now");
             return self.outbox.dead(due.id, status, &reason, now).await;
         }
-        let wait = hold_for(&self.cfg, due.attempts);
+        // The retry delay doubling per attempt of this message, at most retry_max.
+        let wait = Backoff::ceiling_after(self.cfg.retry_min, self.cfg.retry_max, due.attempts);
         tracing::info!(key = %due.key, %reason, wait_ms = wait.as_millis() as u64,
             "the MES failed a message; its entity waits, the others go on");
         let until = now.saturating_add(millis(wait));
-        self.outbox.hold(due.id, status, reason, until).await
+        self.outbox
+            .failed(due.id, status, reason, Some(until))
+            .await
     }
 
     /// Sends the head of the outbox and tells `delivery` what came of it.
@@ -469,12 +473,4 @@ fn location(r: &reqwest::Response) -> String {
             || "no Location".to_owned(),
             |l| l.chars().take(200).collect(),
         )
-}
-
-/// How long a message the MES failed `attempts` times before waits: the retry
-/// delay doubling from `retry_min` per attempt, at most `retry_max`.
-fn hold_for(cfg: &MesSettings, attempts: u32) -> Duration {
-    cfg.retry_min
-        .saturating_mul(1u32 << attempts.min(16))
-        .min(cfg.retry_max)
 }

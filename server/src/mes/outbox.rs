@@ -327,34 +327,16 @@ impl Outbox {
         Ok(())
     }
 
-    /// Records a failed attempt (the message stays pending).
+    /// Records a failed attempt; the message stays pending, held until
+    /// `hold_until_ms` when the MES answered it with a passing error (its entity
+    /// waits, the others go on), or not held when the link failed (the whole
+    /// queue waits on the delivery loop's back-off).
     pub async fn failed(
         &self,
         id: i64,
         status: Option<u16>,
         error: &str,
-    ) -> Result<(), OutboxError> {
-        sqlx::query(
-            "UPDATE mes_outbox SET attempts = attempts + 1, last_status = ?, last_error = ? \
-             WHERE id = ? AND state = 'pending'",
-        )
-        .bind(status.map(i64::from))
-        .bind(clip(error))
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
-    /// Records an attempt the MES answered with a passing error: the message
-    /// (and its entity's later ones) waits until `until_ms`.
-    pub async fn hold(
-        &self,
-        id: i64,
-        status: Option<u16>,
-        error: &str,
-        until_ms: i64,
+        hold_until_ms: Option<i64>,
     ) -> Result<(), OutboxError> {
         sqlx::query(
             "UPDATE mes_outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, \
@@ -362,7 +344,7 @@ impl Outbox {
         )
         .bind(status.map(i64::from))
         .bind(clip(error))
-        .bind(until_ms)
+        .bind(hold_until_ms)
         .bind(id)
         .execute(&self.pool)
         .await
@@ -565,7 +547,7 @@ mod tests {
         assert_eq!(o.push(&msgs, now).await.expect("queued"), 3);
         let first = o.head(now).await.expect("head").expect("one");
         assert_eq!(first.key, "quality-result:A:1");
-        o.hold(first.id, Some(500), "MES answered 500", now + 60_000)
+        o.failed(first.id, Some(500), "MES answered 500", Some(now + 60_000))
             .await
             .expect("held");
         // A's second revision waits behind its first; B goes.
@@ -749,7 +731,9 @@ mod tests {
         assert_eq!((d.pending, d.dead, d.oldest_ms), (2, 0, Some(10)));
         let head = o.head(100).await.expect("head").expect("a");
         assert_eq!(head.key, "a");
-        o.failed(head.id, Some(503), "busy").await.expect("failed");
+        o.failed(head.id, Some(503), "busy", None)
+            .await
+            .expect("failed");
         let again = o.head(100).await.expect("head").expect("still a");
         assert_eq!((again.key.as_str(), again.attempts), ("a", 1));
         o.delivered(again.id, 200, 20).await.expect("delivered");

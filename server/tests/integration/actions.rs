@@ -326,6 +326,11 @@ async fn a_plc_exception_fails_the_write_raises_an_alarm_until_acknowledged() {
     );
     assert_eq!(r.register(0, "temperature_setpoint"), before);
 
+    // The counts follow the journal row (published just after it is written).
+    until("the alarm counted", Duration::from_secs(5), async || {
+        r.actions.summary().alarms == 1
+    })
+    .await;
     let s = r.actions.summary();
     assert_eq!((s.pending, s.alarms), (0, 1));
     let v = r
