@@ -45,6 +45,47 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+/// `cellguard bundle`: the sizes of every file and every page's first load, then
+/// what is over the budget.
+fn bundle(pkg: &std::path::Path, budget: &std::path::Path) -> anyhow::Result<()> {
+    use cellguard::web::assets::{Budget, SPLIT_MANIFEST, SplitManifest, measure};
+    let budget = Budget::load(budget)?;
+    let sizes = measure(pkg).with_context(|| format!("reading {}", pkg.display()))?;
+    let manifest_path = pkg.join(SPLIT_MANIFEST);
+    let manifest: SplitManifest = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("reading {}", manifest_path.display()))?,
+        // A bundle built without --split has no lazy parts.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SplitManifest::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", manifest_path.display())),
+    };
+    println!(
+        "{:<56} {:>9} {:>9} {:>9}",
+        "file", "raw B", "brotli B", "gzip B"
+    );
+    for f in &sizes {
+        println!("{:<56} {:>9} {:>9} {:>9}", f.name, f.raw, f.brotli, f.gzip);
+    }
+    let pages = budget
+        .pages(&sizes, &manifest)
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "\n{:<56} {:>9} {:>9} {:>9}",
+        "first load of", "files", "brotli B", "budget B"
+    );
+    for p in &pages {
+        let limit = budget.pages.get(&p.page).map_or(0, |b| b.limit);
+        println!("{:<56} {:>9} {:>9} {:>9}", p.page, p.files, p.brotli, limit);
+    }
+    let over = budget.check(&sizes, &pages);
+    if over.is_empty() {
+        println!("within the budget");
+        Ok(())
+    } else {
+        anyhow::bail!("over the bundle budget:\n  {}", over.join("\n  "))
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -63,6 +104,7 @@ async fn main() -> ExitCode {
             );
             Ok(())
         }
+        Command::Bundle { pkg, budget } => bundle(&pkg, &budget),
         Command::Serve(args) => serve(plant, &args.data_dir, &args.leptos_config).await,
         Command::Simulate {
             what: Simulate::Line { seed },

@@ -80,6 +80,16 @@ pub enum Command {
     /// Import cells and inspections from a dataset file (CSV or .xlsx) into the
     /// database: all rows or none.
     Import(ImportArgs),
+    /// Print the size of every file of the browser bundle (raw, brotli, gzip) and
+    /// fail when one, or all together, exceeds the budget file.
+    Bundle {
+        /// The bundle directory (`cargo leptos build --release` writes it).
+        #[arg(long, default_value = "target/site/pkg")]
+        pkg: PathBuf,
+        /// The budget: brotli bytes per file and in total.
+        #[arg(long, default_value = ".ci/bundle-budget.toml")]
+        budget: PathBuf,
+    },
     /// Manage the people who sign in (passwords are prompted, never arguments).
     User {
         /// Where the database lives.
