@@ -44,7 +44,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    // The release build made by `cargo leptos build --release`, run from the workspace root.
+    // The release build made by `cargo leptos build --release --split`, run from the workspace root.
     command: `./target/release/cellguard serve --data-dir ${dataDir}`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/readyz`,

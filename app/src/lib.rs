@@ -1,5 +1,9 @@
 //! CellGuard's web app. Built twice: with `ssr` inside the server, with `hydrate` as
 //! the WebAssembly bundle the browser runs.
+//!
+//! Islands: every page is rendered on the server, and the browser hydrates only the
+//! parts marked `#[island]` (live values, charts, forms, buttons). Everything else is
+//! HTML and ships no code; the browser runs no router, so a link is a page load.
 #![recursion_limit = "256"]
 
 pub mod actions;
@@ -11,6 +15,7 @@ pub mod fmt;
 pub mod line;
 pub mod live;
 pub mod mes;
+pub mod nav;
 pub mod pages;
 pub mod quality;
 pub mod session;
@@ -45,7 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -55,32 +60,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The app: live store, header and routes.
+/// The app (server side): session, live store, header and routes. In the browser
+/// only its islands run; [`hydrate`] gives them the same session and store.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let session = session::load();
     let signed_in = session.0.is_some();
     provide_context(session);
-    let live = Live::new();
-    provide_context(live);
-    // The live stream needs a signed-in person; the sign-in page has none.
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |started: Option<()>| {
-        if started.is_none() && signed_in {
-            live::start(live);
-        }
-    });
+    provide_context(Live::new());
     view! {
         <Stylesheet id="leptos" href="/pkg/cellguard.css"/>
         <Title text="CellGuard"/>
         <Meta name="theme-color" content="#0b2e4f"/>
         <Link rel="icon" href="/favicon.svg"/>
+        <session::SessionMeta/>
         <Router>
-            <Show when=move || signed_in>
-                <Header/>
-            </Show>
-            <FollowRoute live=live/>
+            {signed_in.then(|| view! { <Header/> })}
             <main>
                 <Routes fallback=|| view! { <p class="error">"No such page."</p> }>
                     <Route path=StaticSegment("") view=OverviewPage/>
@@ -102,22 +98,13 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Tells the live store what the page shown wants from the stream.
-#[component]
-fn FollowRoute(live: Live) -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
-        let topic = live::Topic::of_path(&location.pathname.get());
-        if live.topic.with_untracked(|t| *t != topic) {
-            live.topic.set(topic);
-        }
-    });
-}
-
-/// Entry point of the WebAssembly bundle.
+/// Entry point of the WebAssembly bundle: runs before the islands hydrate, and
+/// provides what they share at the root (the session from the page, one live store).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    provide_context(session::load());
+    provide_context(Live::new());
 }

@@ -57,3 +57,33 @@ pub fn use_cell_refresh(
     let _ = (every, matters, set_tick);
     tick
 }
+
+/// Fetches `value` again with `fetch` whenever what `track` reads changes (not at
+/// first: the island starts from what the server rendered). Answers can come back out
+/// of order; only the newest request's answer is kept. Browser only.
+#[cfg(feature = "hydrate")]
+pub fn refetch_on<T, Fut>(
+    value: RwSignal<T>,
+    track: impl Fn() + 'static,
+    fetch: impl Fn() -> Fut + 'static,
+) where
+    T: Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let latest = StoredValue::new(0u32);
+    Effect::new(move |ran: Option<()>| {
+        track();
+        if ran.is_none() {
+            return;
+        }
+        latest.update_value(|n| *n = n.wrapping_add(1));
+        let mine = latest.get_value();
+        let answer = fetch();
+        leptos::task::spawn_local(async move {
+            let v = answer.await;
+            if latest.try_get_value() == Some(mine) {
+                value.try_set(v);
+            }
+        });
+    });
+}

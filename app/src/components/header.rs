@@ -1,5 +1,11 @@
 //! The top bar: product name, navigation (only what the role may use), the live
 //! connection state and the signed-in person with sign-out.
+//!
+//! The bar itself is server-rendered HTML; what changes while a page is open (the
+//! plant's name, the actions badge, the MES link and the stream's state) are three
+//! small islands. The navigation groups its destinations: the ones a supervisor
+//! uses most stay in the bar at every width, the rest go under "More" on a tablet
+//! (a checkbox and CSS: it opens before the app has loaded).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -9,62 +15,37 @@ use crate::live::use_live;
 use crate::mes::MesLinkState;
 use crate::session::{can, use_me};
 
-/// The header shown on every page.
+/// The header shown on every page of a signed-in person.
 #[component]
 pub fn Header() -> impl IntoView {
-    let live = use_live();
-    let plant = move || live.plant.get().unwrap_or_default();
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 " CellGuard"
             </A>
-            <span class="plant">{plant}</span>
+            <PlantName/>
             <nav class="nav" aria-label="Main">
-                <A href="/" exact=true>"Line"</A>
-                <A href="/orders">"Orders"</A>
-                <A href="/quality">"Quality"</A>
-                <A href="/cells">"Cells"</A>
-                <A href="/models">"Models"</A>
-                <A href="/actions">
-                    "Actions"
-                    {move || live.actions.get().filter(|a| a.pending + a.alarms > 0).map(|a| {
-                        let (class, label) = if a.alarms > 0 {
-                            ("count alarm", format!("{} failed write(s), {} waiting", a.alarms, a.pending))
-                        } else {
-                            ("count", format!("{} waiting for approval", a.pending))
-                        };
-                        view! {
-                            <span class=class data-testid="actions-count" title=label.clone() aria-label=label>
-                                {a.pending + a.alarms}
-                            </span>
-                        }
-                    })}
-                </A>
-                {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}
-                {can(Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
-                {can(Permission::ManageUsers).then(|| view! { <A href="/admin/users">"Users"</A> })}
-            </nav>
-            {move || live.mes.get().filter(|m| m.state != MesLinkState::Disabled).map(|m| {
-                let label = m.label();
-                let title = m.error.unwrap_or_default();
-                view! {
-                    <A href="/mes" attr:class=format!("conn mes-link conn-{}", m.state.css())
-                        attr:data-testid="mes-link-state" attr:title=title>
-                        <span class="dot" aria-hidden="true"></span>
-                        {label}
+                <div class="nav-primary">
+                    <A href="/" exact=true>"Line"</A>
+                    <A href="/quality">"Quality"</A>
+                    <A href="/cells">"Cells"</A>
+                    <A href="/actions">
+                        "Actions"
+                        <ActionsBadge/>
                     </A>
-                }
-            })}
-            <span
-                class=move || format!("conn conn-{}", live.conn.get().css())
-                data-testid="connection"
-                role="status"
-            >
-                <span class="dot" aria-hidden="true"></span>
-                {move || live.conn.get().label()}
-            </span>
+                </div>
+                <input type="checkbox" id="nav-more" class="nav-toggle" aria-label="More pages"/>
+                <label for="nav-more" class="nav-more" data-testid="nav-more" aria-hidden="true">"More"</label>
+                <div class="nav-secondary" data-testid="nav-secondary">
+                    <A href="/orders">"Orders"</A>
+                    <A href="/models">"Models"</A>
+                    {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}
+                    {can(Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
+                    {can(Permission::ManageUsers).then(|| view! { <A href="/admin/users">"Users"</A> })}
+                </div>
+            </nav>
+            <LinkStatus/>
             {use_me().map(|me| view! {
                 <form method="post" action="/signout" class="whoami">
                     <span class="who" data-testid="whoami">
@@ -75,5 +56,62 @@ pub fn Header() -> impl IntoView {
                 </form>
             })}
         </header>
+    }
+}
+
+/// The plant's name, once the line view or the stream has said it.
+#[island]
+fn PlantName() -> impl IntoView {
+    let live = use_live();
+    view! { <span class="plant">{move || live.plant.get().unwrap_or_default()}</span> }
+}
+
+/// Pending approvals and failed writes, on the Actions link.
+#[island]
+fn ActionsBadge() -> impl IntoView {
+    let live = use_live();
+    move || {
+        live.actions.get().filter(|a| a.pending + a.alarms > 0).map(|a| {
+            let (class, label) = if a.alarms > 0 {
+                ("count alarm", format!("{} failed write(s), {} waiting", a.alarms, a.pending))
+            } else {
+                ("count", format!("{} waiting for approval", a.pending))
+            };
+            view! {
+                <span class=class data-testid="actions-count" title=label.clone() aria-label=label>
+                    {a.pending + a.alarms}
+                </span>
+            }
+        })
+    }
+}
+
+/// The MES link (when one is configured) and the live stream's state. It opens the
+/// page's stream when it hydrates: every signed-in page has it, once.
+#[island]
+fn LinkStatus() -> impl IntoView {
+    let live = use_live();
+    #[cfg(feature = "hydrate")]
+    crate::live::start(live);
+    view! {
+        {move || live.mes.get().filter(|m| m.state != MesLinkState::Disabled).map(|m| {
+            let label = m.label();
+            let title = m.error.unwrap_or_default();
+            view! {
+                <a href="/mes" class=format!("conn mes-link conn-{}", m.state.css())
+                    data-testid="mes-link-state" title=title>
+                    <span class="dot" aria-hidden="true"></span>
+                    {label}
+                </a>
+            }
+        })}
+        <span
+            class=move || format!("conn conn-{}", live.conn.get().css())
+            data-testid="connection"
+            role="status"
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || live.conn.get().label()}
+        </span>
     }
 }

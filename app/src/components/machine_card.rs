@@ -13,7 +13,7 @@ pub fn state_badge(m: &MachineView) -> (String, &'static str) {
         LinkState::CommLost => ("COMM LOST".into(), "fault"),
         LinkState::Connecting => ("CONNECTING".into(), "unknown"),
         LinkState::Online => match m.state() {
-            Some(s) => (s.to_uppercase(), StateClass::of(Some(s)).css()),
+            Some(s) => (s.to_ascii_uppercase(), StateClass::of(Some(s)).css()),
             None => ("UNKNOWN".into(), StateClass::Unknown.css()),
         },
     }

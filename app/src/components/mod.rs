@@ -3,6 +3,7 @@ pub mod cell_refresh;
 pub mod chart;
 
 pub mod header;
+pub mod live_region;
 pub mod machine_card;
 pub mod paged_table;
 pub mod reason_bars;

@@ -7,10 +7,13 @@
 //! hands this component one loaded page of rows with a row renderer and the header
 //! cells. The URL query is the only state of a filter, so a link or the back button
 //! brings the same view back.
+//!
+//! Every link here is a plain `<a>` (a page load: the browser runs no router), so
+//! the table renders the same inside an island, where a live page refetches it, as
+//! in server-only HTML.
 
 use leptos::either::Either;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::params::ParamsMap;
 
 use crate::fmt::{parse_date, query_string};
@@ -122,7 +125,7 @@ pub fn Pager(
     next_label: &'static str,
 ) -> impl IntoView {
     let link = |href: Option<String>, label: &'static str, rel: &'static str| match href {
-        Some(h) => view! { <A href=h attr:class="button" attr:rel=rel>{label}</A> }.into_any(),
+        Some(h) => view! { <a href=h class="button" rel=rel>{label}</a> }.into_any(),
         None => {
             view! { <span class="button disabled" aria-disabled="true">{label}</span> }.into_any()
         }
@@ -240,7 +243,7 @@ where
                     let first = (p.total > 0).then_some(p.first);
                     Either::Left(view! {
                         {note}
-                        {first.map(|href| view! { <A href=href attr:class="button">"First page"</A> })}
+                        {first.map(|href| view! { <a href=href class="button">"First page"</a> })}
                     })
                 }
                 None => Either::Right(note),

@@ -1,5 +1,6 @@
 //! The live store: the line as last seen, trend buffers, and the connection to the
-//! server's event stream. Provided once at the app root; every page reads from it.
+//! server's event stream. Provided once at the root (the app's on the server, the
+//! islands' in the browser); every island of a page reads the same store.
 //!
 //! Each machine has signals of its own (its view and its trend version), so a scan
 //! of one machine wakes only what shows that machine; the list of machines changes
@@ -93,8 +94,9 @@ pub struct Live {
     machines: RwSignal<Vec<MachineSlot>>,
     /// Stream connection state.
     pub conn: RwSignal<Conn>,
-    /// What the page shown wants from the stream (set from the route).
-    pub topic: RwSignal<Topic>,
+    /// Whether the stream has been opened (once a page).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    started: StoredValue<bool>,
     /// Full-rate recent values of numeric tags.
     pub trends: StoredValue<Trends>,
     /// Machines whose trends changed since the last flush.
@@ -122,7 +124,7 @@ impl Live {
             plant: RwSignal::new(None),
             machines: RwSignal::new(Vec::new()),
             conn: RwSignal::new(Conn::Idle),
-            topic: RwSignal::new(Topic::Overview),
+            started: StoredValue::new(false),
             trends: StoredValue::new(HashMap::new()),
             trends_dirty: StoredValue::new(Vec::new()),
             now_ms: RwSignal::new(0),
@@ -177,7 +179,7 @@ impl Live {
 
     /// Adopts a line view from the server (first render or snapshot): each machine
     /// held keeps its signals and is told only if it changed; new machines get
-    /// theirs; machines gone are dropped.
+    /// theirs; machines gone are dropped. The clock follows the view's time.
     pub fn adopt(&self, line: LineView, browser_now_ms: i64) {
         self.clock_offset_ms.set_value(line.now_ms - browser_now_ms);
         self.now_ms.set(line.now_ms);
@@ -316,12 +318,33 @@ pub fn use_live() -> Live {
     expect_context::<Live>()
 }
 
-/// Opens the event stream and keeps it open; also runs the UI clocks.
+/// False while an island is drawn for the first time (on the server, and in the
+/// browser while it hydrates the server's HTML), true from then on. A lazy island
+/// hydrates once its part of the bundle has arrived, when the stream may already have
+/// brought newer data than the server rendered: whatever it shows from the store and
+/// not from its props must wait for this, or the browser's first drawing would not be
+/// the server's. Set as an attribute (`data-hydrated`), it also tells a test or a
+/// script that the island's controls work.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set) = signal(false);
+    Effect::new(move |_| set.set(true));
+    hydrated
+}
+
+/// Opens the event stream for what the page shows and keeps it open; also runs the
+/// UI clocks. Called by the header's status island; once a page, however often.
 #[cfg(feature = "hydrate")]
 pub fn start(live: Live) {
     use futures::StreamExt;
     use gloo_net::eventsource::{State, futures::EventSource};
     use std::time::Duration;
+
+    if live.started.get_value() {
+        return;
+    }
+    live.started.set_value(true);
+    // No router in the browser: a page shows one thing for as long as it is open.
+    let topic = Topic::of_path(&crate::nav::current_path());
 
     let browser_now = || js_sys_now();
     set_interval(
@@ -333,18 +356,11 @@ pub fn start(live: Live) {
     leptos::task::spawn_local(async move {
         loop {
             live.conn.set(Conn::Connecting);
-            let topic = live.topic.get_untracked();
-            let mut moved = false;
             if let Ok(mut source) = EventSource::new(&topic.url()) {
                 if let Ok(mut events) = source.subscribe("message") {
                     loop {
                         // The browser retries a dropped stream by itself and reports
-                        // nothing while it does: look at its state, and whether the
-                        // page now wants something else, four times a second.
-                        if live.topic.with_untracked(|t| *t != topic) {
-                            moved = true;
-                            break;
-                        }
+                        // nothing while it does: look at its state four times a second.
                         let tick = gloo_timers::future::TimeoutFuture::new(250);
                         match futures::future::select(events.next(), tick).await {
                             futures::future::Either::Left((Some(Ok((_, msg))), _)) => {
@@ -377,10 +393,6 @@ pub fn start(live: Live) {
                     }
                 }
                 source.close();
-            }
-            if moved {
-                // Another page: subscribe to what it shows at once.
-                continue;
             }
             live.conn.set(Conn::Lost);
             gloo_timers::future::TimeoutFuture::new(2_000).await;

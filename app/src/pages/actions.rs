@@ -2,10 +2,15 @@
 //! each machine's write mode, proposals waiting for a supervisor (one tap to
 //! approve or reject), writes over the last 24 hours, and the journal of every
 //! proposal and write with its effect on the high-risk rate and an undo.
+//!
+//! The page reads its filter from the query on the server; everything under the
+//! heading follows the live stream and the decisions taken, so it is one island
+//! ([`ActionsLive`]) that takes the filter as its prop. A filter change is a page load.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 use crate::actions::{
     ActionFilter, ActionState, ActionView, ActionsView, MachineMode, WritableTag, WriteMode,
@@ -66,6 +71,15 @@ fn filter_pairs(f: &ActionFilter) -> Vec<(&'static str, String)> {
         pairs.push(("state", s.as_str().to_owned()));
     }
     pairs
+}
+
+/// The filter of the page's query (the page counted from 0).
+pub fn filter_of(q: &ParamsMap) -> ActionFilter {
+    ActionFilter {
+        machine: q.get("machine").filter(|m| !m.is_empty()),
+        state: q.get("state").and_then(|s| ActionState::parse(&s)),
+        page: query_page(q) - 1,
+    }
 }
 
 /// The page's link for a filter.
@@ -133,18 +147,33 @@ fn state_class(s: ActionState) -> &'static str {
     }
 }
 
-/// The actions page.
+/// The actions page: the filter is read here, on the server.
 #[component]
 pub fn ActionsPage() -> impl IntoView {
-    let live = use_live();
-    let query = use_query_map();
-    let filter = Memo::new(move |_| {
-        query.with(|q| ActionFilter {
-            machine: q.get("machine").filter(|m| !m.is_empty()),
-            state: q.get("state").and_then(|s| ActionState::parse(&s)),
-            page: query_page(q) - 1,
-        })
-    });
+    let filter = use_query_map().with_untracked(filter_of);
+    let initial = {
+        let filter = filter.clone();
+        Resource::new(|| (), move |_| get_actions(filter.clone()))
+    };
+    view! {
+        <Title text="Actions · CellGuard"/>
+        <section class="actions-page" aria-labelledby="actions-title">
+            <h1 id="actions-title">"Corrective actions"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading the actions…"</p> }>
+                {move || {
+                    let filter = filter.clone();
+                    initial.get().map(move |initial| view! { <ActionsLive filter=filter initial=initial/> })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Everything under the heading: the decisions' errors and outcome, then the
+/// alarms, modes, pending proposals, chart and journal of `filter`, fetched again
+/// when the stream says the journal changed and after every decision.
+#[island(lazy)]
+fn ActionsLive(filter: ActionFilter, initial: Result<ActionsView, ServiceError>) -> impl IntoView {
     let act = Act {
         propose: ServerAction::<ProposeAction>::new(),
         approve: ServerAction::<ApproveAction>::new(),
@@ -166,22 +195,26 @@ pub fn ActionsPage() -> impl IntoView {
         }
     });
     // Refetched when the journal changes (pushed live) and after every decision.
-    let version = Memo::new(move |_| live.actions.with(|a| a.as_ref().map(|a| a.version)));
-    let data = Resource::new(
-        move || {
-            (
-                filter.get(),
-                version.get(),
-                act.propose.version().get(),
-                act.approve.version().get(),
-                act.reject.version().get(),
-                act.undo.version().get(),
-                act.ack.version().get(),
-                act.mode.version().get(),
-            )
-        },
-        |(f, ..)| get_actions(f),
-    );
+    let data = RwSignal::new(initial);
+    #[cfg(feature = "hydrate")]
+    {
+        let live = use_live();
+        let version = Memo::new(move |_| live.actions.with(|a| a.as_ref().map(|a| a.version)));
+        let filter = filter.clone();
+        crate::components::cell_refresh::refetch_on(
+            data,
+            move || {
+                version.track();
+                act.propose.version().track();
+                act.approve.version().track();
+                act.reject.version().track();
+                act.undo.version().track();
+                act.ack.version().track();
+                act.mode.version().track();
+            },
+            move || get_actions(filter.clone()),
+        );
+    }
     let errors = move || {
         let e = |r: Option<Result<_, ServiceError>>, what: &str| {
             r.and_then(Result::err)
@@ -218,7 +251,7 @@ pub fn ActionsPage() -> impl IntoView {
         // refetched as the live stream says the journal changed.
         let last = data
             .get()
-            .and_then(Result::ok)
+            .ok()
             .and_then(|v| v.history.into_iter().find(|a| a.id == last.id))
             .unwrap_or(last);
         let text = format!(
@@ -241,22 +274,19 @@ pub fn ActionsPage() -> impl IntoView {
         };
         Some(view! { <p class=class role="status" data-testid="action-outcome">{text}</p> })
     };
+    let hydrated = crate::live::use_hydrated();
     view! {
-        <Title text="Actions · CellGuard"/>
-        <section class="actions-page" aria-labelledby="actions-title">
-            <h1 id="actions-title">"Corrective actions"</h1>
-            <div aria-live="polite">{errors}{outcome}</div>
-            <Transition fallback=|| view! { <p class="loading">"Loading the actions…"</p> }>
-                {move || data.get().map(|r| match r {
-                    Ok(v) => view! { <ActionsBody v=v act=act draft=draft filter=filter.get_untracked()/> }.into_any(),
-                    Err(e) => view! {
-                        <p class="error" role="alert" data-testid="actions-unavailable">
-                            {format!("The actions are not available: {}", server_message(&e))}
-                        </p>
-                    }.into_any(),
-                })}
-            </Transition>
-        </section>
+        <div class="island-root" data-testid="actions-island" data-hydrated=move || hydrated.get().to_string()>
+        <div aria-live="polite">{errors}{outcome}</div>
+        {move || match data.get() {
+            Ok(v) => view! { <ActionsBody v=v act=act draft=draft filter=filter.clone()/> }.into_any(),
+            Err(e) => view! {
+                <p class="error" role="alert" data-testid="actions-unavailable">
+                    {format!("The actions are not available: {}", server_message(&e))}
+                </p>
+            }.into_any(),
+        }}
+        </div>
     }
 }
 
@@ -355,21 +385,28 @@ fn ActionsBody(v: ActionsView, act: Act, draft: Draft, filter: ActionFilter) -> 
 
 #[component]
 fn JournalFilter(filter: ActionFilter) -> impl IntoView {
-    let navigate = use_navigate();
     let machine = filter.machine.clone().unwrap_or_default();
     let state = filter.state.map(|s| s.as_str()).unwrap_or_default();
-    let go = move |f: ActionFilter| navigate(&href(&f), Default::default());
-    let go_machine = go.clone();
+    // No router in the browser: a filter is a page load of its link.
+    let go = |f: ActionFilter| crate::nav::go(&href(&f));
     let keep = filter.clone();
     let live = use_live();
-    let options = move || live.machine_names();
+    // The machines come with the stream, after the first drawing.
+    let hydrated = crate::live::use_hydrated();
+    let options = move || {
+        if hydrated.get() {
+            live.machine_names()
+        } else {
+            Vec::new()
+        }
+    };
     view! {
         <div class="filters">
             <label>
                 "Machine "
                 <select data-testid="filter-machine" on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    go_machine(ActionFilter { machine: Some(v), page: 0, ..filter.clone() });
+                    go(ActionFilter { machine: Some(v), page: 0, ..filter.clone() });
                 }>
                     <option value="" selected=machine.is_empty()>"All"</option>
                     {move || options().into_iter().map(|(id, name)| {
@@ -660,6 +697,24 @@ fn HistoryRow(a: ActionView, act: Act, undo: bool) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_reads_as_the_filter_its_links_write() {
+        use crate::components::paged_table::params;
+        let q = params(&[("machine", "CAS_01"), ("state", "verified"), ("page", "3")]);
+        let f = filter_of(&q);
+        assert_eq!(
+            f,
+            ActionFilter {
+                machine: Some("CAS_01".into()),
+                state: Some(ActionState::Verified),
+                page: 2,
+            }
+        );
+        assert_eq!(href(&f), "/actions?machine=CAS_01&state=verified&page=3");
+        let q = params(&[("machine", ""), ("state", "nonsense"), ("page", "0")]);
+        assert_eq!(filter_of(&q), ActionFilter::default());
+    }
 
     #[test]
     fn links_keep_the_filter_and_leave_out_page_one() {

@@ -1,10 +1,13 @@
 //! `/audit`: the audit trail, newest first, for supervisors, quality engineers and
 //! admins. The filter (actor, action, dates) and the page live in the URL query, as
 //! on the cells page; the CSV download uses the same filter.
+//!
+//! Nothing here changes while the page is open, so none of it is an island: the
+//! page is rendered on the server and ships no code. The filter is a plain GET
+//! form and every pager link a page load.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
@@ -126,33 +129,36 @@ fn is_refusal(a: AuditAction) -> bool {
     )
 }
 
-/// The audit trail page.
+/// The audit trail page (server only): the query is read once, as the page loads.
 #[component]
 pub fn AuditPage() -> impl IntoView {
     if !can(Permission::ViewAudit) {
         return view! { <NotAllowed what="read the audit trail"/> }.into_any();
     }
-    let query = use_query_map();
-    let q = Memo::new(move |_| query.with(AuditQuery::from_params));
-    let entries = Resource::new(move || q.get().filter(), get_audit);
+    let q = use_query_map().with_untracked(AuditQuery::from_params);
+    let entries = {
+        let filter = q.filter();
+        Resource::new(move || filter.clone(), get_audit)
+    };
+    let export = q.export_href();
     view! {
         <Title text="Audit trail · CellGuard"/>
         <section class="audit-page" aria-labelledby="audit-title">
             <div class="page-head">
                 <h1 id="audit-title">"Audit trail"</h1>
                 {CsvLink {
-                    href: Signal::derive(move || q.get().export_href()),
+                    href: Signal::stored(export),
                     file: "audit.csv",
                     testid: "audit-export",
                     label: "Download CSV",
                 }
                 .button()}
             </div>
-            {move || view! { <Filters q=q.get()/> }}
-            <Transition fallback=|| view! { <p class="loading">"Loading the audit trail…"</p> }>
+            <Filters q=q.clone()/>
+            <Suspense fallback=|| view! { <p class="loading">"Loading the audit trail…"</p> }>
                 {move || {
                     entries.get().map(|r| match r {
-                        Ok(page) => view! { <AuditTable page=page q=q.get_untracked()/> }.into_any(),
+                        Ok(page) => view! { <AuditTable page=page q=q.clone()/> }.into_any(),
                         Err(e) => view! {
                             <p class="error" role="alert" data-testid="audit-error">
                                 {format!("The audit trail is not available: {}", server_message(&e))}
@@ -160,17 +166,18 @@ pub fn AuditPage() -> impl IntoView {
                         }.into_any(),
                     })
                 }}
-            </Transition>
+            </Suspense>
         </section>
     }
     .into_any()
 }
 
+/// The filter: a plain GET form, so applying it loads `/audit?…` (no code needed).
 #[component]
 fn Filters(q: AuditQuery) -> impl IntoView {
     let current = q.action;
     view! {
-        <Form method="GET" action="/audit" attr:class="filters" attr:aria-label="Filter the audit trail">
+        <form method="get" action="/audit" class="filters" aria-label="Filter the audit trail">
             <label>"Actor"
                 <input
                     type="text"
@@ -194,9 +201,9 @@ fn Filters(q: AuditQuery) -> impl IntoView {
             <label>"To (UTC)" <input type="date" name="to" value=q.to.clone()/></label>
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
-                {q.is_filtered().then(|| view! { <A href="/audit" attr:class="button">"Clear"</A> })}
+                {q.is_filtered().then(|| view! { <a href="/audit" class="button">"Clear"</a> })}
             </div>
-        </Form>
+        </form>
     }
 }
 

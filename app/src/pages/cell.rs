@@ -1,18 +1,20 @@
 //! `/cells/:serial`: one cell: what to do with it (the recommendation of its risk
 //! band), why (the measurements that drove the score), every measurement by stage
 //! against its limits, and the machine values at each station it passed.
-
-use std::time::Duration;
+//!
+//! The page is server HTML; everything under the back link is a live region,
+//! rendered again by the server whenever the line inspects or scores this cell (an
+//! unknown serial shows the cell as soon as it is seen).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_cell;
-use crate::components::cell_refresh::use_cell_refresh;
+use crate::components::live_region::{LiveRegion, RegionTrigger};
 use crate::components::reason_bars::ReasonBars;
 use crate::components::risk_badge::VerdictBadge;
+use crate::error::ServiceError;
 use crate::fmt::format_number;
 use crate::fmt::{encode_query_value, format_score, format_time};
 use crate::quality::{
@@ -49,39 +51,55 @@ fn stage_title(stage: Stage) -> &'static str {
     }
 }
 
-/// The cell page.
+/// The cell page: the serial is read here, on the server; the cell as first loaded
+/// arrives in the island's props.
 #[component]
 pub fn CellDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let serial = Memo::new(move |_| params.with(|p| p.get("serial").unwrap_or_default()));
-    let refresh = use_cell_refresh(Duration::from_secs(1), move |c| {
-        serial
-            .try_with_untracked(|s| *s == c.serial)
-            .unwrap_or(false)
-    });
-    let cell = Resource::new(move || (serial.get(), refresh.get()), |(s, _)| get_cell(s));
+    let serial = use_params_map().with_untracked(|p| p.get("serial").unwrap_or_default());
+    let cell = {
+        let serial = serial.clone();
+        Resource::new(|| (), move |_| get_cell(serial.clone()))
+    };
     view! {
-        <Title text=move || format!("{} · CellGuard", serial.get())/>
+        <Title text=format!("{serial} · CellGuard")/>
         <section class="detail cell-detail">
-            <A href="/cells" attr:class="back">"← Cells"</A>
-            <Transition fallback=|| view! { <p class="loading">"Loading the cell…"</p> }>
+            <a href="/cells" class="back">"← Cells"</a>
+            <Suspense fallback=|| view! { <p class="loading">"Loading the cell…"</p> }>
                 {move || {
-                    cell.get().map(|r| match r {
-                        Ok(Some(d)) => view! { <CellView d=d/> }.into_any(),
-                        Ok(None) => view! {
-                            <div class="notice" role="alert" data-testid="unknown-cell">
-                                <h1>"Unknown cell"</h1>
-                                <p>{format!("No cell has the serial “{}”.", serial.get_untracked())}</p>
-                                <A href="/cells" attr:class="button">"Search the cells table"</A>
-                            </div>
-                        }.into_any(),
-                        Err(e) => view! {
-                            <p class="error" role="alert">{format!("The cell is not available: {e}")}</p>
-                        }.into_any(),
-                    })
+                    let serial = serial.clone();
+                    cell.get().map(move |initial| view! { <CellLive serial=serial initial=initial/> })
                 }}
-            </Transition>
+            </Suspense>
         </section>
+    }
+}
+
+/// The cell, live: the server renders it, and the page fetches it again (at most
+/// once a second) when the line inspects or scores this serial.
+#[component]
+fn CellLive(serial: String, initial: Result<Option<CellDetail>, ServiceError>) -> impl IntoView {
+    let trigger = RegionTrigger::Cell {
+        serial: serial.clone(),
+        every_ms: 1_000,
+    };
+    view! {
+        <LiveRegion id="cell".to_string() trigger=trigger>
+            {match initial {
+                Ok(Some(d)) => view! { <CellView d=d/> }.into_any(),
+                Ok(None) => view! {
+                    <div class="notice" role="alert" data-testid="unknown-cell">
+                        <h1>"Unknown cell"</h1>
+                        <p>{format!("No cell has the serial “{serial}”.")}</p>
+                        <a href="/cells" class="button">"Search the cells table"</a>
+                    </div>
+                }
+                .into_any(),
+                Err(e) => view! {
+                    <p class="error" role="alert">{format!("The cell is not available: {e}")}</p>
+                }
+                .into_any(),
+            }}
+        </LiveRegion>
     }
 }
 
@@ -94,7 +112,7 @@ fn CellView(d: CellDetail) -> impl IntoView {
             <div>
                 <h1 data-testid="serial">{s.serial.clone()}</h1>
                 <div class="cell-ids">
-                    <span>"Lot " <A href=lot_href>{s.lot.clone()}</A></span>
+                    <span>"Lot " <a href=lot_href>{s.lot.clone()}</a></span>
                     <span>{format!("Order {}", s.order)}</span>
                     <span>{format!("Product {}", s.product)}</span>
                 </div>
@@ -263,7 +281,7 @@ fn MachineContext(values: Vec<ContextValue>) -> impl IntoView {
                         <tbody>
                             {values.into_iter().map(|v| view! {
                                 <tr>
-                                    <td><A href=format!("/machines/{}", encode_query_value(&v.machine))>{v.machine.clone()}</A></td>
+                                    <td><a href=format!("/machines/{}", encode_query_value(&v.machine))>{v.machine.clone()}</a></td>
                                     <td>{v.tag.clone()}</td>
                                     <td class="col-num">{format_number(v.value)} " " <span class="unit">{v.unit.clone()}</span></td>
                                     <td>{format_time(v.ts_ms)}</td>

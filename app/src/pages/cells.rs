@@ -1,21 +1,24 @@
 //! `/cells`: the cells table. The filter (lot, order, band, dates) and the page live
 //! in the URL query, so a link or the back button brings the same view back; the CSV
 //! download uses the same filter.
-
-use std::time::Duration;
+//!
+//! The page reads the query on the server: the heading, the CSV link (a plain
+//! download that needs no wasm) and the filter form (a plain GET form: applying it
+//! is a page load) are server HTML. The table is a live region, rendered again by
+//! the server as cells arrive.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::api::get_cells;
-use crate::components::cell_refresh::use_cell_refresh;
+use crate::components::live_region::{LiveRegion, RegionTrigger};
 use crate::components::paged_table::{
     CsvLink, Empty, PagedTable, Paging, page_href, query_date, query_page, query_text,
 };
 use crate::components::risk_badge::BandBadge;
+use crate::error::ServiceError;
 use crate::fmt::{
     encode_query_value, format_date, format_score, format_time, parse_date, parse_date_end,
     query_string,
@@ -126,45 +129,59 @@ impl CellQuery {
     }
 }
 
-/// The cells page.
+/// The cells page: the query is read here, on the server; the first page of rows
+/// arrives in the table island's props.
 #[component]
 pub fn CellsPage() -> impl IntoView {
-    let query = use_query_map();
-    let q = Memo::new(move |_| query.with(CellQuery::from_params));
-    // A busy line pushes a cell a second: the table follows every few seconds.
-    let refresh = use_cell_refresh(Duration::from_secs(3), |_| true);
-    let cells = Resource::new(
-        move || (q.get().filter(), refresh.get()),
-        |(f, _)| get_cells(f),
-    );
+    let q = use_query_map().with_untracked(CellQuery::from_params);
+    let cells = {
+        let filter = q.filter();
+        Resource::new(|| (), move |_| get_cells(filter.clone()))
+    };
+    let export = CsvLink {
+        href: Signal::from(q.export_href()),
+        file: "cells.csv",
+        testid: "export",
+        label: "Download CSV",
+    };
     view! {
         <Title text="Cells · CellGuard"/>
         <section class="cells-page" aria-labelledby="cells-title">
             <div class="page-head">
                 <h1 id="cells-title">"Cells"</h1>
-                {CsvLink {
-                    href: Signal::derive(move || q.get().export_href()),
-                    file: "cells.csv",
-                    testid: "export",
-                    label: "Download CSV",
-                }
-                .button()}
+                {export.button()}
             </div>
-            {move || view! { <Filters q=q.get()/> }}
-            <Transition fallback=|| view! { <p class="loading">"Loading cells…"</p> }>
+            <Filters q=q.clone()/>
+            <Suspense fallback=|| view! { <p class="loading">"Loading cells…"</p> }>
                 {move || {
-                    cells.get().map(|r| match r {
-                        Ok(page) => view! { <CellTable page=page q=q.get_untracked()/> }.into_any(),
-                        Err(e) => view! {
-                            <p class="error" role="alert">{format!("Cells are not available: {e}")}</p>
-                        }.into_any(),
-                    })
+                    let q = q.clone();
+                    cells.get().map(move |initial| view! { <CellsTable q=q initial=initial/> })
                 }}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
 
+/// The table, live: a busy line pushes a cell a second, and the server renders the
+/// table again for the page every few seconds.
+#[component]
+fn CellsTable(q: CellQuery, initial: Result<CellPage, ServiceError>) -> impl IntoView {
+    let trigger = RegionTrigger::AnyCell { every_ms: 3_000 };
+    view! {
+        <LiveRegion id="cells".to_string() trigger=trigger>
+            {match initial {
+                Ok(page) => view! { <CellTable page=page q=q/> }.into_any(),
+                Err(e) => view! {
+                    <p class="error" role="alert">{format!("Cells are not available: {e}")}</p>
+                }
+                .into_any(),
+            }}
+        </LiveRegion>
+    }
+}
+
+/// The filter as a plain GET form: applying it loads the page with the new query
+/// (the page number left out, so it starts at the first).
 #[component]
 fn Filters(q: CellQuery) -> impl IntoView {
     let band = q.band.clone();
@@ -173,7 +190,7 @@ fn Filters(q: CellQuery) -> impl IntoView {
         view! { <option value=value selected=selected>{label}</option> }
     };
     view! {
-        <Form method="GET" action="/cells" attr:class="filters" attr:aria-label="Filter cells">
+        <form method="get" action="/cells" class="filters" aria-label="Filter cells">
             <label>"Lot" <input type="text" name="lot" value=q.lot.clone() autocomplete="off"/></label>
             <label>"Order" <input type="text" name="order" value=q.order.clone() autocomplete="off"/></label>
             <label>"Risk"
@@ -188,9 +205,9 @@ fn Filters(q: CellQuery) -> impl IntoView {
             <label>"To (UTC)" <input type="date" name="to" value=q.to.clone()/></label>
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
-                {q.is_filtered().then(|| view! { <A href="/cells" attr:class="button">"Clear"</A> })}
+                {q.is_filtered().then(|| view! { <a href="/cells" class="button">"Clear"</a> })}
             </div>
-        </Form>
+        </form>
     }
 }
 
@@ -247,7 +264,7 @@ fn CellRow(c: CellSummary) -> impl IntoView {
     };
     view! {
         <tr class=band_class data-testid="cell-row" data-serial=c.serial.clone()>
-            <td class="col-serial"><A href=href attr:class="row-link">{serial}</A></td>
+            <td class="col-serial"><a href=href class="row-link">{serial}</a></td>
             <td>{c.lot.clone()}</td>
             <td class="col-opt">{c.order.clone()}</td>
             <td class="col-opt">{c.product.clone()}</td>

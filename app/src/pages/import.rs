@@ -1,10 +1,12 @@
 //! `/import`: bring cells and inspections in from a file (CSV or Excel .xlsx).
 //! "Check" sends the file as a dry run and shows what would happen, or every problem
 //! with its row and column; only "Import" writes.
+//!
+//! The heading and the explanation are server HTML; the form and what it answers
+//! (preview, problems, result) are one island, [`ImportForm`].
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use serde::Deserialize;
 
 use crate::auth::Permission;
@@ -101,12 +103,29 @@ pub fn lots_href(lot: &str) -> String {
     format!("/cells?lot={}", encode_query_value(lot))
 }
 
-/// The import page.
+/// The import page (server only): who may import is decided here.
 #[component]
 pub fn ImportPage() -> impl IntoView {
     if !can(Permission::ImportData) {
         return view! { <NotAllowed what="import data"/> }.into_any();
     }
+    view! {
+        <Title text="Import · CellGuard"/>
+        <section class="import-page" aria-labelledby="import-title">
+            <h1 id="import-title">"Import cells"</h1>
+            <p class="muted">
+                "A CSV or Excel (.xlsx) file with one row per cell: serial, lot, order, optional product and produced_at, "
+                "measurement columns by name, optional label. Check it first; nothing is written until you press Import."
+            </p>
+            <ImportForm/>
+        </section>
+    }
+    .into_any()
+}
+
+/// The file, "Check" and "Import", and what the server answered.
+#[island(lazy)]
+fn ImportForm() -> impl IntoView {
     let state = RwSignal::new(ImportState::Idle);
     let file_name = RwSignal::new(None::<String>);
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
@@ -151,45 +170,37 @@ pub fn ImportPage() -> impl IntoView {
         state.set(ImportState::Idle);
     };
     let busy = move || matches!(state.get(), ImportState::Busy { .. });
+    let hydrated = crate::live::use_hydrated();
     view! {
-        <Title text="Import · CellGuard"/>
-        <section class="import-page" aria-labelledby="import-title">
-            <h1 id="import-title">"Import cells"</h1>
-            <p class="muted">
-                "A CSV or Excel (.xlsx) file with one row per cell: serial, lot, order, optional product and produced_at, "
-                "measurement columns by name, optional label. Check it first; nothing is written until you press Import."
-            </p>
-            <div class="panel import-form">
-                <label class="file-pick">
-                    <span>"File"</span>
-                    <input
-                        type="file"
-                        node_ref=input
-                        accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                        on:change=on_change
-                        data-testid="import-file"
-                    />
-                </label>
-                <div class="filter-actions">
-                    <button
-                        class="button primary"
-                        data-testid="check"
-                        disabled=move || busy() || file_name.get().is_none()
-                        on:click=move |_| send(true)
-                    >
-                        "Check"
+        <div class="panel import-form" data-testid="import-island" data-hydrated=move || hydrated.get().to_string()>
+            <label class="file-pick">
+                <span>"File"</span>
+                <input
+                    type="file"
+                    node_ref=input
+                    accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    on:change=on_change
+                    data-testid="import-file"
+                />
+            </label>
+            <div class="filter-actions">
+                <button
+                    class="button primary"
+                    data-testid="check"
+                    disabled=move || busy() || file_name.get().is_none()
+                    on:click=move |_| send(true)
+                >
+                    "Check"
+                </button>
+                {move || matches!(state.get(), ImportState::Preview(_)).then(|| view! {
+                    <button class="button primary" data-testid="import" disabled=busy on:click=move |_| send(false)>
+                        "Import"
                     </button>
-                    {move || matches!(state.get(), ImportState::Preview(_)).then(|| view! {
-                        <button class="button primary" data-testid="import" disabled=busy on:click=move |_| send(false)>
-                            "Import"
-                        </button>
-                    })}
-                </div>
+                })}
             </div>
-            <div aria-live="polite">{move || view! { <Outcome state=state.get()/> }}</div>
-        </section>
+        </div>
+        <div aria-live="polite">{move || view! { <Outcome state=state.get()/> }}</div>
     }
-    .into_any()
 }
 
 #[cfg(feature = "hydrate")]
@@ -284,9 +295,9 @@ fn LotLinks(lots: Vec<String>) -> impl IntoView {
     view! {
         <div class="lot-links">
             {lots.into_iter().take(SHOWN).map(|lot| view! {
-                <A href=lots_href(&lot) attr:class="button" attr:data-testid="lot-link">{format!("Cells of lot {lot}")}</A>
+                <a href=lots_href(&lot) class="button" data-testid="lot-link">{format!("Cells of lot {lot}")}</a>
             }).collect_view()}
-            {(more > 0).then(|| view! { <A href="/cells" attr:class="button">{format!("All cells ({more} more lots)")}</A> })}
+            {(more > 0).then(|| view! { <a href="/cells" class="button">{format!("All cells ({more} more lots)")}</a> })}
         </div>
     }
 }

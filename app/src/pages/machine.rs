@@ -2,64 +2,102 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_history;
 use crate::components::chart::trend_svg;
 use crate::components::machine_card::{age_text, state_badge};
-use crate::line::{HistoryRange, MachineView, Quality, Series, merge_band, merge_trend};
+use crate::line::{HistoryRange, LineView, MachineView, Quality, Series, merge_band, merge_trend};
 use crate::live::use_live;
-use crate::pages::overview::LineLoader;
+use crate::pages::overview::{adopt_initial, line_loader};
 
-/// The machine page.
+/// The machine page: the route and the range are read here, on the server; the
+/// machine's line view and its history for the range arrive in the island's props.
 #[component]
 pub fn MachinePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let range = Memo::new(move |_| {
-        query.with(|q| HistoryRange::from_slug(&q.get("range").unwrap_or_default()))
-    });
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let range =
+        query.with_untracked(|q| HistoryRange::from_slug(&q.get("range").unwrap_or_default()));
+    let history = {
+        let id = id.clone();
+        Resource::new(|| (), move |_| get_history(id.clone(), range))
+    };
     view! {
-        <Title text=move || format!("{} · CellGuard", id.get())/>
-        <LineLoader>
-            <MachineDetail id=id range=range/>
-        </LineLoader>
+        <Title text=format!("{id} · CellGuard")/>
+        {line_loader(move |line| {
+            let id = id.clone();
+            view! {
+                <Suspense fallback=|| view! { <p class="loading">"Loading history…"</p> }>
+                    {
+                        let id = id.clone();
+                        let line = line.clone();
+                        move || history.get().map(|r| {
+                            let (series, error) = match r {
+                                Ok(s) => (s, None),
+                                Err(e) => (Vec::new(), Some(e.to_string())),
+                            };
+                            view! { <MachineDetail line=line.clone() id=id.clone() range=range series=series error=error/> }
+                        })
+                    }
+                </Suspense>
+            }
+            .into_any()
+        })}
     }
 }
 
 /// Seconds between the machine page's history refresh ticks.
+#[cfg(feature = "hydrate")]
 const REFRESH_TICK_SECS: u32 = 30;
 
-#[component]
-fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
+/// The machine, live: its state, link health and one chart per numeric tag, the
+/// range's history (fetched again while the page is open) continued by the stream.
+#[island(lazy)]
+fn MachineDetail(
+    line: LineView,
+    id: String,
+    range: HistoryRange,
+    series: Vec<Series>,
+    error: Option<String>,
+) -> impl IntoView {
+    adopt_initial(line);
     let live = use_live();
+    let id = StoredValue::new(id);
     // This machine only: another machine's scan does not touch the page.
-    let slot = Memo::new(move |_| live.machine(&id.get()));
+    let slot = Memo::new(move |_| live.machine(&id.read_value()));
     let machine = Memo::new(move |_| slot.get().map(|m| m.get()));
+    let history = RwSignal::new(match error {
+        Some(e) => Err(e),
+        None => Ok(series),
+    });
     // Longer ranges are fetched again (every 30 s, a week or more every 5 min): the
     // live buffer holds only the last two minutes, so without this the rest of the
-    // window would stand still. A tick every 30 s; the resource's key changes (and it
-    // fetches) every `refresh_secs / 30` ticks.
-    let refresh = RwSignal::new(0u32);
+    // window would stand still.
     #[cfg(feature = "hydrate")]
-    if let Ok(handle) = set_interval_with_handle(
-        move || refresh.update(|n| *n = n.wrapping_add(1)),
-        std::time::Duration::from_secs(u64::from(REFRESH_TICK_SECS)),
-    ) {
-        on_cleanup(move || handle.clear());
+    if let Some(secs) = range.refresh_secs() {
+        let ticks = (secs / REFRESH_TICK_SECS).max(1);
+        let count = StoredValue::new(0u32);
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                count.update_value(|n| *n = n.wrapping_add(1));
+                if count.get_value().is_multiple_of(ticks) {
+                    let id = id.get_value();
+                    leptos::task::spawn_local(async move {
+                        match get_history(id, range).await {
+                            Ok(s) => history.set(Ok(s)),
+                            // A failed refresh keeps the charts shown.
+                            Err(e) => leptos::logging::warn!("history refresh failed: {e}"),
+                        }
+                    });
+                }
+            },
+            std::time::Duration::from_secs(u64::from(REFRESH_TICK_SECS)),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
     }
-    let history = Resource::new(
-        move || {
-            let r = range.get();
-            let round = r
-                .refresh_secs()
-                .map_or(0, |secs| refresh.get() / (secs / REFRESH_TICK_SECS).max(1));
-            (id.get(), r, round)
-        },
-        |(id, r, _)| get_history(id, r),
-    );
     let header = move || {
         machine.get().map(|m| {
             let (word, class) = state_badge(&m);
@@ -81,30 +119,25 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
         HistoryRange::ALL
             .into_iter()
             .map(|r| {
-                let href = format!("/machines/{}?range={}", id.get(), r.slug());
-                let current = range.get() == r;
+                let href = format!("/machines/{}?range={}", id.read_value(), r.slug());
+                let current = range == r;
                 view! {
-                    <A href=href attr:class=if current { "range current" } else { "range" } attr:aria-current=current.then_some("true")>
+                    <a href=href class=if current { "range current" } else { "range" } aria-current=current.then_some("page")>
                         {r.label()}
-                    </A>
+                    </a>
                 }
             })
             .collect_view()
     };
     view! {
         <section class="detail">
-            <A href="/" attr:class="back">"← Line"</A>
+            <a href="/" class="back">"← Line"</a>
             {header}
             <nav class="ranges" aria-label="Time range">{ranges}</nav>
-            // A transition keeps the charts on screen while a range is fetched again.
-            <Transition fallback=|| view! { <p class="loading">"Loading history…"</p> }>
-                {move || {
-                    history.get().map(|r| match r {
-                        Ok(series) => view! { <div class="charts"><Charts machine=machine id=id range=range series=series/></div> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("History is not available: {e}")}</p> }.into_any(),
-                    })
-                }}
-            </Transition>
+            {move || match history.get() {
+                Ok(series) => view! { <div class="charts"><Charts machine=machine id=id range=range series=series/></div> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{format!("History is not available: {e}")}</p> }.into_any(),
+            }}
         </section>
     }
 }
@@ -112,8 +145,8 @@ fn MachineDetail(id: Memo<String>, range: Memo<HistoryRange>) -> impl IntoView {
 #[component]
 fn Charts(
     machine: Memo<Option<MachineView>>,
-    id: Memo<String>,
-    range: Memo<HistoryRange>,
+    id: StoredValue<String>,
+    range: HistoryRange,
     series: Vec<Series>,
 ) -> impl IntoView {
     let live = use_live();
@@ -157,11 +190,11 @@ fn Charts(
                 let tag = tag.clone();
                 let unit = unit.clone();
                 move || {
-                    let r = range.get();
+                    let r = range;
                     let now = live.now_ms.get();
                     let window = r.window_ms();
                     let spacing = if r == HistoryRange::Live { 0 } else { window / 600 };
-                    let live_pts = live.trend(&id.get(), &tag);
+                    let live_pts = live.trend(&id.read_value(), &tag);
                     let from = now - window;
                     let (pts, band) = series.with_value(|s| {
                         s.iter()

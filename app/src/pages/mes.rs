@@ -1,11 +1,16 @@
 //! `/mes`: the link to the MES and the outbox: messages waiting for delivery,
 //! dead letters (refused by the MES, with its answer) and recent deliveries, each
 //! with its age, attempts and last error. Admins retry or discard; everyone sees.
+//!
+//! The page reads the list and the page from the query on the server and renders
+//! the tabs (links: a page load each); the rest follows the stream and the
+//! admin's actions, so it is one island ([`Outbox`]) with the tabs as its children.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 use crate::api::{DiscardMessage, RetryMessage, get_outbox};
 use crate::auth::Permission;
@@ -26,6 +31,16 @@ pub fn link_text(s: &MesStatus) -> &'static str {
     }
 }
 
+/// The list of the page's query (waiting when absent or unknown) and its page,
+/// counted from 1.
+pub fn list_of(q: &ParamsMap) -> (OutboxList, u32) {
+    let list = q
+        .get("list")
+        .and_then(|l| OutboxList::parse(&l))
+        .unwrap_or_default();
+    (list, query_page(q))
+}
+
 fn href(list: OutboxList, page: u32) -> String {
     page_href("/mes", &[("list", list.as_str().to_owned())], page)
 }
@@ -36,19 +51,41 @@ struct Actions {
     discard: ServerAction<DiscardMessage>,
 }
 
-/// The MES page.
+/// The MES page: the list and the page are read here, on the server, and so are
+/// the tabs drawn.
 #[component]
 pub fn MesPage() -> impl IntoView {
+    let (list, page) = use_query_map().with_untracked(list_of);
+    let tab = move |l: OutboxList, label: &'static str| {
+        view! {
+            <A href=href(l, 1) attr:class=if list == l { "button primary" } else { "button" }
+                attr:data-testid=format!("outbox-tab-{}", l.as_str())>
+                {label}
+            </A>
+        }
+    };
+    view! {
+        <Title text="MES · CellGuard"/>
+        <section class="mes-page" aria-labelledby="mes-title">
+            <h1 id="mes-title">"MES link and outbox"</h1>
+            <Outbox list=list page=page>
+                {tab(OutboxList::Pending, "Waiting")}
+                {tab(OutboxList::Dead, "Dead letters")}
+                {tab(OutboxList::Delivered, "Delivered")}
+            </Outbox>
+        </section>
+    }
+}
+
+/// The link's state, the tabs (`children`, drawn on the server) with "Retry all"
+/// on the dead letters, what an action refused, and page `page` (from 1) of
+/// `list`: fetched again when the outbox counts move (pushed live) and after every
+/// retry or discard.
+#[island(lazy)]
+fn Outbox(list: OutboxList, page: u32, children: Children) -> impl IntoView {
     let live = use_live();
-    let query = use_query_map();
-    let list = Memo::new(move |_| {
-        query.with(|q| {
-            q.get("list")
-                .and_then(|l| OutboxList::parse(&l))
-                .unwrap_or_default()
-        })
-    });
-    let page = Memo::new(move |_| query.with(query_page));
+    // The pushed status, once the server's drawing is hydrated.
+    let hydrated = crate::live::use_hydrated();
     let actions = Actions {
         retry: ServerAction::<RetryMessage>::new(),
         discard: ServerAction::<DiscardMessage>::new(),
@@ -61,14 +98,12 @@ pub fn MesPage() -> impl IntoView {
     let outbox = Resource::new(
         move || {
             (
-                list.get(),
-                page.get(),
                 counts.get(),
                 actions.retry.version().get(),
                 actions.discard.version().get(),
             )
         },
-        |(list, page, ..)| get_outbox(list, page.saturating_sub(1)),
+        move |_| get_outbox(list, page.saturating_sub(1)),
     );
     let action_error = move || {
         let r = actions.retry.value().get().and_then(Result::err);
@@ -79,51 +114,43 @@ pub fn MesPage() -> impl IntoView {
             .map(|t| view! { <p class="error" role="alert" data-testid="outbox-error">{t}</p> })
             .collect_view()
     };
-    let tab = move |l: OutboxList, label: &'static str| {
+    let retry_all = (can(Permission::ManageOutbox) && list == OutboxList::Dead).then(|| {
         view! {
-            <A href=href(l, 1) attr:class=move || if list.get() == l { "button primary" } else { "button" }
-                attr:data-testid=format!("outbox-tab-{}", l.as_str())>
-                {label}
-            </A>
+            <button class="button" data-testid="retry-all"
+                disabled=move || actions.retry.pending().get()
+                on:click=move |_| { actions.retry.dispatch(RetryMessage { id: None }); }>
+                "Retry all dead letters"
+            </button>
         }
-    };
+    });
     view! {
-        <Title text="MES · CellGuard"/>
-        <section class="mes-page" aria-labelledby="mes-title">
-            <h1 id="mes-title">"MES link and outbox"</h1>
-            <Transition fallback=|| view! { <p class="loading">"Loading the outbox…"</p> }>
-                {move || outbox.get().map(|r| match r {
-                    Ok(p) => {
-                        let status = live.mes.get().unwrap_or_else(|| p.status.clone());
-                        view! { <StatusPanel status=status now_ms=live.now_ms.get_untracked()/> }.into_any()
-                    }
-                    Err(_) => ().into_any(),
-                })}
-            </Transition>
-            <nav class="tabs" aria-label="Outbox lists">
-                {tab(OutboxList::Pending, "Waiting")}
-                {tab(OutboxList::Dead, "Dead letters")}
-                {tab(OutboxList::Delivered, "Delivered")}
-                {move || (can(Permission::ManageOutbox) && list.get() == OutboxList::Dead).then(|| view! {
-                    <button class="button" data-testid="retry-all"
-                        disabled=move || actions.retry.pending().get()
-                        on:click=move |_| { actions.retry.dispatch(RetryMessage { id: None }); }>
-                        "Retry all dead letters"
-                    </button>
-                })}
-            </nav>
-            <div aria-live="polite">{action_error}</div>
-            <Transition fallback=|| view! { <p class="loading">"Loading the outbox…"</p> }>
-                {move || outbox.get().map(|r| match r {
-                    Ok(p) => view! { <OutboxTable page=p actions=actions now_ms=live.now_ms.get_untracked()/> }.into_any(),
-                    Err(e) => view! {
-                        <p class="error" role="alert" data-testid="outbox-unavailable">
-                            {format!("The outbox is not available: {}", server_message(&e))}
-                        </p>
-                    }.into_any(),
-                })}
-            </Transition>
-        </section>
+        <div class="island-root" data-testid="outbox-island" data-hydrated=move || hydrated.get().to_string()>
+        <Transition fallback=|| view! { <p class="loading">"Loading the outbox…"</p> }>
+            {move || outbox.get().map(|r| match r {
+                Ok(p) => {
+                    let pushed = if hydrated.get() { live.mes.get() } else { None };
+                    let status = pushed.unwrap_or_else(|| p.status.clone());
+                    view! { <StatusPanel status=status now_ms=live.now_ms.get_untracked()/> }.into_any()
+                }
+                Err(_) => ().into_any(),
+            })}
+        </Transition>
+        <nav class="tabs" aria-label="Outbox lists">
+            {children()}
+            {retry_all}
+        </nav>
+        <div aria-live="polite">{action_error}</div>
+        <Transition fallback=|| view! { <p class="loading">"Loading the outbox…"</p> }>
+            {move || outbox.get().map(|r| match r {
+                Ok(p) => view! { <OutboxTable page=p actions=actions now_ms=live.now_ms.get_untracked()/> }.into_any(),
+                Err(e) => view! {
+                    <p class="error" role="alert" data-testid="outbox-unavailable">
+                        {format!("The outbox is not available: {}", server_message(&e))}
+                    </p>
+                }.into_any(),
+            })}
+        </Transition>
+        </div>
     }
 }
 
@@ -276,6 +303,20 @@ fn confirm_discard(id: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_reads_as_a_list_and_a_page() {
+        use crate::components::paged_table::params;
+        assert_eq!(list_of(&params(&[])), (OutboxList::Pending, 1));
+        assert_eq!(
+            list_of(&params(&[("list", "dead"), ("page", "2")])),
+            (OutboxList::Dead, 2)
+        );
+        assert_eq!(
+            list_of(&params(&[("list", "nonsense"), ("page", "x")])),
+            (OutboxList::default(), 1)
+        );
+    }
 
     #[test]
     fn list_links_keep_the_list_and_leave_out_page_one() {

@@ -1,9 +1,16 @@
 //! `/models`: every trained risk model with its held-out figures and curves, a
 //! side-by-side comparison of two, making one active (with a confirmation), the
 //! history of switches and the models that failed to load.
+//!
+//! The page is rendered on the server: cards, figures, curves and history ship no
+//! code. Two things are islands: the "Make active" control of each card (inside
+//! [`PromoteScope`], which shares one promote action between them and shows its
+//! error) and the comparison's two pickers with their table ([`CompareTable`]).
+//! A model made active reloads the page, so every part shows the new state.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
 
 use crate::api::{PromoteModel, get_models};
 use crate::auth::Permission;
@@ -153,36 +160,58 @@ pub fn better_of(better: Better, a: f64, b: f64) -> Option<usize> {
     }
 }
 
-/// The models page.
+/// The models page (server only).
 #[component]
 pub fn ModelsPage() -> impl IntoView {
-    let promote = ServerAction::<PromoteModel>::new();
-    let models = Resource::new(move || promote.version().get(), |_| get_models());
+    let models = Resource::new(|| (), |_| get_models());
     view! {
         <Title text="Models · CellGuard"/>
         <section class="models-page" aria-labelledby="models-title">
             <h1 id="models-title">"Risk models"</h1>
-            {move || promote.value().get().and_then(|r| r.err()).map(|e| view! {
-                <p class="error" role="alert">{format!("The model was not made active: {e}")}</p>
-            })}
-            <Transition fallback=|| view! { <p class="loading">"Loading models…"</p> }>
+            <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
                 {move || {
                     models.get().map(|r| match r {
-                        Ok(v) => view! { <Models v=v promote=promote/> }.into_any(),
+                        Ok(v) => view! { <PromoteScope><Models v=v/></PromoteScope> }.into_any(),
                         Err(e) => view! {
                             <p class="error" role="alert">{format!("Models are not available: {e}")}</p>
                         }.into_any(),
                     })
                 }}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
 
+/// A promote action that reloads the page once a model has been made active: the
+/// server then renders the new active model, notice and history.
+fn promote_action() -> ServerAction<PromoteModel> {
+    let promote = ServerAction::<PromoteModel>::new();
+    Effect::new(move || {
+        if matches!(promote.value().get(), Some(Ok(()))) {
+            crate::nav::reload();
+        }
+    });
+    promote
+}
+
+/// One promote action for every card's control (a switch in flight disables them
+/// all), and its error above the models. The children are server HTML.
+#[island(lazy)]
+fn PromoteScope(children: Children) -> impl IntoView {
+    let promote = promote_action();
+    provide_context(promote);
+    view! {
+        {move || promote.value().get().and_then(|r| r.err()).map(|e| view! {
+            <p class="error" role="alert">{format!("The model was not made active: {e}")}</p>
+        })}
+        {children()}
+    }
+}
+
 #[component]
-fn Models(v: ModelsView, promote: ServerAction<PromoteModel>) -> impl IntoView {
+fn Models(v: ModelsView) -> impl IntoView {
     let has_active = v.models.iter().any(|m| m.active);
-    let models = StoredValue::new(v.models.clone());
+    let compare: Vec<CompareModel> = v.models.iter().map(CompareModel::of).collect();
     view! {
         {(!has_active && !v.models.is_empty()).then(|| view! {
             <p class="notice" role="status">"No model is active: cells are not scored until one is made active."</p>
@@ -192,11 +221,16 @@ fn Models(v: ModelsView, promote: ServerAction<PromoteModel>) -> impl IntoView {
         } else {
             view! {
                 <div class="model-cards">
-                    {v.models.into_iter().map(|m| view! { <ModelCard m=m promote=promote/> }).collect_view()}
+                    {v.models.into_iter().map(|m| view! { <ModelCard m=m/> }).collect_view()}
                 </div>
             }.into_any()
         }}
-        {(models.with_value(Vec::len) >= 2).then(|| view! { <Compare models=models/> })}
+        {(compare.len() >= 2).then(|| view! {
+            <section class="panel" aria-labelledby="compare-title">
+                <h2 id="compare-title">"Compare two models"</h2>
+                <CompareTable models=compare/>
+            </section>
+        })}
         <Switches switches=v.switches/>
         {(!v.broken.is_empty()).then(|| view! {
             <section class="panel" aria-labelledby="broken-title" data-testid="broken-models">
@@ -212,9 +246,7 @@ fn Models(v: ModelsView, promote: ServerAction<PromoteModel>) -> impl IntoView {
 }
 
 #[component]
-fn ModelCard(m: ModelView, promote: ServerAction<PromoteModel>) -> impl IntoView {
-    let confirming = RwSignal::new(false);
-    let name = StoredValue::new(m.name.clone());
+fn ModelCard(m: ModelView) -> impl IntoView {
     let met = &m.metrics;
     let pr = pr_curve_svg(
         &met.pr_curve,
@@ -223,35 +255,12 @@ fn ModelCard(m: ModelView, promote: ServerAction<PromoteModel>) -> impl IntoView
         (440, 330),
     );
     let cal = calibration_svg(&met.calibration, (440, 330));
-    let pending = promote.pending();
-    let action = move || {
-        if m.active {
-            return view! { <span class="badge risk-low" data-testid="active">"ACTIVE"</span> }
-                .into_any();
-        }
-        if !can(Permission::PromoteModels) {
-            return ().into_any();
-        }
-        if confirming.get() {
-            view! {
-                <div class="confirm" role="alertdialog" aria-label="Confirm model switch">
-                    <p>{format!("Make {} the active model? Every cell is scored again with it.", name.get_value())}</p>
-                    <button class="button primary" disabled=move || pending.get() on:click=move |_| {
-                        confirming.set(false);
-                        promote.dispatch(PromoteModel { name: name.get_value() });
-                    }>"Yes, make active"</button>
-                    <button class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                </div>
-            }
-            .into_any()
-        } else {
-            view! {
-                <button class="button" disabled=move || pending.get() on:click=move |_| confirming.set(true)>
-                    "Make active"
-                </button>
-            }
-            .into_any()
-        }
+    let action = if m.active {
+        view! { <span class="badge risk-low" data-testid="active">"ACTIVE"</span> }.into_any()
+    } else if can(Permission::PromoteModels) {
+        view! { <PromoteControl name=m.name.clone()/> }.into_any()
+    } else {
+        ().into_any()
     };
     view! {
         <article class={if m.active { "panel model-card active" } else { "panel model-card" }} data-testid="model-card" data-model=m.name.clone()>
@@ -278,6 +287,39 @@ fn ModelCard(m: ModelView, promote: ServerAction<PromoteModel>) -> impl IntoView
             </div>
             <p class="muted">{format!("Reads {} features.", m.features.len())}</p>
         </article>
+    }
+}
+
+/// "Make active" on a card that is not the active model, with its confirmation.
+/// Rendered only for a role that may promote; the server checks again.
+#[island(lazy)]
+fn PromoteControl(name: String) -> impl IntoView {
+    // The scope's action; one of its own should the card ever stand outside it.
+    let promote = use_context::<ServerAction<PromoteModel>>().unwrap_or_else(promote_action);
+    let confirming = RwSignal::new(false);
+    let name = StoredValue::new(name);
+    let pending = promote.pending();
+    move || {
+        if confirming.get() {
+            view! {
+                <div class="confirm" role="alertdialog" aria-label="Confirm model switch">
+                    <p>{format!("Make {} the active model? Every cell is scored again with it.", name.get_value())}</p>
+                    <button class="button primary" disabled=move || pending.get() on:click=move |_| {
+                        confirming.set(false);
+                        promote.dispatch(PromoteModel { name: name.get_value() });
+                    }>"Yes, make active"</button>
+                    <button class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button class="button" disabled=move || pending.get() on:click=move |_| confirming.set(true)>
+                    "Make active"
+                </button>
+            }
+            .into_any()
+        }
     }
 }
 
@@ -320,9 +362,38 @@ fn Confusion(c: ConfusionView) -> impl IntoView {
     }
 }
 
-#[component]
-fn Compare(models: StoredValue<Vec<ModelView>>) -> impl IntoView {
-    let names: Vec<String> = models.with_value(|ms| ms.iter().map(|m| m.name.clone()).collect());
+/// What the comparison needs of a model: its name and each metric of [`METRICS`],
+/// in order, as a value (`None` when not a number) and as text. Worked out on the
+/// server, so the island carries neither the curves nor the formatting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareModel {
+    /// The model's name.
+    pub name: String,
+    /// One `(value, text)` per row of [`METRICS`].
+    pub figures: Vec<(Option<f64>, String)>,
+}
+
+impl CompareModel {
+    /// The comparison's figures of `m`.
+    pub fn of(m: &ModelView) -> Self {
+        Self {
+            name: m.name.clone(),
+            figures: METRICS
+                .iter()
+                .map(|row| {
+                    let v = row.value(&m.metrics);
+                    (v.is_finite().then_some(v), row.text(&m.metrics))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The two pickers and the side-by-side table of the models they name.
+#[island(lazy)]
+fn CompareTable(models: Vec<CompareModel>) -> impl IntoView {
+    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+    let models = StoredValue::new(models);
     let a = RwSignal::new(names.first().cloned().unwrap_or_default());
     let b = RwSignal::new(names.get(1).cloned().unwrap_or_default());
     let picker = move |label: &'static str, sel: RwSignal<String>| {
@@ -353,8 +424,8 @@ fn Compare(models: StoredValue<Vec<ModelView>>) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {METRICS.iter().map(|row| {
-                            let win = better_of(row.better, row.value(&ma.metrics), row.value(&mb.metrics));
+                        {METRICS.iter().zip(ma.figures).zip(mb.figures).map(|((row, (va, ta)), (vb, tb))| {
+                            let win = better_of(row.better, va.unwrap_or(f64::NAN), vb.unwrap_or(f64::NAN));
                             let cell = |i: usize, text: String| {
                                 let best = win == Some(i);
                                 view! {
@@ -366,8 +437,8 @@ fn Compare(models: StoredValue<Vec<ModelView>>) -> impl IntoView {
                             view! {
                                 <tr>
                                     <th scope="row">{row.label}</th>
-                                    {cell(0, row.text(&ma.metrics))}
-                                    {cell(1, row.text(&mb.metrics))}
+                                    {cell(0, ta)}
+                                    {cell(1, tb)}
                                 </tr>
                             }
                         }).collect_view()}
@@ -377,14 +448,11 @@ fn Compare(models: StoredValue<Vec<ModelView>>) -> impl IntoView {
         })
     };
     view! {
-        <section class="panel" aria-labelledby="compare-title">
-            <h2 id="compare-title">"Compare two models"</h2>
-            <div class="filters">
-                {picker("First", a)}
-                {picker("Second", b)}
-            </div>
-            {table}
-        </section>
+        <div class="filters">
+            {picker("First", a)}
+            {picker("Second", b)}
+        </div>
+        {table}
     }
 }
 
@@ -446,5 +514,30 @@ mod tests {
         assert_eq!(text("Recall").as_deref(), Some("58 %"));
         assert_eq!(text("Test cells").as_deref(), Some("2865"));
         assert_eq!(METRICS.len(), 11);
+    }
+
+    #[test]
+    fn the_comparison_gets_every_figure_and_survives_its_props() {
+        let m = ModelView {
+            name: "default-forest".into(),
+            kind: "forest".into(),
+            version: "v1".into(),
+            created: "2026-06-01T00:00:00Z".into(),
+            active: false,
+            features: Vec::new(),
+            metrics: ModelMetrics {
+                pr_auc: 0.62,
+                brier: f64::NAN,
+                ..ModelMetrics::default()
+            },
+            card: String::new(),
+        };
+        let c = CompareModel::of(&m);
+        assert_eq!(c.figures.len(), METRICS.len());
+        assert_eq!(c.figures[0], (Some(0.62), "0.620".to_owned()));
+        assert_eq!(c.figures[2].0, None, "not a number is no value");
+        // An island's props travel as JSON: a NaN would not come back.
+        let json = serde_json::to_string(&c).expect("serializes");
+        assert_eq!(serde_json::from_str::<CompareModel>(&json).ok(), Some(c));
     }
 }

@@ -2,19 +2,20 @@
 //! planned vs produced vs high-risk counts and progress, live as cells arrive;
 //! each order's cells are one tap away. When the MES cannot be reached the page
 //! says how old its orders are.
-
-use std::time::Duration;
+//!
+//! The heading is server HTML; the "Fetch from MES now" button, what it says when
+//! it fails, the staleness notice and the cards are one island (the button's fetch
+//! refetches the cards).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::{RefreshOrders, get_orders};
-use crate::components::cell_refresh::use_cell_refresh;
+use crate::error::ServiceError;
 use crate::fmt::format_age;
 use crate::fmt::{encode_query_value, format_share, format_time, server_message};
 use crate::live::use_live;
-use crate::mes::{MesLinkState, MesStatus, OrderState, OrderView};
+use crate::mes::{MesLinkState, MesStatus, OrderState, OrderView, OrdersView};
 
 /// What the page says about the age of its orders, if anything needs saying.
 pub fn staleness_text(status: &MesStatus, now_ms: i64) -> Option<String> {
@@ -50,21 +51,54 @@ fn state_class(s: OrderState) -> &'static str {
     }
 }
 
-/// The orders page.
+/// The orders page: the orders as first loaded arrive in the island's props.
 #[component]
 pub fn OrdersPage() -> impl IntoView {
+    let orders = Resource::new(|| (), |_| get_orders());
+    let title = || view! { <h1 id="orders-title">"Production orders"</h1> };
+    view! {
+        <Title text="Production orders · CellGuard"/>
+        <section class="orders-page" aria-labelledby="orders-title">
+            <Suspense fallback=move || view! {
+                <div class="page-head">{title()}</div>
+                <p class="loading">"Loading orders…"</p>
+            }>
+                {move || orders.get().map(|initial| view! { <OrdersLive initial=initial>{title()}</OrdersLive> })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The orders, live: fetched again as cells arrive (at most every 2 s), when new
+/// orders came in from the MES and after "Fetch from MES now". `children` is the
+/// heading, next to the button.
+#[island(lazy)]
+fn OrdersLive(initial: Result<OrdersView, ServiceError>, children: Children) -> impl IntoView {
     let live = use_live();
+    // The pushed status, once the server's drawing is hydrated.
+    let hydrated = crate::live::use_hydrated();
     let refresh = ServerAction::<RefreshOrders>::new();
-    // Refetched as cells arrive (at most every 2 s) and when new orders came in.
-    let cells_tick = use_cell_refresh(Duration::from_secs(2), |_| true);
-    let fetched = Memo::new(move |_| {
-        live.mes
-            .with(|m| m.as_ref().and_then(|m| m.orders_fetched_ms))
-    });
-    let orders = Resource::new(
-        move || (cells_tick.get(), fetched.get(), refresh.version().get()),
-        |_| get_orders(),
-    );
+    let orders = RwSignal::new(initial);
+    #[cfg(feature = "hydrate")]
+    {
+        use std::time::Duration;
+
+        let cells_tick =
+            crate::components::cell_refresh::use_cell_refresh(Duration::from_secs(2), |_| true);
+        let fetched = Memo::new(move |_| {
+            live.mes
+                .with(|m| m.as_ref().and_then(|m| m.orders_fetched_ms))
+        });
+        crate::components::cell_refresh::refetch_on(
+            orders,
+            move || {
+                cells_tick.track();
+                fetched.track();
+                refresh.version().track();
+            },
+            get_orders,
+        );
+    }
     let refresh_error = move || {
         refresh.value().get().and_then(Result::err).map(|e| {
             view! {
@@ -72,47 +106,49 @@ pub fn OrdersPage() -> impl IntoView {
             }
         })
     };
+    let body = move || match orders.get() {
+        Ok(v) => {
+            // The live status is newer than the one fetched with the page.
+            let initial = v.status;
+            let stale = move || {
+                // Ages need the browser's clock: none in the server's drawing.
+                if !hydrated.get() {
+                    return None;
+                }
+                let status = live.mes.get().unwrap_or_else(|| initial.clone());
+                staleness_text(&status, live.now_ms.get()).map(|t| {
+                    view! {
+                        <p class="notice" role="status" data-testid="orders-stale">{t}</p>
+                    }
+                })
+            };
+            view! {
+                {stale}
+                <OrderCards orders=v.orders/>
+            }
+            .into_any()
+        }
+        Err(e) => view! {
+            <p class="error" role="alert" data-testid="orders-error">
+                {format!("Orders are not available: {}", server_message(&e))}
+            </p>
+        }
+        .into_any(),
+    };
     view! {
-        <Title text="Production orders · CellGuard"/>
-        <section class="orders-page" aria-labelledby="orders-title">
-            <div class="page-head">
-                <h1 id="orders-title">"Production orders"</h1>
-                <button
-                    class="button"
-                    on:click=move |_| { refresh.dispatch(RefreshOrders {}); }
-                    disabled=move || refresh.pending().get()
-                    data-testid="orders-refresh"
-                >
-                    "Fetch from MES now"
-                </button>
-            </div>
-            <div aria-live="polite">{refresh_error}</div>
-            <Transition fallback=|| view! { <p class="loading">"Loading orders…"</p> }>
-                {move || {
-                    orders.get().map(|r| match r {
-                        Ok(v) => {
-                            // The live status is newer than the one fetched with the page.
-                            let initial = v.status;
-                            let stale = move || {
-                                let status = live.mes.get().unwrap_or_else(|| initial.clone());
-                                staleness_text(&status, live.now_ms.get()).map(|t| view! {
-                                    <p class="notice" role="status" data-testid="orders-stale">{t}</p>
-                                })
-                            };
-                            view! {
-                                {stale}
-                                <OrderCards orders=v.orders/>
-                            }.into_any()
-                        }
-                        Err(e) => view! {
-                            <p class="error" role="alert" data-testid="orders-error">
-                                {format!("Orders are not available: {}", server_message(&e))}
-                            </p>
-                        }.into_any(),
-                    })
-                }}
-            </Transition>
-        </section>
+        <div class="page-head">
+            {children()}
+            <button
+                class="button"
+                on:click=move |_| { refresh.dispatch(RefreshOrders {}); }
+                disabled=move || refresh.pending().get()
+                data-testid="orders-refresh"
+            >
+                "Fetch from MES now"
+            </button>
+        </div>
+        <div aria-live="polite">{refresh_error}</div>
+        {body}
     }
 }
 
@@ -174,7 +210,7 @@ fn OrderCard(o: OrderView) -> impl IntoView {
                 {planned}{format!(" · priority {}", o.order.priority)}
                 {(o.produced != o.produced_total()).then(|| format!(" · {} seen on this line, the rest confirmed by the MES", o.produced))}
             </p>
-            <A href=cells_href attr:class="button" attr:data-testid="order-cells">"Cells of this order →"</A>
+            <a href=cells_href class="button" data-testid="order-cells">"Cells of this order →"</a>
         </article>
     }
 }

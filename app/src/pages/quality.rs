@@ -1,40 +1,53 @@
 //! `/quality`: how risky the cells are right now: totals, the score distribution,
 //! the high-risk cells waiting for short-term testing and a card per lot. Refetched
 //! live as cells are inspected and scored.
-
-use std::time::Duration;
+//!
+//! All of it is server HTML (the histogram an SVG drawn by plotters on the server);
+//! everything under the heading is a live region, rendered again by the server and
+//! put in place as cells are pushed, so the page ships none of its code.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::get_quality;
-use crate::components::cell_refresh::use_cell_refresh;
+use crate::components::live_region::{LiveRegion, RegionTrigger};
 use crate::components::risk_badge::{BandBadge, TierBadge};
 use crate::components::risk_chart::histogram_svg;
+use crate::error::ServiceError;
 use crate::fmt::{encode_query_value, format_score, format_share, format_time};
 use crate::quality::{Band, CellSummary, LotView, QualityOverview};
 
-/// The quality overview page.
+/// The quality overview page: the overview as first loaded arrives in the island's
+/// props.
 #[component]
 pub fn QualityPage() -> impl IntoView {
-    let refresh = use_cell_refresh(Duration::from_secs(1), |_| true);
-    let overview = Resource::new(move || refresh.get(), |_| get_quality());
+    let overview = Resource::new(|| (), |_| get_quality());
     view! {
         <Title text="Quality · CellGuard"/>
         <section class="quality-page" aria-labelledby="quality-title">
             <h1 id="quality-title">"Cell quality"</h1>
-            <Transition fallback=|| view! { <p class="loading">"Loading quality data…"</p> }>
-                {move || {
-                    overview.get().map(|r| match r {
-                        Ok(q) => view! { <Overview q=q/> }.into_any(),
-                        Err(e) => view! {
-                            <p class="error" role="alert">{format!("Quality data is not available: {e}")}</p>
-                        }.into_any(),
-                    })
-                }}
-            </Transition>
+            <Suspense fallback=|| view! { <p class="loading">"Loading quality data…"</p> }>
+                {move || overview.get().map(|initial| view! { <QualityLive initial=initial/> })}
+            </Suspense>
         </section>
+    }
+}
+
+/// The overview, live: the server renders it, and the page fetches it again (at most
+/// once a second) as cells are pushed.
+#[component]
+fn QualityLive(initial: Result<QualityOverview, ServiceError>) -> impl IntoView {
+    let trigger = RegionTrigger::AnyCell { every_ms: 1_000 };
+    view! {
+        <LiveRegion id="quality".to_string() trigger=trigger>
+            {match initial {
+                Ok(q) => view! { <Overview q=q/> }.into_any(),
+                Err(e) => view! {
+                    <p class="error" role="alert">{format!("Quality data is not available: {e}")}</p>
+                }
+                .into_any(),
+            }}
+        </LiveRegion>
     }
 }
 
@@ -111,16 +124,16 @@ fn HighWaiting(cells: Vec<CellSummary>) -> impl IntoView {
                     <ul class="tap-list">
                         {cells.into_iter().map(|c| view! {
                             <li>
-                                <A href=format!("/cells/{}", encode_query_value(&c.serial)) attr:class="tap-row">
+                                <a href=format!("/cells/{}", encode_query_value(&c.serial)) class="tap-row">
                                     <span class="tap-main">{c.serial.clone()}</span>
                                     <span class="tap-sub">{format!("Lot {}", c.lot)}</span>
                                     <span class="tap-score">{c.score.map(format_score).unwrap_or_else(|| "—".into())}</span>
                                     <BandBadge band=Some(Band::High)/>
-                                </A>
+                                </a>
                             </li>
                         }).collect_view()}
                     </ul>
-                    <p class="muted">{format!("{count} shown, newest first.")} " " <A href="/cells?band=high">"All high-risk cells"</A></p>
+                    <p class="muted">{format!("{count} shown, newest first.")} " " <a href="/cells?band=high">"All high-risk cells"</a></p>
                 }.into_any()
             }}
         </section>
@@ -147,7 +160,7 @@ fn LotCard(lot: LotView) -> impl IntoView {
         updated_ms,
     } = lot;
     view! {
-        <A href=href attr:class="card lot-card" attr:data-testid="lot-card" attr:data-lot=id>
+        <a href=href class="card lot-card" data-testid="lot-card" data-lot=id>
             <div class="card-head">
                 <div>
                     <div class="machine-id">{name}</div>
@@ -166,6 +179,6 @@ fn LotCard(lot: LotView) -> impl IntoView {
                 <div><dt>"High"</dt><dd>{high}</dd></div>
             </dl>
             <div class="age">{format!("last activity {}", format_time(updated_ms))}</div>
-        </A>
+        </a>
     }
 }

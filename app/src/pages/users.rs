@@ -2,6 +2,10 @@
 //! them. Every change goes to the server, which checks it and records it in the
 //! audit trail; the list is fetched again after each one, so what is shown is
 //! always what the server holds.
+//!
+//! The page component (server only) checks the role and writes the heading; the
+//! rest is one island, [`UsersAdmin`]: the add-user form, the row controls and the
+//! list they refetch all react in the browser.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,12 +38,26 @@ impl RowActions {
     }
 }
 
-/// The users page.
+/// The users page (server only): who may manage users is decided here.
 #[component]
 pub fn UsersPage() -> impl IntoView {
     if !can(Permission::ManageUsers) {
         return view! { <NotAllowed what="manage users"/> }.into_any();
     }
+    view! {
+        <Title text="Users · CellGuard"/>
+        <section class="users-page" aria-labelledby="users-title">
+            <h1 id="users-title">"Users"</h1>
+            <UsersAdmin/>
+        </section>
+    }
+    .into_any()
+}
+
+/// The add-user form, the errors of the row controls and the list of users,
+/// fetched again after every change (its first fetch comes with the page).
+#[island(lazy)]
+fn UsersAdmin() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let actions = RowActions {
         set_role: ServerAction::<SetRole>::new(),
@@ -87,27 +105,25 @@ pub fn UsersPage() -> impl IntoView {
             .map(|text| view! { <p class="error" role="alert" data-testid="user-error">{text}</p> })
             .collect_view()
     };
+    let hydrated = crate::live::use_hydrated();
     view! {
-        <Title text="Users · CellGuard"/>
-        <section class="users-page" aria-labelledby="users-title">
-            <h1 id="users-title">"Users"</h1>
-            <AddUserForm add=add/>
-            <div aria-live="polite">{row_error}</div>
-            <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
-                {move || {
-                    users.get().map(|r| match r {
-                        Ok(list) => view! { <UsersTable users=list actions=actions/> }.into_any(),
-                        Err(e) => view! {
-                            <p class="error" role="alert" data-testid="users-error">
-                                {format!("Users are not available: {}", server_message(&e))}
-                            </p>
-                        }.into_any(),
-                    })
-                }}
-            </Transition>
-        </section>
+        <div class="island-root" data-testid="users-island" data-hydrated=move || hydrated.get().to_string()>
+        <AddUserForm add=add/>
+        <div aria-live="polite">{row_error}</div>
+        <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+            {move || {
+                users.get().map(|r| match r {
+                    Ok(list) => view! { <UsersTable users=list actions=actions/> }.into_any(),
+                    Err(e) => view! {
+                        <p class="error" role="alert" data-testid="users-error">
+                            {format!("Users are not available: {}", server_message(&e))}
+                        </p>
+                    }.into_any(),
+                })
+            }}
+        </Transition>
+        </div>
     }
-    .into_any()
 }
 
 #[component]
