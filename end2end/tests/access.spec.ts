@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { ADMIN, PASSWORD, SUPERVISOR, VIEWER, signIn } from './auth';
+import { islandReady, tapNav } from './nav';
 
 // Each test here starts signed out and signs in through the form.
 test.use({ storageState: { cookies: [], origins: [] } });
@@ -35,7 +36,7 @@ test('a supervisor on a tablet sees the audit trail but not import or users', as
   expect(links).toContain('Audit');
   expect(links).not.toContain('Import');
   expect(links).not.toContain('Users');
-  await page.locator('nav.nav a', { hasText: 'Audit' }).tap();
+  await tapNav(page, 'Audit');
   await expect(page).toHaveURL(/\/audit/);
   // Their own sign-in is in the trail.
   const rows = page.locator('table tbody tr');
@@ -46,7 +47,7 @@ test('a supervisor on a tablet sees the audit trail but not import or users', as
 
 test('a viewer decides nothing: no import, no promote, no approvals, no audit, no users', async ({ page }) => {
   await signIn(page, VIEWER, PASSWORD);
-  expect(await navLinks(page)).toEqual(['Line', 'Orders', 'Quality', 'Cells', 'Models', 'Actions']);
+  expect(await navLinks(page)).toEqual(['Line', 'Quality', 'Cells', 'Actions', 'Orders', 'Models']);
   // The actions journal is theirs to read, not to decide on.
   await page.goto('/actions');
   await expect(page.getByTestId('modes')).toBeVisible();
@@ -67,8 +68,9 @@ test('a viewer decides nothing: no import, no promote, no approvals, no audit, n
 
 test('an admin adds a user and changes their role; sign-out ends the session', async ({ page }) => {
   await signIn(page, ADMIN, 'e2e admin password');
-  await page.locator('nav.nav a', { hasText: 'Users' }).tap();
+  await tapNav(page, 'Users');
   await expect(page).toHaveURL(/\/admin\/users/);
+  await islandReady(page, 'users-island');
   await page.getByTestId('new-username').fill('olga');
   await page.getByTestId('new-role').selectOption('operator');
   await page.getByTestId('new-password').fill(PASSWORD);

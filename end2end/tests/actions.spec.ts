@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { PASSWORD, SUPERVISOR, signIn } from './auth';
+import { islandReady } from './nav';
 
 // A supervisor on a tablet, signed in through the form.
 test.use({ storageState: { cookies: [], origins: [] } });
@@ -14,6 +15,7 @@ test('a supervisor proposes a slower assembly speed, approves it with one tap, a
   await signIn(page, SUPERVISOR, PASSWORD);
   await page.getByRole('link', { name: /^Actions/ }).tap();
   await expect(page).toHaveURL(/\/actions$/);
+  await islandReady(page, 'actions-island');
   await expect(page.getByRole('heading', { name: 'Corrective actions', exact: true })).toBeVisible();
   await expect(page.getByTestId('modes')).toContainText('CAS_01');
   await expect(page.locator('[data-testid="mode-row"][data-machine="CAS_01"]')).toHaveAttribute('data-mode', 'advisory');

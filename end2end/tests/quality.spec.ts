@@ -1,5 +1,6 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { join } from 'node:path';
+import { islandReady } from './nav';
 
 // 300 simulated cells in one lot (`cellguard simulate dataset --cells 300 --seed 3`,
 // serials and lot renamed so they cannot collide with the simulated line's cells;
@@ -32,6 +33,7 @@ async function allTallEnough(targets: Locator) {
 
 test('a checked file writes nothing until Import is pressed', async ({ page, context }) => {
   await page.goto('/import');
+  await islandReady(page, 'import-island');
   await waitForLive(page);
   await page.getByTestId('import-file').setInputFiles(FIXTURE);
   const check = page.getByTestId('check');
@@ -144,8 +146,26 @@ test('the quality overview shows the lot tier and the high-risk cells waiting', 
   await expect(page.getByTestId('recommendation')).toHaveAttribute('data-band', 'high');
 });
 
+test('the quality overview and the cells table follow the line without a reload', async ({ page }) => {
+  // The simulated line makes a cell every two seconds; the server renders the live
+  // regions again and the page puts them in place.
+  for (const [path, region] of [['/quality', 'quality'], ['/cells', 'cells']]) {
+    await page.goto(path);
+    await waitForLive(page);
+    await page.evaluate(() => { (window as any).__noReload = true; });
+    const live = page.locator(`[data-region="${region}"]`);
+    const first = await live.innerText();
+    await expect(async () => {
+      expect(await live.innerText()).not.toBe(first);
+    }).toPass({ timeout: 20_000 });
+    await expect(live).not.toHaveClass(/stale/);
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  }
+});
+
 test('a bad file is refused with row and column, and a bad serial is an unknown cell', async ({ page }) => {
   await page.goto('/import');
+  await islandReady(page, 'import-island');
   await waitForLive(page);
   await page.getByTestId('import-file').setInputFiles({
     name: 'bad.csv',
