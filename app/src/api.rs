@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
+use crate::alarm::view::{AlarmBoard, AlarmView, JournalFilter, JournalPage};
 #[cfg(feature = "ssr")]
 use crate::auth::Permission;
 use crate::auth::{AuditFilter, AuditPage, Me, Role, UserView};
@@ -19,6 +20,7 @@ pub mod service {
     use std::sync::Arc;
 
     use crate::actions::{ActionFilter, ActionView, ActionsView, WriteMode};
+    use crate::alarm::view::{AlarmBoard, AlarmView, JournalFilter, JournalPage};
     use crate::auth::{AuditFilter, AuditPage, Caller, Permission, Role, UserView};
     use crate::line::{HistoryRange, LineView, Series};
     use crate::mes::{OrdersView, OutboxList, OutboxPage};
@@ -147,6 +149,49 @@ pub mod service {
 
     /// A shared actions service handle, as provided in context.
     pub type SharedActionsService = Arc<dyn ActionsService>;
+
+    /// Alarms: the board, the journal, and what people do with an alarm.
+    #[async_trait::async_trait]
+    pub trait AlarmService: Send + Sync + 'static {
+        /// Standing and suppressed alarms, counts and rates.
+        async fn board(&self) -> Result<AlarmBoard, ServiceError>;
+        /// A page of the journal.
+        async fn journal(&self, filter: JournalFilter) -> Result<JournalPage, ServiceError>;
+        /// Acknowledges alarm `id`, with an optional comment; journaled and audited.
+        async fn acknowledge(
+            &self,
+            by: &Caller,
+            id: i64,
+            comment: Option<String>,
+        ) -> Result<AlarmView, ServiceError>;
+        /// Shelves alarm `id` for `hours`, for `reason`; journaled and audited.
+        async fn shelve(
+            &self,
+            by: &Caller,
+            id: i64,
+            hours: f64,
+            reason: String,
+        ) -> Result<AlarmView, ServiceError>;
+        /// Ends alarm `id`'s shelf; journaled and audited.
+        async fn unshelve(&self, by: &Caller, id: i64) -> Result<AlarmView, ServiceError>;
+        /// Takes alarm `id` out of service, for `reason`; journaled and audited.
+        async fn remove_from_service(
+            &self,
+            by: &Caller,
+            id: i64,
+            reason: String,
+        ) -> Result<AlarmView, ServiceError>;
+        /// Returns alarm `id` to service; journaled and audited.
+        async fn return_to_service(&self, by: &Caller, id: i64) -> Result<AlarmView, ServiceError>;
+    }
+
+    /// A shared alarm service handle, as provided in context.
+    pub type SharedAlarmService = Arc<dyn AlarmService>;
+
+    /// The alarm service from context.
+    pub fn alarm_service() -> Result<SharedAlarmService, ServiceError> {
+        from_context("alarm service")
+    }
 
     /// The one boundary error (re-exported where the services name it).
     pub use crate::error::ServiceError;
@@ -441,6 +486,66 @@ pub async fn set_write_mode(machine: String, mode: WriteMode) -> Result<(), Serv
         .await
 }
 
+/// Standing and suppressed alarms, their counts and the alarm rates.
+#[server(prefix = "/api/fn", endpoint = "alarms")]
+pub async fn get_alarm_board() -> Result<AlarmBoard, ServiceError> {
+    service::require(Permission::View).await?;
+    service::alarm_service()?.board().await
+}
+
+/// A page of the alarm journal.
+#[server(prefix = "/api/fn", endpoint = "alarm_journal")]
+pub async fn get_alarm_journal(filter: JournalFilter) -> Result<JournalPage, ServiceError> {
+    service::require(Permission::View).await?;
+    service::alarm_service()?.journal(filter).await
+}
+
+/// Acknowledges an alarm, with an optional comment.
+#[server(prefix = "/api/fn", endpoint = "acknowledge_alarm")]
+pub async fn acknowledge_alarm(
+    id: i64,
+    comment: Option<String>,
+) -> Result<AlarmView, ServiceError> {
+    let caller = service::require(Permission::Acknowledge).await?;
+    service::alarm_service()?
+        .acknowledge(&caller, id, comment)
+        .await
+}
+
+/// Shelves an alarm for some hours, saying why.
+#[server(prefix = "/api/fn", endpoint = "shelve_alarm")]
+pub async fn shelve_alarm(id: i64, hours: f64, reason: String) -> Result<AlarmView, ServiceError> {
+    let caller = service::require(Permission::ShelveAlarms).await?;
+    service::alarm_service()?
+        .shelve(&caller, id, hours, reason)
+        .await
+}
+
+/// Ends an alarm's shelf now.
+#[server(prefix = "/api/fn", endpoint = "unshelve_alarm")]
+pub async fn unshelve_alarm(id: i64) -> Result<AlarmView, ServiceError> {
+    let caller = service::require(Permission::ShelveAlarms).await?;
+    service::alarm_service()?.unshelve(&caller, id).await
+}
+
+/// Takes an alarm out of service, saying why.
+#[server(prefix = "/api/fn", endpoint = "remove_alarm_from_service")]
+pub async fn remove_alarm_from_service(id: i64, reason: String) -> Result<AlarmView, ServiceError> {
+    let caller = service::require(Permission::RemoveAlarmsFromService).await?;
+    service::alarm_service()?
+        .remove_from_service(&caller, id, reason)
+        .await
+}
+
+/// Returns an alarm to service.
+#[server(prefix = "/api/fn", endpoint = "return_alarm_to_service")]
+pub async fn return_alarm_to_service(id: i64) -> Result<AlarmView, ServiceError> {
+    let caller = service::require(Permission::RemoveAlarmsFromService).await?;
+    service::alarm_service()?
+        .return_to_service(&caller, id)
+        .await
+}
+
 /// For each server function with arguments, how to find the argument that
 /// makes a request unreadable (see `service::argument_field`). Functions
 /// without arguments read any body as nothing and are not listed.
@@ -474,4 +579,10 @@ static ARGUMENT_CHECKS: &[(&str, ArgumentCheck)] = argument_checks![
     UndoAction,
     AcknowledgeAction,
     SetWriteMode,
+    GetAlarmJournal,
+    AcknowledgeAlarm,
+    ShelveAlarm,
+    UnshelveAlarm,
+    RemoveAlarmFromService,
+    ReturnAlarmToService,
 ];

@@ -78,7 +78,9 @@ impl Role {
             | P::PromoteModels
             | P::DispositionCells => matches!(self, Role::QualityEngineer | Role::Admin),
             P::ViewAudit => matches!(self, Role::Supervisor | Role::QualityEngineer | Role::Admin),
-            P::ManageUsers | P::ManageOutbox => self == Role::Admin,
+            P::ShelveAlarms => matches!(self, Role::Supervisor | Role::Admin),
+            P::ManageSpcLimits => matches!(self, Role::QualityEngineer | Role::Admin),
+            P::ManageUsers | P::ManageOutbox | P::RemoveAlarmsFromService => self == Role::Admin,
         }
     }
 }
@@ -119,11 +121,17 @@ pub enum Permission {
     ManageOutbox,
     /// Read the operational metrics (`/metrics`).
     ReadMetrics,
+    /// Shelve an alarm for a while, with a reason.
+    ShelveAlarms,
+    /// Take an alarm out of service (by design), or return it.
+    RemoveAlarmsFromService,
+    /// Freeze control limits of an SPC chart.
+    ManageSpcLimits,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::View,
         Permission::Acknowledge,
         Permission::ApproveActions,
@@ -137,6 +145,9 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageOutbox,
         Permission::ReadMetrics,
+        Permission::ShelveAlarms,
+        Permission::RemoveAlarmsFromService,
+        Permission::ManageSpcLimits,
     ];
 }
 
@@ -352,11 +363,23 @@ pub enum AuditAction {
     ActionAcknowledged,
     /// A machine's write-back mode switched.
     WriteModeChanged,
+    /// An alarm acknowledged.
+    AlarmAcknowledged,
+    /// An alarm shelved for a while.
+    AlarmShelved,
+    /// A shelved alarm returned before its shelf expired.
+    AlarmUnshelved,
+    /// An alarm taken out of service.
+    AlarmRemovedFromService,
+    /// An alarm returned to service.
+    AlarmReturnedToService,
+    /// Control limits of an SPC chart frozen (a new version).
+    SpcLimitsFrozen,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInThrottled,
@@ -379,6 +402,12 @@ impl AuditAction {
         AuditAction::ActionUndone,
         AuditAction::ActionAcknowledged,
         AuditAction::WriteModeChanged,
+        AuditAction::AlarmAcknowledged,
+        AuditAction::AlarmShelved,
+        AuditAction::AlarmUnshelved,
+        AuditAction::AlarmRemovedFromService,
+        AuditAction::AlarmReturnedToService,
+        AuditAction::SpcLimitsFrozen,
     ];
 
     /// The stable name stored and exported.
@@ -406,6 +435,12 @@ impl AuditAction {
             AuditAction::ActionUndone => "action_undone",
             AuditAction::ActionAcknowledged => "action_acknowledged",
             AuditAction::WriteModeChanged => "write_mode_changed",
+            AuditAction::AlarmAcknowledged => "alarm_acknowledged",
+            AuditAction::AlarmShelved => "alarm_shelved",
+            AuditAction::AlarmUnshelved => "alarm_unshelved",
+            AuditAction::AlarmRemovedFromService => "alarm_removed_from_service",
+            AuditAction::AlarmReturnedToService => "alarm_returned_to_service",
+            AuditAction::SpcLimitsFrozen => "spc_limits_frozen",
         }
     }
 
@@ -434,6 +469,12 @@ impl AuditAction {
             AuditAction::ActionUndone => "Action undone",
             AuditAction::ActionAcknowledged => "Failed write acknowledged",
             AuditAction::WriteModeChanged => "Write mode switched",
+            AuditAction::AlarmAcknowledged => "Alarm acknowledged",
+            AuditAction::AlarmShelved => "Alarm shelved",
+            AuditAction::AlarmUnshelved => "Alarm unshelved",
+            AuditAction::AlarmRemovedFromService => "Alarm out of service",
+            AuditAction::AlarmReturnedToService => "Alarm back in service",
+            AuditAction::SpcLimitsFrozen => "SPC limits frozen",
         }
     }
 
@@ -547,6 +588,11 @@ mod tests {
         }
         assert!(!Role::QualityEngineer.allows(P::ApproveActions));
         assert!(!Role::QualityEngineer.allows(P::ManageUsers));
+        assert!(Role::Supervisor.allows(P::ShelveAlarms));
+        assert!(!Role::Operator.allows(P::ShelveAlarms));
+        assert!(!Role::Supervisor.allows(P::RemoveAlarmsFromService));
+        assert!(Role::QualityEngineer.allows(P::ManageSpcLimits));
+        assert!(!Role::Supervisor.allows(P::ManageSpcLimits));
         for p in P::ALL {
             assert!(Role::Admin.allows(p), "{p:?}");
         }

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod actions;
+pub mod alarm;
 pub mod api;
 pub mod auth;
 pub mod components;
@@ -28,6 +29,7 @@ use leptos_router::{StaticSegment, path};
 use crate::components::header::Header;
 use crate::live::Live;
 use crate::pages::actions::ActionsPage;
+use crate::pages::alarms::AlarmsPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::cell::CellDetailPage;
 use crate::pages::cells::CellsPage;
@@ -90,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin") view=SignInPage/>
                     <Route path=path!("/mes") view=MesPage/>
                     <Route path=path!("/actions") view=ActionsPage/>
+                    <Route path=path!("/alarms") view=AlarmsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/admin/users") view=UsersPage/>
                 </Routes>

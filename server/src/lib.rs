@@ -18,6 +18,8 @@
 //! - [`actions`] runs the rules over the scores and writes setpoints back inside the
 //!   safety envelope; [`mes`] reports machine data and quality results through its
 //!   outbox and fetches orders.
+//! - [`alarms`] raises, journals and tracks alarms (ISA-18.2) from tag limits, links,
+//!   failed writes, lot tiers, the MES and SPC rules.
 //! - [`web`] serves the Leptos app, the REST API and the live stream; [`auth`] and
 //!   [`audit`] say who may do what and what was done.
 //! - [`sim`] simulates the line, [`cli`] is the command line, [`runtime`] wires it
@@ -28,6 +30,7 @@
 #![recursion_limit = "256"]
 pub mod acquisition;
 pub mod actions;
+pub mod alarms;
 #[cfg(feature = "service")]
 pub mod audit;
 pub mod auth;

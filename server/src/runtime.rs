@@ -61,6 +61,8 @@ pub struct Running {
     pub mes: Mes,
     /// Corrective actions and the handles that write to the PLCs.
     pub actions: crate::actions::Actions,
+    /// Alarms.
+    pub alarms: crate::alarms::Alarms,
     /// The embedded MES simulator, when the plant file asks for one.
     pub mes_sim: Option<MesSim>,
     /// The task tracker (for restarting simulators in tests).
@@ -158,6 +160,7 @@ pub async fn start(
         access: access_settings,
         mes: mes_settings,
         writeback,
+        alarms: alarm_settings,
     } = settings;
     let plant = Arc::new(plant);
     let quality_settings = Arc::new(quality_settings);
@@ -205,6 +208,7 @@ pub async fn start(
         Err(e) => return Err(e).context("reading the users"),
     }
     let pool = sqlite.pool().clone();
+    let alarm_pool = sqlite.pool().clone();
     let store: Arc<dyn HistoryStore> = Arc::new(
         sqlite
             .history(&plant)
@@ -253,6 +257,29 @@ pub async fn start(
     .context("opening the corrective actions")?;
     tasks.spawn(actions.clone().run(shutdown.clone()));
     tasks.spawn(actions.clone().run_writes(shutdown.clone()));
+    let priorities = alarm_settings.priority.clone();
+    let alarms = crate::alarms::Alarms::open(Arc::clone(&plant), alarm_settings, alarm_pool)
+        .await
+        .context("opening the alarms")?;
+    let probes: Vec<Box<dyn crate::alarms::SourceProbe>> = vec![
+        Box::new(crate::alarms::probes::FailedWrites {
+            actions: actions.clone(),
+            priority: priorities.write,
+        }),
+        Box::new(crate::alarms::probes::HighRiskLots {
+            quality: Arc::clone(&quality),
+            priority: priorities.lot_tier,
+        }),
+        Box::new(crate::alarms::probes::DeadLetters {
+            mes: mes.clone(),
+            priority: priorities.mes,
+        }),
+    ];
+    tasks.spawn(
+        alarms
+            .clone()
+            .run(Arc::clone(&bus), probes, shutdown.clone()),
+    );
 
     // Drop compressed copies of an earlier build now, then (in production) compress
     // the bundle once, off the async threads; until then it is compressed on the fly.
@@ -281,6 +308,7 @@ pub async fn start(
             access: access.clone(),
             mes: mes.clone(),
             actions: actions.clone(),
+            alarms: alarms.clone(),
             plc_stats: stats.clone(),
             access_config: access_settings,
             shutdown: shutdown.clone(),
@@ -353,6 +381,7 @@ pub async fn start(
         truth,
         mes,
         actions,
+        alarms,
         mes_sim,
         tasks,
         shutdown,

@@ -2,8 +2,8 @@
 //! connection state and the signed-in person with sign-out.
 //!
 //! The bar itself is server-rendered HTML; what changes while a page is open (the
-//! plant's name, the actions badge, the MES link and the stream's state) are three
-//! small islands. The navigation groups its destinations: the ones a supervisor
+//! plant's name, the alarm and actions badges, the MES link and the stream's state)
+//! are small islands. The navigation groups its destinations: the ones a supervisor
 //! uses most stay in the bar at every width, the rest go under "More" on a tablet
 //! (a checkbox and CSS: it opens before the app has loaded).
 
@@ -27,7 +27,10 @@ pub fn Header() -> impl IntoView {
             <PlantName/>
             <nav class="nav" aria-label="Main">
                 <div class="nav-primary">
-                    <A href="/" exact=true>"Line"</A>
+                    <A href="/" exact=true>
+                        "Line"
+                        <AlarmsBadge/>
+                    </A>
                     <A href="/quality">"Quality"</A>
                     <A href="/cells">"Cells"</A>
                     <A href="/actions">
@@ -38,6 +41,7 @@ pub fn Header() -> impl IntoView {
                 <input type="checkbox" id="nav-more" class="nav-toggle" aria-label="More pages"/>
                 <label for="nav-more" class="nav-more" data-testid="nav-more" aria-hidden="true">"More"</label>
                 <div class="nav-secondary" data-testid="nav-secondary">
+                    <A href="/alarms">"Alarms"</A>
                     <A href="/orders">"Orders"</A>
                     <A href="/models">"Models"</A>
                     {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}
@@ -80,6 +84,27 @@ fn ActionsBadge() -> impl IntoView {
             view! {
                 <span class=class data-testid="actions-count" title=label.clone() aria-label=label>
                     {a.pending + a.alarms}
+                </span>
+            }
+        })
+    }
+}
+
+/// Unacknowledged alarms, on the Line link (the shift board lists them).
+#[island]
+fn AlarmsBadge() -> impl IntoView {
+    let live = use_live();
+    move || {
+        live.alarms.get().filter(|a| a.unacked > 0).map(|a| {
+            let urgent = a.by_priority.urgent + a.by_priority.high > 0;
+            let label = format!(
+                "{} unacknowledged alarm(s), {} standing",
+                a.unacked, a.standing
+            );
+            view! {
+                <span class=if urgent { "count alarm" } else { "count" } data-testid="alarms-count"
+                    title=label.clone() aria-label=label>
+                    {a.unacked}
                 </span>
             }
         })

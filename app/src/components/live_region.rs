@@ -18,6 +18,12 @@ pub enum RegionTrigger {
         /// Milliseconds between refreshes at most.
         every_ms: u64,
     },
+    /// Any cell, or a corrective action proposed or decided (the shift board's
+    /// work), at most once per `every_ms`.
+    Work {
+        /// Milliseconds between refreshes at most.
+        every_ms: u64,
+    },
     /// This cell inspected or scored, at most once per `every_ms`.
     Cell {
         /// The cell's serial.
@@ -31,14 +37,16 @@ impl RegionTrigger {
     /// Whether a pushed cell concerns the region.
     pub fn matters(&self, cell: &CellSummary) -> bool {
         match self {
-            RegionTrigger::AnyCell { .. } => true,
+            RegionTrigger::AnyCell { .. } | RegionTrigger::Work { .. } => true,
             RegionTrigger::Cell { serial, .. } => *serial == cell.serial,
         }
     }
 
     /// The shortest time between two refreshes.
     pub fn every(&self) -> std::time::Duration {
-        let (RegionTrigger::AnyCell { every_ms } | RegionTrigger::Cell { every_ms, .. }) = self;
+        let (RegionTrigger::AnyCell { every_ms }
+        | RegionTrigger::Work { every_ms }
+        | RegionTrigger::Cell { every_ms, .. }) = self;
         std::time::Duration::from_millis(*every_ms)
     }
 }
@@ -54,12 +62,19 @@ pub fn LiveRegion(id: String, trigger: RegionTrigger, children: Children) -> imp
     #[cfg(feature = "hydrate")]
     {
         let every = trigger.every();
+        let actions = matches!(trigger, RegionTrigger::Work { .. }).then(|| {
+            let live = crate::live::use_live();
+            Memo::new(move |_| live.actions.with(|a| a.as_ref().map(|a| a.version)))
+        });
         let tick =
             crate::components::cell_refresh::use_cell_refresh(every, move |c| trigger.matters(c));
         let id = StoredValue::new(id.clone());
         let latest = StoredValue::new(0u32);
         Effect::new(move |ran: Option<()>| {
             tick.track();
+            if let Some(a) = actions {
+                a.track();
+            }
             if ran.is_none() {
                 return;
             }

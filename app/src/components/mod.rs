@@ -1,4 +1,5 @@
 //! Reusable pieces of the UI.
+pub mod alarm_panel;
 pub mod cell_refresh;
 pub mod chart;
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actions::ActionsSummary;
+use crate::alarm::view::AlarmSummary;
 use crate::line::{LineView, Link, TagUpdate};
 use crate::mes::MesStatus;
 use crate::quality::CellSummary;
@@ -49,6 +50,11 @@ pub enum LiveEvent {
     Actions {
         /// Pending and alarm counts.
         summary: ActionsSummary,
+    },
+    /// An alarm changed state (sent after every snapshot too).
+    Alarms {
+        /// Standing, unacknowledged, shelved counts.
+        summary: AlarmSummary,
     },
 }
 

@@ -112,6 +112,8 @@ pub struct Live {
     pub mes: RwSignal<Option<MesStatus>>,
     /// Pending corrective actions and write alarms as last pushed.
     pub actions: RwSignal<Option<ActionsSummary>>,
+    /// Alarm counts as last pushed.
+    pub alarms: RwSignal<Option<crate::alarm::view::AlarmSummary>>,
     /// Where machine signals are created (the store's owner, also when a snapshot
     /// arrives on the stream's task); weak, so the store does not keep it alive.
     owner: StoredValue<Option<WeakOwner>>,
@@ -132,6 +134,7 @@ impl Live {
             last_cell: RwSignal::new(None),
             mes: RwSignal::new(None),
             actions: RwSignal::new(None),
+            alarms: RwSignal::new(None),
             owner: StoredValue::new(Owner::current().map(|o| o.downgrade())),
         }
     }
@@ -236,6 +239,7 @@ impl Live {
             LiveEvent::Cell { cell } => self.last_cell.set(Some(cell)),
             LiveEvent::Mes { status } => self.mes.set(Some(status)),
             LiveEvent::Actions { summary } => self.actions.set(Some(summary)),
+            LiveEvent::Alarms { summary } => self.alarms.set(Some(summary)),
             LiveEvent::Link { machine, link } => {
                 if let Some(slot) = self.slot_untracked(&machine) {
                     slot.view.update(|m| m.link = link);

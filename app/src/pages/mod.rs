@@ -1,5 +1,6 @@
 //! Routed pages.
 pub mod actions;
+pub mod alarms;
 pub mod audit;
 pub mod cell;
 pub mod cells;

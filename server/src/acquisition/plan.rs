@@ -133,6 +133,7 @@ mod tests {
             access: Access::Read,
             key: false,
             states: None,
+            alarms: Vec::new(),
             sim: None,
         }
     }

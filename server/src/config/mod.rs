@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub use env::env_prefix;
 
 use crate::actions::settings::{WritebackConfig, WritebackSettings};
+use crate::alarms::settings::{AlarmSettings, AlarmsConfig};
 use crate::auth::settings::{AccessConfig, AccessSettings};
 use crate::mes::settings::{MesConfig, MesSettings};
 use crate::plant::Plant;
@@ -56,6 +57,9 @@ pub struct PlantFile {
     /// Corrective actions written back to the PLCs.
     #[serde(default)]
     pub writeback: WritebackConfig,
+    /// Alarm priorities and shelving.
+    #[serde(default)]
+    pub alarms: AlarmsConfig,
 }
 
 fn default_plant_name() -> String {
@@ -79,6 +83,8 @@ pub struct Settings {
     pub mes: MesSettings,
     /// Corrective actions written back to the PLCs.
     pub writeback: WritebackSettings,
+    /// Alarm priorities and shelving.
+    pub alarms: AlarmSettings,
 }
 
 impl Settings {
@@ -90,7 +96,9 @@ impl Settings {
         let mes = file.mes.resolve();
         let plant = crate::plant::file::resolve(file.name, file.devices);
         let writeback = file.writeback.resolve(&plant);
+        let alarms = file.alarms.resolve();
         Settings {
+            alarms,
             plant,
             history,
             simulator: file.simulator,
@@ -215,6 +223,7 @@ fn validate(file: &PlantFile) -> Vec<Problem> {
     crate::actions::settings::validate(&file.writeback, &file.devices, &mut out);
     crate::auth::settings::validate(&file.access, &mut out);
     crate::sim::settings::validate(&file.simulator, &mut out);
+    crate::alarms::settings::validate(&file.alarms, &mut out);
     crate::plant::file::validate(&file.devices, &mut out);
     out
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::{TagAlarmsFile, validate_tag};
 use super::{
     Access, Device, DeviceId, PACKML_STATES, Plant, ScanGroup, SimBehaviour, StateMap, Tag, TagId,
     WriteLimits, packml_state,
@@ -215,6 +216,9 @@ pub struct TagFile {
     /// Marks the machine-state tag: raw value → PackML state name.
     #[serde(default)]
     pub states: Option<BTreeMap<String, String>>,
+    /// Limit alarms (HiHi, Hi, Lo, LoLo) on the tag's value.
+    #[serde(default)]
+    pub alarms: Option<TagAlarmsFile>,
     /// Simulator behaviour of this tag.
     #[serde(default)]
     pub sim: Option<SimSpec>,
@@ -487,6 +491,16 @@ pub fn validate(devices: &[DeviceFile], out: &mut Vec<Problem>) {
                     }
                 }
             }
+            if let Some(a) = &t.alarms {
+                let numeric =
+                    t.states.is_none() && !matches!(t.data_type, DataType::String | DataType::Bit);
+                validate_tag(
+                    a,
+                    numeric,
+                    &dp(&[key("tags"), Seg::Index(ti), key("alarms")]),
+                    out,
+                );
+            }
             if let Some(sim) = &t.sim {
                 if let Some(f) = &sim.follows
                     && !d.tags.iter().any(|o| &o.name == f)
@@ -599,6 +613,11 @@ pub fn resolve(name: String, devices: Vec<DeviceFile>) -> Plant {
                             Some((k.trim().parse::<i64>().ok()?, packml_state(v)?))
                         }))
                     }),
+                    alarms: t
+                        .alarms
+                        .as_ref()
+                        .map(TagAlarmsFile::resolve)
+                        .unwrap_or_default(),
                     sim: t.sim.as_ref().map(|s| SimBehaviour {
                         nominal: s.nominal,
                         noise: s.noise,

@@ -8,6 +8,9 @@
 //! string from the plant file again.
 
 pub mod file;
+pub mod limits;
+
+pub use limits::LimitAlarm;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -206,6 +209,8 @@ pub struct Tag {
     pub key: bool,
     /// The machine-state tag's map.
     pub states: Option<StateMap>,
+    /// Limit alarms on the tag's value.
+    pub alarms: Vec<LimitAlarm>,
     /// Simulator behaviour of this tag.
     pub sim: Option<SimBehaviour>,
 }

@@ -18,6 +18,21 @@ pub struct SimulatorConfig {
     pub cells_per_minute: f64,
     /// Cells per simulated lot (each lot draws its own materials).
     pub cells_per_lot: u64,
+    /// A shifted process on purpose: from a given cell on, one measurement moves
+    /// by a fixed amount (for trying SPC rules and alarms on a known shift).
+    pub shift: Option<ProcessShift>,
+}
+
+/// One measurement of the simulated cells moved by `by` from cell `after_cells` on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessShift {
+    /// A catalogue measurement, e.g. `capacity`.
+    pub measurement: String,
+    /// Cells made (since start) before the shift.
+    pub after_cells: u64,
+    /// How far the measurement moves (its unit).
+    pub by: f64,
 }
 
 impl Default for SimulatorConfig {
@@ -27,6 +42,7 @@ impl Default for SimulatorConfig {
             seed: None,
             cells_per_minute: 30.0,
             cells_per_lot: 300,
+            shift: None,
         }
     }
 }
@@ -39,6 +55,20 @@ pub fn validate(s: &SimulatorConfig, out: &mut Vec<Problem>) {
             vec![key("simulator"), key("cells_per_minute")],
             "must be between 0 and 6000".into(),
         ));
+    }
+    if let Some(shift) = &s.shift {
+        if crate::quality::def(&shift.measurement).is_none() {
+            out.push((
+                vec![key("simulator"), key("shift"), key("measurement")],
+                format!("{:?} is not a catalogue measurement", shift.measurement),
+            ));
+        }
+        if !shift.by.is_finite() {
+            out.push((
+                vec![key("simulator"), key("shift"), key("by")],
+                "must be a finite number".into(),
+            ));
+        }
     }
     if !(1..=10_000_000).contains(&s.cells_per_lot) {
         out.push((

@@ -209,6 +209,8 @@ pub async fn run(
     };
     let period = Duration::from_secs_f64((60.0 / cells_per_minute).max(0.01));
     let cells_per_lot = sim.cells_per_lot;
+    let shift = sim.shift.clone();
+    let mut made: u64 = 0;
     let mut sim = CellSim::new(seed);
     let start = jiff::Timestamp::from_millisecond(now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let stamp = start.strftime("%y%m%d-%H%M").to_string();
@@ -248,7 +250,14 @@ pub async fn run(
         }
         in_lot += 1;
         let serial = format!("{}-{:04}", lot.id, in_lot);
-        let cell = sim.next_cell(&serial, &lot, &conditions(&plant, &bus));
+        let mut cell = sim.next_cell(&serial, &lot, &conditions(&plant, &bus));
+        made += 1;
+        if let Some(s) = &shift
+            && made > s.after_cells
+            && let Some(v) = cell.record.get(&s.measurement)
+        {
+            cell.record.set(&s.measurement, v + s.by);
+        }
         truth.insert(&serial, cell.defective);
         pipeline.push_back(cell);
         let now = now_ms();

@@ -206,6 +206,7 @@ struct Client {
     mes: watch::Receiver<MesStatus>,
     mes_open: bool,
     actions: watch::Receiver<ActionsSummary>,
+    alarms: watch::Receiver<app::alarm::view::AlarmSummary>,
     values: Coalescer,
     send: tokio::time::Interval,
     keep_alive: tokio::time::Interval,
@@ -269,6 +270,10 @@ impl Client {
                 Ok(()) = self.actions.changed() => {
                     let summary = self.actions.borrow_and_update().clone();
                     return Some(self.frames.event(&LiveEvent::Actions { summary }));
+                }
+                Ok(()) = self.alarms.changed() => {
+                    let summary = *self.alarms.borrow_and_update();
+                    return Some(self.frames.event(&LiveEvent::Alarms { summary }));
                 }
                 _ = self.keep_alive.tick() => return Some(self.frames.keep_alive()),
             }
@@ -388,6 +393,8 @@ pub async fn stream(
     mes.mark_unchanged();
     let mut actions = state.actions.watch();
     actions.mark_unchanged();
+    let mut alarms = state.alarms.watch();
+    alarms.mark_unchanged();
     let mut send = tokio::time::interval(Duration::from_millis(every_ms));
     send.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
@@ -400,6 +407,7 @@ pub async fn stream(
         mes,
         mes_open: true,
         actions,
+        alarms,
         values: Coalescer::default(),
         send,
         keep_alive,
@@ -413,6 +421,9 @@ pub async fn stream(
     }));
     first.extend_from_slice(&client.frames.event(&LiveEvent::Actions {
         summary: state.actions.summary(),
+    }));
+    first.extend_from_slice(&client.frames.event(&LiveEvent::Alarms {
+        summary: state.alarms.summary(),
     }));
     let first = Bytes::from(first);
     let rest = stream::unfold(client, |mut c| async move {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod alarms;
 pub mod args;
 pub mod assets;
 pub mod health;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::service::{
-    SharedAccessService, SharedActionsService, SharedLineService, SharedMesService,
-    SharedQualityService,
+    SharedAccessService, SharedActionsService, SharedAlarmService, SharedLineService,
+    SharedMesService, SharedQualityService,
 };
 use app::auth::Permission;
 use app::{App, shell};
@@ -56,6 +57,8 @@ pub struct WebState {
     pub mes: Mes,
     /// Corrective actions and write modes.
     pub actions: crate::actions::Actions,
+    /// Alarms.
+    pub alarms: crate::alarms::Alarms,
     /// Each PLC's acquisition counters, in plant order (for `/metrics`).
     pub plc_stats: Vec<Arc<crate::acquisition::DeviceStats>>,
     /// Session and cookie settings.
@@ -77,6 +80,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let access_service: SharedAccessService = Arc::new(state.access.clone());
     let mes_service: SharedMesService = Arc::new(state.mes.clone());
     let actions_service: SharedActionsService = Arc::new(state.actions.clone());
+    let alarm_service: SharedAlarmService = Arc::new(state.alarms.clone());
     let access = state.access.clone();
     let door = access::Door {
         access: access.clone(),
@@ -136,6 +140,10 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             get(actions::export_actions).route_layer(needs(Permission::View)),
         )
         .route(
+            "/api/v1/export/alarms.csv",
+            get(alarms::export_alarms).route_layer(needs(Permission::View)),
+        )
+        .route(
             "/api/v1/export/audit.csv",
             get(access::export_audit).route_layer(needs(Permission::ViewAudit)),
         )
@@ -170,6 +178,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(access_service.clone());
                 provide_context(mes_service.clone());
                 provide_context(actions_service.clone());
+                provide_context(alarm_service.clone());
                 provide_context(app::error::ArgumentField(app::api::service::argument_field));
             },
             {

@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{DoorError, SESSION_COOKIE};
-use super::{access, actions, health, live, metrics, quality};
+use super::{access, actions, alarms, health, live, metrics, quality};
 
 /// The document's description.
 const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from test \
@@ -38,6 +38,7 @@ const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from t
         quality::post_import,
         quality::export_cells,
         actions::export_actions,
+        alarms::export_alarms,
         access::export_audit,
         access::sign_in,
         access::sign_out,
@@ -49,7 +50,12 @@ const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from t
         serve,
     ),
     // Types only named in parameters are not collected on their own.
-    components(schemas(app::auth::AuditAction, app::actions::ActionState)),
+    components(schemas(
+        app::auth::AuditAction,
+        app::actions::ActionState,
+        app::alarm::Source,
+        app::alarm::Priority
+    )),
     modifiers(&SecuritySchemes, &DoorAnswers),
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 mod access;
 mod acquisition;
 mod actions;
+mod alarms;
 mod arguments;
 mod cli;
 mod common;
