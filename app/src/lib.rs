@@ -20,6 +20,7 @@ pub mod nav;
 pub mod pages;
 pub mod quality;
 pub mod session;
+pub mod spc;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
