@@ -47,7 +47,7 @@ test('a supervisor on a tablet sees the audit trail but not import or users', as
 
 test('a viewer decides nothing: no import, no promote, no approvals, no audit, no users', async ({ page }) => {
   await signIn(page, VIEWER, PASSWORD);
-  expect(await navLinks(page)).toEqual(['Line', 'Quality', 'Cells', 'Actions', 'Orders', 'Models']);
+  expect(await navLinks(page)).toEqual(['Line', 'Quality', 'Cells', 'Actions', 'Alarms', 'Orders', 'Models']);
   // The actions journal is theirs to read, not to decide on.
   await page.goto('/actions');
   await expect(page.getByTestId('modes')).toBeVisible();

@@ -49,26 +49,34 @@ pub fn per_hour(times: &[i64], now_ms: i64, window_ms: i64) -> f64 {
     n as f64 * 3_600_000.0 / window_ms as f64
 }
 
+/// At most this many buckets (a leap year of 10-minute buckets); a longer range is
+/// cut at `from_ms` plus that many buckets.
+pub const MAX_BUCKETS: usize = 366 * 24 * 6;
+
 /// Alarms in each 10-minute bucket from `from_ms` (inclusive) to `to_ms`
-/// (exclusive): `(bucket start, count)`, every bucket present.
+/// (exclusive): `(bucket start, count)`, every bucket present, at most
+/// [`MAX_BUCKETS`] of them.
 pub fn ten_minute_counts(times: &[i64], from_ms: i64, to_ms: i64) -> Vec<(i64, u32)> {
     if to_ms <= from_ms {
         return Vec::new();
     }
-    let buckets = ((to_ms - from_ms + TEN_MINUTES_MS - 1) / TEN_MINUTES_MS) as usize;
+    // i128: no overflow whatever the bounds.
+    let span = i128::from(to_ms) - i128::from(from_ms);
+    let step = i128::from(TEN_MINUTES_MS);
+    let buckets = ((span + step - 1) / step).min(MAX_BUCKETS as i128) as usize;
     let mut counts = vec![0u32; buckets];
     for &t in times {
         if t >= from_ms && t < to_ms {
-            let i = ((t - from_ms) / TEN_MINUTES_MS) as usize;
-            if let Some(c) = counts.get_mut(i) {
-                *c += 1;
+            let i = (i128::from(t) - i128::from(from_ms)) / step;
+            if let Some(c) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+                *c = c.saturating_add(1);
             }
         }
     }
     counts
         .into_iter()
         .enumerate()
-        .map(|(i, c)| (from_ms + i as i64 * TEN_MINUTES_MS, c))
+        .map(|(i, c)| (from_ms.saturating_add(i as i64 * TEN_MINUTES_MS), c))
         .collect()
 }
 
@@ -103,6 +111,15 @@ mod tests {
         assert_eq!(peak_ten_minutes(&times, 0, 3 * t), 3);
         assert_eq!(ten_minute_counts(&times, 5, 5), Vec::new());
         assert_eq!(ten_minute_counts(&[], 0, t + 1).len(), 2);
+    }
+
+    #[test]
+    fn extreme_bounds_neither_panic_nor_allocate_without_end() {
+        let c = ten_minute_counts(&[i64::MIN, 0, i64::MAX], i64::MIN, i64::MAX);
+        assert_eq!(c.len(), MAX_BUCKETS);
+        assert_eq!(c[0], (i64::MIN, 1));
+        assert_eq!(peak_ten_minutes(&[i64::MAX - 1], i64::MAX - 5, i64::MAX), 1);
+        assert_eq!(per_hour(&[0], i64::MIN, i64::MAX), 0.0);
     }
 
     #[test]

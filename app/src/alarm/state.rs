@@ -176,7 +176,7 @@ impl Alarm {
         if reason.trim().is_empty() {
             return Err(AlarmError::NoReason);
         }
-        if until_ms <= now_ms || until_ms - now_ms > max_ms {
+        if until_ms <= now_ms || until_ms.saturating_sub(now_ms) > max_ms {
             return Err(AlarmError::BadShelf {
                 max_hours: max_ms as f64 / 3_600_000.0,
             });
@@ -286,6 +286,10 @@ mod tests {
         ));
         assert!(matches!(
             a.shelve(9 * HOUR, "x".into(), 0, 8 * HOUR),
+            Err(AlarmError::BadShelf { .. })
+        ));
+        assert!(matches!(
+            a.shelve(i64::MAX, "x".into(), -1, 8 * HOUR),
             Err(AlarmError::BadShelf { .. })
         ));
         a.shelve(HOUR, "sensor swap".into(), 0, 8 * HOUR).unwrap();

@@ -69,8 +69,10 @@ pub fn priority_class(p: Priority) -> &'static str {
     }
 }
 
-/// The standing alarms (and on `/alarms` the suppressed ones), live.
-#[island]
+/// The standing alarms (and on `/alarms` the suppressed ones), live. Lazy: its
+/// code (the decisions and their server functions) is a part of its own that only
+/// the pages showing it fetch.
+#[island(lazy)]
 pub fn AlarmPanel(initial: AlarmBoard, mode: PanelMode) -> impl IntoView {
     let act = Decide {
         ack: ServerAction::<AcknowledgeAlarm>::new(),

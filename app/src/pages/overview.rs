@@ -139,7 +139,7 @@ fn ActionsWaiting(r: Result<ActionsView, ServiceError>) -> impl IntoView {
     };
     view! {
         <a class="work-card" href="/actions" data-testid="board-actions">
-            <h2>"Actions to approve"</h2>
+            <h2>"Corrective actions waiting"</h2>
             {body}
         </a>
     }
