@@ -168,6 +168,42 @@ async fn every_route_and_server_function_checks_the_role() {
             &[("filter[page]", "0")],
         ),
         server_fn(Some(Permission::ManageUsers), "/api/fn/users", &[]),
+        server_fn(Some(Permission::View), "/api/fn/alarms", &[]),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/alarm_journal",
+            &[("filter[kind]", "raised")],
+        ),
+        server_fn_on_nothing(
+            Permission::Acknowledge,
+            "/api/fn/acknowledge_alarm",
+            &[("id", "999999")],
+            &[404],
+        ),
+        server_fn_on_nothing(
+            Permission::ShelveAlarms,
+            "/api/fn/shelve_alarm",
+            &[("id", "999999"), ("hours", "1"), ("reason", "access table")],
+            &[404],
+        ),
+        server_fn_on_nothing(
+            Permission::ShelveAlarms,
+            "/api/fn/unshelve_alarm",
+            &[("id", "999999")],
+            &[404],
+        ),
+        server_fn_on_nothing(
+            Permission::RemoveAlarmsFromService,
+            "/api/fn/remove_alarm_from_service",
+            &[("id", "999999"), ("reason", "access table")],
+            &[404],
+        ),
+        server_fn_on_nothing(
+            Permission::RemoveAlarmsFromService,
+            "/api/fn/return_alarm_to_service",
+            &[("id", "999999")],
+            &[404],
+        ),
         server_fn(Some(Permission::View), "/api/fn/orders", &[]),
         server_fn(Some(Permission::View), "/api/fn/refresh_orders", &[]),
         server_fn(

@@ -12,8 +12,9 @@ use crate::common::{default_plant, sign_in_as, spawn_app};
 
 /// Server functions without arguments read any body as "no arguments", so a
 /// malformed argument cannot be sent to them.
-const WITHOUT_ARGUMENTS: [&str; 7] = [
+const WITHOUT_ARGUMENTS: [&str; 8] = [
     "/api/fn/line",
+    "/api/fn/alarms",
     "/api/fn/quality",
     "/api/fn/models",
     "/api/fn/me",
@@ -111,6 +112,24 @@ async fn every_server_function_answers_a_malformed_argument_with_422_naming_it()
         ("/api/fn/cell", vec![], "serial"),
         ("/api/fn/promote", vec![], "name"),
         ("/api/fn/audit", vec![("filter[page]", "-1")], "filter.page"),
+        (
+            "/api/fn/alarm_journal",
+            vec![("filter[before]", "x")],
+            "filter.before",
+        ),
+        ("/api/fn/acknowledge_alarm", vec![("id", "x")], "id"),
+        (
+            "/api/fn/shelve_alarm",
+            vec![("id", "1"), ("hours", "soon"), ("reason", "r")],
+            "hours",
+        ),
+        ("/api/fn/unshelve_alarm", vec![("id", "")], "id"),
+        (
+            "/api/fn/remove_alarm_from_service",
+            vec![("id", "1")],
+            "reason",
+        ),
+        ("/api/fn/return_alarm_to_service", vec![("id", "1.5")], "id"),
         (
             "/api/fn/add_user",
             vec![

@@ -242,7 +242,8 @@ async fn the_live_stream_carries_what_a_page_shows_compressed_and_coalesced() {
     assert_eq!(sse.status(), 200);
     assert_eq!(sse.headers()["content-encoding"], "gzip");
     let started = std::time::Instant::now();
-    let (events, _) = read_gzip_events(&mut sse, 8).await;
+    // After the snapshot come the MES, actions and alarms events, then values.
+    let (events, _) = read_gzip_events(&mut sse, 10).await;
     let LiveEvent::Snapshot { line } = &events[0] else {
         panic!("a snapshot first: {:?}", events[0])
     };
