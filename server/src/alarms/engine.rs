@@ -12,7 +12,7 @@ use app::alarm::state::{AlarmError, Event};
 use app::alarm::view::{
     AlarmBoard, AlarmEventView, AlarmRates, AlarmSummary, AlarmView, JournalFilter, JournalPage,
 };
-use app::alarm::{Limit, Priority, Source, State};
+use app::alarm::{Limit, Source, State};
 use app::api::service::ServiceError;
 use app::auth::{AuditAction, Caller};
 use app::line::LinkState;
@@ -89,6 +89,18 @@ fn limit_key(machine: &str, tag: &str, limit: Limit) -> String {
 
 fn comm_key(machine: &str) -> String {
     format!("comm:{machine}")
+}
+
+/// A person's reason, trimmed; refused (naming the field) when there is none.
+fn required_reason(reason: &str, done: &str) -> Result<String, ServiceError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ServiceError::Invalid {
+            field: "reason".into(),
+            reason: format!("say why the alarm is {done}"),
+        });
+    }
+    Ok(reason.to_owned())
 }
 
 fn alarm_error(e: AlarmError) -> ServiceError {
@@ -596,13 +608,7 @@ impl Alarms {
         hours: f64,
         reason: String,
     ) -> Result<AlarmView, ServiceError> {
-        let reason = reason.trim().to_owned();
-        if reason.is_empty() {
-            return Err(ServiceError::Invalid {
-                field: "reason".into(),
-                reason: "say why the alarm is shelved".into(),
-            });
-        }
+        let reason = required_reason(&reason, "shelved")?;
         let max_h = self.inner.settings.max_shelve.as_secs_f64() / 3600.0;
         if !(hours.is_finite() && hours > 0.0 && hours <= max_h) {
             return Err(ServiceError::Invalid {
@@ -645,13 +651,7 @@ impl Alarms {
         id: i64,
         reason: String,
     ) -> Result<AlarmView, ServiceError> {
-        let reason = reason.trim().to_owned();
-        if reason.is_empty() {
-            return Err(ServiceError::Invalid {
-                field: "reason".into(),
-                reason: "say why the alarm is taken out of service".into(),
-            });
-        }
+        let reason = required_reason(&reason, "taken out of service")?;
         let r = reason.clone();
         self.decide(
             by,
@@ -675,10 +675,5 @@ impl Alarms {
             Ok(e)
         })
         .await
-    }
-
-    /// The priority the plant file gives `source`'s alarms.
-    pub fn priority_of(&self, source: Source) -> Priority {
-        self.inner.settings.priority.of(source)
     }
 }
