@@ -501,9 +501,23 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
         &cellguard::modbus::codec::Raw::Number(1200.0),
     );
 
-    // Detected and corrected: automatic writes bring the setpoint down.
+    // Detected and corrected: automatic writes bring the setpoint down. The PLC
+    // holds the new value the moment it is written; the journal says Verified only
+    // after the read-back, so wait for both (the last write's verification is
+    // otherwise still in flight when the register already reads 800).
+    let verified = async || {
+        app.actions
+            .store()
+            .page(&ActionFilter {
+                state: Some(ActionState::Verified),
+                ..ActionFilter::default()
+            })
+            .await
+            .expect("journal")
+            .0
+    };
     until(
-        "automatic corrections down to 800 RPM or below",
+        "automatic corrections down to 800 RPM or below, verified",
         Duration::from_secs(180),
         async || {
             cas.bank
@@ -511,19 +525,12 @@ async fn in_automatic_mode_a_speed_drift_is_corrected_and_the_high_risk_rate_fal
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_number(&cas.device, speed_sp)
                 .is_some_and(|v| v <= 800.0)
+                && verified().await.len() >= 4
         },
     )
     .await;
     let corrected_ms = cellguard::clock::now_ms();
-    let (rows, _) = app
-        .actions
-        .store()
-        .page(&ActionFilter {
-            state: Some(ActionState::Verified),
-            ..ActionFilter::default()
-        })
-        .await
-        .expect("journal");
+    let rows = verified().await;
     assert!(rows.len() >= 4, "at least 1200 → 1100 → 1000 → 900 → 800");
     assert!(rows.iter().all(|r| r.decided_by.as_deref() == Some("auto")));
     let first = rows.iter().map(|r| r.created_ms).min().expect("one");
