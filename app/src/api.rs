@@ -12,6 +12,7 @@ use crate::error::ServiceError;
 use crate::line::{HistoryRange, LineView, Series};
 use crate::mes::{OrdersView, OutboxList, OutboxPage};
 use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
+use crate::spc::view::{CapabilityTable, ChartQuery, LimitsVersion, SpcChartView};
 
 #[cfg(feature = "ssr")]
 pub mod service {
@@ -25,6 +26,7 @@ pub mod service {
     use crate::line::{HistoryRange, LineView, Series};
     use crate::mes::{OrdersView, OutboxList, OutboxPage};
     use crate::quality::{CellDetail, CellFilter, CellPage, ModelsView, QualityOverview};
+    use crate::spc::view::{CapabilityTable, ChartQuery, LimitsVersion, SpcChartView};
 
     /// What the UI may ask of the running line.
     #[async_trait::async_trait]
@@ -191,6 +193,33 @@ pub mod service {
     /// The alarm service from context.
     pub fn alarm_service() -> Result<SharedAlarmService, ServiceError> {
         from_context("alarm service")
+    }
+
+    /// Control charts, their frozen limits and the capability table.
+    #[async_trait::async_trait]
+    pub trait SpcService: Send + Sync + 'static {
+        /// The chart `query` asks for.
+        async fn chart(&self, query: ChartQuery) -> Result<SpcChartView, ServiceError>;
+        /// Freezes the chart's limits from its baseline as its next version; audited.
+        async fn freeze(
+            &self,
+            by: &Caller,
+            query: ChartQuery,
+            note: String,
+        ) -> Result<LimitsVersion, ServiceError>;
+        /// Every measurement's capability for a product, worst Cpk first.
+        async fn capability(
+            &self,
+            product: Option<String>,
+        ) -> Result<CapabilityTable, ServiceError>;
+    }
+
+    /// A shared SPC service handle, as provided in context.
+    pub type SharedSpcService = Arc<dyn SpcService>;
+
+    /// The SPC service from context.
+    pub fn spc_service() -> Result<SharedSpcService, ServiceError> {
+        from_context("SPC service")
     }
 
     /// The one boundary error (re-exported where the services name it).
@@ -585,4 +614,31 @@ static ARGUMENT_CHECKS: &[(&str, ArgumentCheck)] = argument_checks![
     UnshelveAlarm,
     RemoveAlarmFromService,
     ReturnAlarmToService,
+    GetSpcChart,
+    FreezeSpcLimits,
+    GetSpcCapability,
 ];
+
+/// One SPC control chart: points, limits, violations, capability, frozen versions.
+#[server(prefix = "/api/fn", endpoint = "spc_chart")]
+pub async fn get_spc_chart(query: ChartQuery) -> Result<SpcChartView, ServiceError> {
+    service::require(Permission::View).await?;
+    service::spc_service()?.chart(query).await
+}
+
+/// Freezes a chart's limits (computed from its baseline) as a new version, saying why.
+#[server(prefix = "/api/fn", endpoint = "freeze_spc_limits")]
+pub async fn freeze_spc_limits(
+    query: ChartQuery,
+    note: String,
+) -> Result<LimitsVersion, ServiceError> {
+    let caller = service::require(Permission::ManageSpcLimits).await?;
+    service::spc_service()?.freeze(&caller, query, note).await
+}
+
+/// The capability of every catalogue measurement of a product, worst Cpk first.
+#[server(prefix = "/api/fn", endpoint = "spc_capability")]
+pub async fn get_spc_capability(product: Option<String>) -> Result<CapabilityTable, ServiceError> {
+    service::require(Permission::View).await?;
+    service::spc_service()?.capability(product).await
+}

@@ -42,6 +42,7 @@ use crate::pages::orders::OrdersPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::quality::QualityPage;
 use crate::pages::signin::SignInPage;
+use crate::pages::spc::{SpcChartPage, SpcPage};
 use crate::pages::users::UsersPage;
 
 /// The HTML document around the app (server side).
@@ -94,6 +95,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/mes") view=MesPage/>
                     <Route path=path!("/actions") view=ActionsPage/>
                     <Route path=path!("/alarms") view=AlarmsPage/>
+                    <Route path=path!("/spc") view=SpcPage/>
+                    <Route path=path!("/spc/chart") view=SpcChartPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/admin/users") view=UsersPage/>
                 </Routes>

@@ -19,7 +19,8 @@
 //!   safety envelope; [`mes`] reports machine data and quality results through its
 //!   outbox and fetches orders.
 //! - [`alarms`] raises, journals and tracks alarms (ISA-18.2) from tag limits, links,
-//!   failed writes, lot tiers, the MES and SPC rules.
+//!   failed writes, lot tiers, the MES and SPC rules; [`spc`] draws control charts,
+//!   freezes their limits and studies capability.
 //! - [`web`] serves the Leptos app, the REST API and the live stream; [`auth`] and
 //!   [`audit`] say who may do what and what was done.
 //! - [`sim`] simulates the line, [`cli`] is the command line, [`runtime`] wires it
@@ -53,6 +54,8 @@ pub mod runtime;
 #[cfg(feature = "service")]
 pub mod services;
 pub mod sim;
+#[cfg(feature = "service")]
+pub mod spc;
 pub mod storage;
 #[cfg(feature = "service")]
 pub mod telemetry;

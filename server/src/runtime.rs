@@ -63,6 +63,8 @@ pub struct Running {
     pub actions: crate::actions::Actions,
     /// Alarms.
     pub alarms: crate::alarms::Alarms,
+    /// Control charts and their frozen limits.
+    pub spc: crate::spc::Spc,
     /// The embedded MES simulator, when the plant file asks for one.
     pub mes_sim: Option<MesSim>,
     /// The task tracker (for restarting simulators in tests).
@@ -209,6 +211,7 @@ pub async fn start(
     }
     let pool = sqlite.pool().clone();
     let alarm_pool = sqlite.pool().clone();
+    let spc_pool = sqlite.pool().clone();
     let store: Arc<dyn HistoryStore> = Arc::new(
         sqlite
             .history(&plant)
@@ -261,6 +264,12 @@ pub async fn start(
     let alarms = crate::alarms::Alarms::open(Arc::clone(&plant), alarm_settings, alarm_pool)
         .await
         .context("opening the alarms")?;
+    let spc = crate::spc::Spc::new(
+        Arc::clone(&plant),
+        Arc::clone(&quality_settings),
+        spc_pool,
+        Arc::clone(&store),
+    );
     let probes: Vec<Box<dyn crate::alarms::SourceProbe>> = vec![
         Box::new(crate::alarms::probes::FailedWrites {
             actions: actions.clone(),
@@ -273,6 +282,10 @@ pub async fn start(
         Box::new(crate::alarms::probes::DeadLetters {
             mes: mes.clone(),
             priority: priorities.mes,
+        }),
+        Box::new(crate::alarms::probes::SpcViolations {
+            spc: spc.clone(),
+            priority: priorities.spc,
         }),
     ];
     tasks.spawn(
@@ -309,6 +322,7 @@ pub async fn start(
             mes: mes.clone(),
             actions: actions.clone(),
             alarms: alarms.clone(),
+            spc: spc.clone(),
             plc_stats: stats.clone(),
             access_config: access_settings,
             shutdown: shutdown.clone(),
@@ -382,6 +396,7 @@ pub async fn start(
         mes,
         actions,
         alarms,
+        spc,
         mes_sim,
         tasks,
         shutdown,

@@ -42,6 +42,7 @@ pub fn Header() -> impl IntoView {
                 <label for="nav-more" class="nav-more" data-testid="nav-more" aria-hidden="true">"More"</label>
                 <div class="nav-secondary" data-testid="nav-secondary">
                     <A href="/alarms">"Alarms"</A>
+                    <A href="/spc">"SPC"</A>
                     <A href="/orders">"Orders"</A>
                     <A href="/models">"Models"</A>
                     {can(Permission::ImportData).then(|| view! { <A href="/import">"Import"</A> })}

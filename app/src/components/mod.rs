@@ -10,3 +10,4 @@ pub mod paged_table;
 pub mod reason_bars;
 pub mod risk_badge;
 pub mod risk_chart;
+pub mod spc_chart;

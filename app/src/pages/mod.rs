@@ -12,4 +12,5 @@ pub mod orders;
 pub mod overview;
 pub mod quality;
 pub mod signin;
+pub mod spc;
 pub mod users;

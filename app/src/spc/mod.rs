@@ -28,6 +28,7 @@ pub mod chart;
 pub mod constants;
 mod num;
 pub mod rules;
+pub mod view;
 
 #[cfg(test)]
 mod tests;

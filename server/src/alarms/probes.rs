@@ -1,6 +1,7 @@
 //! The alarm sources other than tag limits and links, each read from the part of
 //! CellGuard that owns it: failed PLC writes (actions), lots in the highest risk tier
-//! (quality), MES dead letters (the outbox).
+//! (quality), MES dead letters (the outbox), SPC rule violations on the charts with
+//! frozen limits (spc).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::store::AlarmDef;
 use crate::actions::Actions;
 use crate::mes::Mes;
 use crate::services::quality::Quality;
+use crate::spc::Spc;
 
 /// Lots looked at for the tier alarm (the most recent ones).
 const LOTS: u32 = 50;
@@ -149,5 +151,71 @@ impl SourceProbe for DeadLetters {
                 Some(dead as f64),
             )]
         })
+    }
+}
+
+/// Charts with frozen limits whose newest point is part of a rule violation: out of
+/// control until a point breaks no rule again.
+pub struct SpcViolations {
+    /// The SPC service.
+    pub spc: Spc,
+    /// Their priority.
+    pub priority: Priority,
+}
+
+#[async_trait::async_trait]
+impl SourceProbe for SpcViolations {
+    fn source(&self) -> Source {
+        Source::Spc
+    }
+
+    async fn active(&self) -> Option<Vec<(AlarmDef, Option<f64>)>> {
+        let watched = match self.spc.watched().await {
+            Ok(w) => w,
+            Err(e) => {
+                warn!(error = %e, "cannot read the watched SPC charts");
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        for (spec, version, view, machine) in watched {
+            let Some(chart) = &view.chart else { continue };
+            let Some(last) = chart.points.last() else {
+                continue;
+            };
+            // Out of control now: the newest point completes or belongs to a pattern.
+            let rules: Vec<_> = view
+                .violations
+                .iter()
+                .filter(|v| v.points.contains(&last.index))
+                .map(|v| v.rule)
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            let mut codes: Vec<&str> = rules.iter().map(|r| r.code()).collect();
+            codes.dedup();
+            let first = rules[0];
+            out.push((
+                AlarmDef {
+                    source: Source::Spc,
+                    key: format!("spc:{}", version.chart),
+                    machine,
+                    label: format!("{} · {} out of control", view.title, spec.kind.label()),
+                    limit: None,
+                    priority: self.priority,
+                    message: format!(
+                        "{} ({}) against limits version {}: look for the cause on the chart, /spc/chart?{}",
+                        codes.join(", "),
+                        first.describe(),
+                        version.version,
+                        spec.watched_query().to_query()
+                    ),
+                    unit: view.unit.clone(),
+                },
+                Some(last.value),
+            ));
+        }
+        Some(out)
     }
 }

@@ -11,6 +11,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod quality;
+pub mod spc;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use app::api::service::{
     SharedAccessService, SharedActionsService, SharedAlarmService, SharedLineService,
-    SharedMesService, SharedQualityService,
+    SharedMesService, SharedQualityService, SharedSpcService,
 };
 use app::auth::Permission;
 use app::{App, shell};
@@ -59,6 +60,8 @@ pub struct WebState {
     pub actions: crate::actions::Actions,
     /// Alarms.
     pub alarms: crate::alarms::Alarms,
+    /// Control charts and capability.
+    pub spc: crate::spc::Spc,
     /// Each PLC's acquisition counters, in plant order (for `/metrics`).
     pub plc_stats: Vec<Arc<crate::acquisition::DeviceStats>>,
     /// Session and cookie settings.
@@ -81,6 +84,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let mes_service: SharedMesService = Arc::new(state.mes.clone());
     let actions_service: SharedActionsService = Arc::new(state.actions.clone());
     let alarm_service: SharedAlarmService = Arc::new(state.alarms.clone());
+    let spc_service: SharedSpcService = Arc::new(state.spc.clone());
     let access = state.access.clone();
     let door = access::Door {
         access: access.clone(),
@@ -144,6 +148,14 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
             get(alarms::export_alarms).route_layer(needs(Permission::View)),
         )
         .route(
+            "/api/v1/export/spc-capability.csv",
+            get(spc::export_capability).route_layer(needs(Permission::View)),
+        )
+        .route(
+            "/api/v1/export/spc-chart.csv",
+            get(spc::export_chart).route_layer(needs(Permission::View)),
+        )
+        .route(
             "/api/v1/export/audit.csv",
             get(access::export_audit).route_layer(needs(Permission::ViewAudit)),
         )
@@ -179,6 +191,7 @@ pub fn router(options: LeptosOptions, state: WebState) -> Router {
                 provide_context(mes_service.clone());
                 provide_context(actions_service.clone());
                 provide_context(alarm_service.clone());
+                provide_context(spc_service.clone());
                 provide_context(app::error::ArgumentField(app::api::service::argument_field));
             },
             {

@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{DoorError, SESSION_COOKIE};
-use super::{access, actions, alarms, health, live, metrics, quality};
+use super::{access, actions, alarms, health, live, metrics, quality, spc};
 
 /// The document's description.
 const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from test \
@@ -39,6 +39,8 @@ const DESCRIPTION: &str = "Ingestion of cell inspections (IPQC, FQC, OQC) from t
         quality::export_cells,
         actions::export_actions,
         alarms::export_alarms,
+        spc::export_capability,
+        spc::export_chart,
         access::export_audit,
         access::sign_in,
         access::sign_out,

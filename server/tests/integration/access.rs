@@ -204,6 +204,19 @@ async fn every_route_and_server_function_checks_the_role() {
             &[("id", "999999")],
             &[404],
         ),
+        server_fn(
+            Some(Permission::View),
+            "/api/fn/spc_chart",
+            &[("query[measurement]", "ocv")],
+        ),
+        server_fn(Some(Permission::View), "/api/fn/spc_capability", &[]),
+        // No cells yet: there are no limits to freeze.
+        server_fn_on_nothing(
+            Permission::ManageSpcLimits,
+            "/api/fn/freeze_spc_limits",
+            &[("query[measurement]", "ocv"), ("note", "access table")],
+            &[409],
+        ),
         server_fn(Some(Permission::View), "/api/fn/orders", &[]),
         server_fn(Some(Permission::View), "/api/fn/refresh_orders", &[]),
         server_fn(
@@ -339,6 +352,24 @@ async fn every_route_and_server_function_checks_the_role() {
             Permission::View,
             "GET",
             "/api/v1/export/actions.csv",
+            None,
+        ));
+        calls.push(rest(
+            Permission::View,
+            "GET",
+            "/api/v1/export/alarms.csv",
+            None,
+        ));
+        calls.push(rest(
+            Permission::View,
+            "GET",
+            "/api/v1/export/spc-chart.csv?measurement=ocv",
+            None,
+        ));
+        calls.push(rest(
+            Permission::View,
+            "GET",
+            "/api/v1/export/spc-capability.csv",
             None,
         ));
         calls.push(rest(Permission::ReadMetrics, "GET", "/metrics", None));

@@ -131,6 +131,21 @@ async fn every_server_function_answers_a_malformed_argument_with_422_naming_it()
         ),
         ("/api/fn/return_alarm_to_service", vec![("id", "1.5")], "id"),
         (
+            "/api/fn/spc_chart",
+            vec![("query[values]", "many")],
+            "query.values",
+        ),
+        (
+            "/api/fn/freeze_spc_limits",
+            vec![
+                ("query[measurement]", "ocv"),
+                ("query[n]", "x"),
+                ("note", "n"),
+            ],
+            "query.n",
+        ),
+        ("/api/fn/spc_capability", vec![("product", "XX")], "product"),
+        (
             "/api/fn/add_user",
             vec![
                 ("username", "mallory"),

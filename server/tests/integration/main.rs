@@ -16,6 +16,7 @@ mod openapi;
 mod plcmaps;
 mod pymodbus;
 mod quality;
+mod spc;
 mod testplc;
 mod web;
 mod writeback;
