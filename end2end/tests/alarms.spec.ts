@@ -56,36 +56,30 @@ test('an injected out-of-limit value raises an alarm on the shift board; it is a
     await expect(page.getByTestId('no-alarms')).toBeVisible();
 
     // 55.3 °C: over Hi (50), under HiHi (60). Scans every 100 ms: the header's
-    // badge counts it live; the panel's own live refresh does not work yet (see
-    // the README), so the board is loaded again to see the row.
+    // badge counts it and the panel lists it, live. (The time it takes is logged and
+    // kept in BENCHMARKS.md, not asserted: this machine is shared.)
     const alarm = page.locator(`[data-testid="alarm"][data-key="${HI}"]`);
     const injected = Date.now();
     set(0, 553);
     await expect(page.getByTestId('alarms-count')).toHaveText('1', { timeout: 10_000 });
-    console.log(`alarm counted on the board ${Date.now() - injected} ms after the value changed in the PLC`);
-    const board = `http://127.0.0.1:${WEB_PORT}/`;
-    await page.goto(board);
-    await expect(page.getByTestId('alarm-panel')).toHaveAttribute('data-hydrated', 'true');
-    await expect(alarm).toHaveAttribute('data-state', 'unacked');
+    const counted = Date.now() - injected;
+    await expect(alarm).toHaveAttribute('data-state', 'unacked', { timeout: 10_000 });
+    const listed = Date.now() - injected;
+    console.log(`alarm counted on the board ${counted} ms, listed ${listed} ms after the value changed in the PLC`);
     await page.screenshot({ path: 'test-results/shift-board-alarm-tablet.png' });
     await expect(alarm.getByTestId('alarm-value')).toHaveText('55.30 °C');
     await expect(alarm).toContainText("check the oven's heater and airflow");
-    await expect(page.getByTestId('alarms-count')).toHaveText('1');
 
-    // Acknowledged in one tap, with a comment.
+    // Acknowledged in one tap, with a comment: the panel shows it without a reload.
     await alarm.getByTestId('alarm-comment').fill('heater contactor stuck, maintenance called');
     await alarm.getByTestId('acknowledge-alarm').tap();
     await expect(page.getByTestId('alarms-count')).toHaveCount(0);
-    await page.goto(board);
     await expect(alarm).toHaveAttribute('data-state', 'acked');
     await expect(alarm).toContainText('acknowledged by admin — “heater contactor stuck, maintenance called”');
 
-    // Back to 45 °C: through the deadband, cleared, and (acknowledged) off the board.
+    // Back to 45 °C: through the deadband, cleared, and (acknowledged) off the board, live.
     set(0, 450);
-    await expect(async () => {
-      await page.goto(board);
-      await expect(alarm).toHaveCount(0, { timeout: 1_000 });
-    }).toPass({ timeout: 10_000 });
+    await expect(alarm).toHaveCount(0, { timeout: 10_000 });
     await expect(page.getByTestId('no-alarms')).toBeVisible();
 
     // The journal: raised, acknowledged (by whom, with the comment), cleared.

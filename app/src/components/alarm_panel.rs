@@ -90,7 +90,9 @@ pub fn AlarmPanel(initial: AlarmBoard, mode: PanelMode) -> impl IntoView {
         crate::components::cell_refresh::refetch_on(
             fresh,
             move || {
-                version.track();
+                // Read, not `track()`: a memo nobody reads is never computed, so it
+                // would never notice the stream's change (nor wake this effect).
+                version.with(|_| ());
                 act.ack.version().track();
                 act.shelve.version().track();
                 act.unshelve.version().track();

@@ -73,7 +73,8 @@ pub fn LiveRegion(id: String, trigger: RegionTrigger, children: Children) -> imp
         Effect::new(move |ran: Option<()>| {
             tick.track();
             if let Some(a) = actions {
-                a.track();
+                // Read, not `track()`: a memo nobody reads is never computed.
+                a.with(|_| ());
             }
             if ran.is_none() {
                 return;

@@ -204,7 +204,9 @@ fn ActionsLive(filter: ActionFilter, initial: Result<ActionsView, ServiceError>)
         crate::components::cell_refresh::refetch_on(
             data,
             move || {
-                version.track();
+                // Read, not `track()`: a memo nobody reads is never computed, so it
+                // would never notice the stream's change (nor wake this effect).
+                version.with(|_| ());
                 act.propose.version().track();
                 act.approve.version().track();
                 act.reject.version().track();
