@@ -20,5 +20,8 @@ if (process.env.CELLGUARD_USER) {
 }
 await page.goto(url);
 await page.waitForTimeout(Number(wait));
-await page.screenshot({ path: out, fullPage: true });
+// SCROLL_Y=px: scrolled down that far first (with FULL_PAGE=0, to see a page's lower part).
+if (process.env.SCROLL_Y) await page.evaluate((y) => window.scrollTo(0, y), Number(process.env.SCROLL_Y));
+// FULL_PAGE=0: only the viewport (a long page's full height can be too large to view).
+await page.screenshot({ path: out, fullPage: process.env.FULL_PAGE !== '0' });
 await browser.close();

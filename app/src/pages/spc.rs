@@ -16,7 +16,7 @@ use crate::fmt::{format_number, format_time, query_string, server_message};
 use crate::session::can;
 use crate::spc::view::{
     CapabilityRow, CapabilityTable, ChartQuery, LimitsOrigin, LimitsVersion, SpcChartView,
-    rules_to_str,
+    episodes, rules_to_str,
 };
 use crate::spc::{Capability, ChartKind, Rule, RuleSet};
 
@@ -460,6 +460,8 @@ fn Versions(versions: Vec<LimitsVersion>) -> impl IntoView {
 const FIRST_WINDOW: usize = 200;
 /// Points either side of a violation when it is shown.
 const AROUND: usize = 10;
+/// Episodes listed at most (the newest).
+const MAX_EPISODES: usize = 50;
 
 /// The chart, its dispersion chart and the violations: zooming (a range of points, a
 /// violation's points) redraws both in the browser; an engineer may freeze the limits.
@@ -515,34 +517,35 @@ fn SpcChart(view: SpcChartView, can_freeze: bool) -> impl IntoView {
         from.set(a.max(first_index).min(last_index));
         to.set(b.max(first_index).min(last_index));
     };
+    let all = v.with_value(|v| episodes(&v.violations));
+    let count = v.with_value(|v| v.violations.len());
+    let shown_episodes = all.len().min(MAX_EPISODES);
+    let episode_count = all.len();
     let violations = v.with_value(|v| {
-        v.violations
-            .iter()
-            .rev()
-            .map(|x| {
-                let lo = x.points.first().copied().unwrap_or(x.at);
+        all.into_iter()
+            .take(MAX_EPISODES)
+            .map(|e| {
                 let label = |i: usize| v.meta.get(i).map(|m| m.label.clone()).unwrap_or_default();
                 let when = v
                     .meta
-                    .get(x.at)
+                    .get(e.last)
                     .map(|m| format_time(m.ts_ms))
                     .unwrap_or_default();
-                let (first, last) = (label(lo), label(x.at));
-                let points = if x.points.len() == 1 || first == last {
-                    format!("point {} ({first})", x.at + 1)
+                let (first, last) = (label(e.first), label(e.last));
+                let points = if e.first == e.last {
+                    format!("point {} ({first})", e.first + 1)
                 } else {
-                    format!(
-                        "points {}–{} ({first} … {last}, {} points)",
-                        lo + 1,
-                        x.at + 1,
-                        x.points.len()
-                    )
+                    format!("points {}–{} ({first} … {last})", e.first + 1, e.last + 1)
                 };
-                (x.rule, x.at, lo, points, when)
+                let times = if e.violations > 1 {
+                    format!(" · {} times", e.violations)
+                } else {
+                    String::new()
+                };
+                (e.rule, e.first, e.last, format!("{points}{times}"), when)
             })
             .collect::<Vec<_>>()
     });
-    let count = violations.len();
     let freeze = ServerAction::<FreezeSpcLimits>::new();
     let note = RwSignal::new(String::new());
     Effect::new(move |_| {
@@ -554,6 +557,22 @@ fn SpcChart(view: SpcChartView, can_freeze: bool) -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     let next_version = v.with_value(|v| v.versions.first().map_or(1, |x| x.version + 1));
     let query = v.with_value(|v| v.query.clone());
+    let freeze_form = can_freeze.then(|| view! {
+        <form class="freeze" data-testid="freeze-form" on:submit=move |e| {
+            e.prevent_default();
+            freeze.dispatch(FreezeSpcLimits { query: query.clone(), note: note.get_untracked() });
+        }>
+            <label>{format!("Freeze these limits as version {next_version}: why?")}
+                <input type="text" required maxlength="500" placeholder="e.g. new baseline after the coater change"
+                    prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e)) data-testid="freeze-note"/>
+            </label>
+            <button type="submit" class="button primary" data-testid="freeze" disabled=move || freeze.pending().get()>"Freeze limits"</button>
+            {move || match freeze.value().get() {
+                Some(Err(e)) => Some(view! { <p class="error" role="alert" data-testid="freeze-error">{server_message(&e)}</p> }),
+                _ => None,
+            }}
+        </form>
+    });
     view! {
         <div class="spc-main" data-testid="spc-chart" data-hydrated=move || hydrated.get().to_string() data-violations=count.to_string()>
             <figure class="chart">
@@ -590,13 +609,17 @@ fn SpcChart(view: SpcChartView, can_freeze: bool) -> impl IntoView {
                 <button type="button" class="button" on:click=move |_| zoom(last_index.saturating_sub(FIRST_WINDOW - 1), last_index)>{format!("Last {FIRST_WINDOW}")}</button>
                 <button type="button" class="button" on:click=move |_| zoom(first_index, last_index) data-testid="zoom-all">"All"</button>
             </div>
-            <h2>{format!("Rule violations ({count})")}</h2>
+            {freeze_form}
+            <h2>{format!("Rule violations: {count} in {episode_count} episodes")}</h2>
+            {(episode_count > shown_episodes).then(|| view! {
+                <p class="muted">{format!("The newest {shown_episodes} episodes; the CSV has every point and its rules.")}</p>
+            })}
             {if violations.is_empty() {
                 view! { <p class="muted" data-testid="no-violations">"No rule that is on is broken by the points shown."</p> }.into_any()
             } else {
                 view! {
                     <ul class="violations" data-testid="violations">
-                        {violations.into_iter().map(|(rule, at, lo, points, when)| view! {
+                        {violations.into_iter().map(|(rule, lo, at, points, when)| view! {
                             <li data-testid="violation" data-rule=rule.code()>
                                 <b class="rule-code">{rule.code()}</b>" "
                                 <span>{rule.describe()}</span>" · "
@@ -608,22 +631,6 @@ fn SpcChart(view: SpcChartView, can_freeze: bool) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
-            {can_freeze.then(|| view! {
-                <form class="freeze" data-testid="freeze-form" on:submit=move |e| {
-                    e.prevent_default();
-                    freeze.dispatch(FreezeSpcLimits { query: query.clone(), note: note.get_untracked() });
-                }>
-                    <label>{format!("Freeze these limits as version {next_version}: why?")}
-                        <input type="text" required maxlength="500" placeholder="e.g. new baseline after the coater change"
-                            prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e)) data-testid="freeze-note"/>
-                    </label>
-                    <button type="submit" class="button primary" data-testid="freeze" disabled=move || freeze.pending().get()>"Freeze limits"</button>
-                    {move || match freeze.value().get() {
-                        Some(Err(e)) => Some(view! { <p class="error" role="alert" data-testid="freeze-error">{server_message(&e)}</p> }),
-                        _ => None,
-                    }}
-                </form>
-            })}
         </div>
     }
 }

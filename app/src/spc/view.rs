@@ -616,6 +616,56 @@ pub struct CapabilityTable {
     pub tags: Vec<TagRef>,
 }
 
+/// A stretch of points in which one rule keeps firing: overlapping or adjacent
+/// violations of the same rule, merged (a shifted process breaks N2 on every point
+/// after the ninth; people read that as one episode, not hundreds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    /// The rule.
+    pub rule: Rule,
+    /// First point of the first violation.
+    pub first: usize,
+    /// The point completing the last violation.
+    pub last: usize,
+    /// Violations merged.
+    pub violations: usize,
+}
+
+/// The violations as episodes, newest (by last point) first, then in rule order.
+pub fn episodes(violations: &[Violation]) -> Vec<Episode> {
+    let mut open: Vec<Episode> = Vec::new();
+    let mut out: Vec<Episode> = Vec::new();
+    let mut sorted: Vec<&Violation> = violations.iter().collect();
+    sorted.sort_by_key(|v| (v.rule, v.points.first().copied().unwrap_or(v.at), v.at));
+    for v in sorted {
+        let first = v.points.first().copied().unwrap_or(v.at);
+        match open.iter_mut().find(|e| e.rule == v.rule) {
+            Some(e) if first <= e.last + 1 => {
+                e.last = e.last.max(v.at);
+                e.violations += 1;
+            }
+            Some(e) => {
+                out.push(*e);
+                *e = Episode {
+                    rule: v.rule,
+                    first,
+                    last: v.at,
+                    violations: 1,
+                };
+            }
+            None => open.push(Episode {
+                rule: v.rule,
+                first,
+                last: v.at,
+                violations: 1,
+            }),
+        }
+    }
+    out.extend(open);
+    out.sort_by(|a, b| b.last.cmp(&a.last).then(a.rule.cmp(&b.rule)));
+    out
+}
+
 /// Sorts capability rows worst Cpk first; rows without a study go last, by name.
 pub fn sort_worst_first(rows: &mut [CapabilityRow]) {
     rows.sort_by(|a, b| match (&a.capability, &b.capability) {
@@ -726,6 +776,39 @@ mod tests {
             ]),
             "to_ms"
         );
+    }
+
+    #[test]
+    fn overlapping_violations_of_one_rule_are_one_episode() {
+        let v = |rule, points: std::ops::RangeInclusive<usize>| Violation {
+            rule,
+            at: *points.end(),
+            points: points.collect(),
+        };
+        let vs = [
+            v(Rule::N2, 0..=8),
+            v(Rule::N2, 1..=9),
+            v(Rule::N1, 9..=9),
+            v(Rule::N2, 2..=10),
+            v(Rule::N1, 10..=10),
+            v(Rule::N1, 20..=20),
+            v(Rule::N2, 30..=38),
+        ];
+        let e = episodes(&vs);
+        let brief: Vec<(Rule, usize, usize, usize)> = e
+            .iter()
+            .map(|e| (e.rule, e.first, e.last, e.violations))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                (Rule::N2, 30, 38, 1),
+                (Rule::N1, 20, 20, 1),
+                (Rule::N1, 9, 10, 2),
+                (Rule::N2, 0, 10, 3),
+            ]
+        );
+        assert!(episodes(&[]).is_empty());
     }
 
     #[test]

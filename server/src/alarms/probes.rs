@@ -184,18 +184,18 @@ impl SourceProbe for SpcViolations {
                 continue;
             };
             // Out of control now: the newest point completes or belongs to a pattern.
-            let rules: Vec<_> = view
+            let mut rules: Vec<_> = view
                 .violations
                 .iter()
                 .filter(|v| v.points.contains(&last.index))
                 .map(|v| v.rule)
                 .collect();
-            if rules.is_empty() {
+            rules.sort_unstable();
+            rules.dedup();
+            let Some(&first) = rules.first() else {
                 continue;
-            }
-            let mut codes: Vec<&str> = rules.iter().map(|r| r.code()).collect();
-            codes.dedup();
-            let first = rules[0];
+            };
+            let codes: Vec<&str> = rules.iter().map(|r| r.code()).collect();
             out.push((
                 AlarmDef {
                     source: Source::Spc,
@@ -205,10 +205,11 @@ impl SourceProbe for SpcViolations {
                     limit: None,
                     priority: self.priority,
                     message: format!(
-                        "{} ({}) against limits version {}: look for the cause on the chart, /spc/chart?{}",
+                        "{} against limits version {} ({}: {}): look for the cause on the chart, /spc/chart?{}",
                         codes.join(", "),
-                        first.describe(),
                         version.version,
+                        first.code(),
+                        first.describe(),
                         spec.watched_query().to_query()
                     ),
                     unit: view.unit.clone(),

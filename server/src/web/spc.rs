@@ -133,6 +133,7 @@ pub fn chart_csv(v: &SpcChartView) -> Result<Vec<u8>, csv::Error> {
             .filter(|x| x.points.contains(&p.index))
             .map(|x| x.rule.code())
             .collect();
+        rules.sort_unstable();
         rules.dedup();
         w.write_record([
             p.index.to_string(),
