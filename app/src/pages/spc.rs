@@ -15,8 +15,8 @@ use crate::components::spc_chart::{control_chart_svg, window};
 use crate::fmt::{format_number, format_time, query_string, server_message};
 use crate::session::can;
 use crate::spc::view::{
-    CapabilityRow, CapabilityTable, ChartQuery, LimitsOrigin, LimitsVersion, SpcChartView,
-    episodes, rules_to_str,
+    CapabilityRow, CapabilityTable, ChartQuery, DEFAULT_BASELINE, LimitsOrigin, LimitsVersion,
+    SpcChartView, episodes, rules_to_str,
 };
 use crate::spc::{Capability, ChartKind, Rule, RuleSet};
 
@@ -556,13 +556,23 @@ fn SpcChart(view: SpcChartView, can_freeze: bool) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let next_version = v.with_value(|v| v.versions.first().map_or(1, |x| x.version + 1));
+    // What a freeze stores: the limits shown when they come from a baseline; when the
+    // chart shows frozen limits, new ones from the default baseline (never a copy).
+    let freeze_label = v.with_value(|v| match &v.origin {
+        Some(LimitsOrigin::Baseline(b)) => {
+            format!("Freeze these limits (from {b}) as version {next_version}: why?")
+        }
+        _ => format!(
+            "Freeze new limits, from the first {DEFAULT_BASELINE} points shown, as version {next_version}: why?"
+        ),
+    });
     let query = v.with_value(|v| v.query.clone());
     let freeze_form = can_freeze.then(|| view! {
         <form class="freeze" data-testid="freeze-form" on:submit=move |e| {
             e.prevent_default();
             freeze.dispatch(FreezeSpcLimits { query: query.clone(), note: note.get_untracked() });
         }>
-            <label>{format!("Freeze these limits as version {next_version}: why?")}
+            <label>{freeze_label}
                 <input type="text" required maxlength="500" placeholder="e.g. new baseline after the coater change"
                     prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e)) data-testid="freeze-note"/>
             </label>
