@@ -186,7 +186,7 @@ impl Spc {
                     .collect();
                 Ok(Series {
                     values,
-                    title: format!("{} · {} {}", machine, t.label, "(interval means)"),
+                    title: format!("{machine} · {} (interval means)", t.label),
                     unit: t.unit.clone(),
                     spec: None,
                 })
@@ -197,10 +197,19 @@ impl Spc {
     /// The chart `q` asks for.
     pub async fn chart(&self, q: ChartQuery) -> Result<SpcChartView, ServiceError> {
         let spec = self.spec_of(&q)?;
+        self.chart_of(&spec, q).await
+    }
+
+    /// The chart of `spec`, checked from `q` (kept in the view as the page's URL).
+    async fn chart_of(
+        &self,
+        spec: &ChartSpec,
+        q: ChartQuery,
+    ) -> Result<SpcChartView, ServiceError> {
         let key = spec.key();
-        let series = self.series(&spec).await?;
+        let series = self.series(spec).await?;
         let versions = self.inner.store.versions(&key).await?;
-        let a = analyse(&spec, &series.values, versions.first(), series.spec);
+        let a = analyse(spec, &series.values, versions.first(), series.spec);
         let grouping = spec.grouping.map(|(g, n)| match g {
             Grouping::Cells => format!("{n} consecutive cells"),
             Grouping::Lot => "the cells of a lot".to_string(),
@@ -392,7 +401,7 @@ impl Spc {
                 ChartSource::Tag { machine, .. } => Some(machine.clone()),
                 ChartSource::Measurement { .. } => None,
             };
-            match self.chart(q).await {
+            match self.chart_of(&spec, q).await {
                 Ok(view) => out.push((spec, v, view, machine)),
                 Err(e) => {
                     tracing::warn!(chart = %v.chart, error = %e, "cannot chart a watched SPC chart")

@@ -514,23 +514,7 @@ pub async fn export_audit(
         Ok(e) => e,
         Err(e) => return e.into_response(),
     };
-    match crate::audit::to_csv(&entries) {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"audit.csv\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "audit export failed");
-            ServiceError::Internal("export failed".into()).into_response()
-        }
-    }
+    super::csv_attachment("audit.csv", "audit", crate::audit::to_csv(&entries))
 }
 
 /// The files directly under the site root (not the bundle), as public paths.

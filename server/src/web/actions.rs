@@ -1,9 +1,7 @@
 //! The actions journal as CSV.
 
 use app::actions::ActionFilter;
-use app::api::service::ServiceError;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 /// The corrective actions journal as CSV, oldest first
@@ -32,21 +30,5 @@ pub async fn export_actions(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match crate::actions::to_csv(&rows) {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"actions.csv\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "actions export failed");
-            ServiceError::Internal("export failed".into()).into_response()
-        }
-    }
+    super::csv_attachment("actions.csv", "actions", crate::actions::to_csv(&rows))
 }

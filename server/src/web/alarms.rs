@@ -4,7 +4,6 @@ use app::alarm::view::{AlarmBoard, AlarmView, JournalFilter, JournalPage};
 use app::api::service::{AlarmService, ServiceError};
 use app::auth::Caller;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::alarms::Alarms;
@@ -82,21 +81,5 @@ pub async fn export_alarms(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match crate::alarms::store::to_csv(&rows) {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"alarms.csv\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "alarm export failed");
-            ServiceError::Internal("export failed".into()).into_response()
-        }
-    }
+    super::csv_attachment("alarms.csv", "alarm", crate::alarms::store::to_csv(&rows))
 }

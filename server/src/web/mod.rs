@@ -75,6 +75,32 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request body, except where a route says otherwise.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// A CSV download named `name`, or a 500 saying the export failed (logged as `what`).
+pub fn csv_attachment(
+    name: &str,
+    what: &str,
+    bytes: Result<Vec<u8>, csv::Error>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match bytes {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "{what} export failed");
+            app::error::ServiceError::Internal("export failed".into()).into_response()
+        }
+    }
+}
+
 /// Builds the whole router.
 pub fn router(options: LeptosOptions, state: WebState) -> Router {
     let routes = generate_route_list(App);

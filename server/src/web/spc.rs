@@ -5,7 +5,6 @@ use app::api::service::{ServiceError, SpcService};
 use app::auth::Caller;
 use app::spc::view::{CapabilityTable, ChartQuery, LimitsVersion, SpcChartView};
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -36,26 +35,6 @@ impl SpcService for Spc {
 pub struct ProductQuery {
     /// A product id (absent: the plant's default product).
     pub product: Option<String>,
-}
-
-fn csv_response(name: &str, bytes: Result<Vec<u8>, csv::Error>) -> Response {
-    match bytes {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "spc export failed");
-            ServiceError::Internal("export failed".into()).into_response()
-        }
-    }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -176,7 +155,7 @@ pub async fn export_capability(
     Query(q): Query<ProductQuery>,
 ) -> Response {
     match state.spc.capability_table(q.product).await {
-        Ok(t) => csv_response("spc-capability.csv", capability_csv(&t)),
+        Ok(t) => super::csv_attachment("spc-capability.csv", "spc capability", capability_csv(&t)),
         Err(e) => e.into_response(),
     }
 }
@@ -205,7 +184,7 @@ pub async fn export_chart(
     Query(q): Query<ChartQuery>,
 ) -> Response {
     match state.spc.chart(q).await {
-        Ok(v) => csv_response("spc-chart.csv", chart_csv(&v)),
+        Ok(v) => super::csv_attachment("spc-chart.csv", "spc chart", chart_csv(&v)),
         Err(e) => e.into_response(),
     }
 }
