@@ -114,6 +114,21 @@ test('the shift board fits a tablet without scrolling and the alarm journal filt
     expect(box!.y + box!.height, `${id} is inside the first screen`).toBeLessThanOrEqual(1024);
   }
   await page.screenshot({ path: 'test-results/shift-board-tablet.png' });
+  // The work cards are rendered again by the server as cells arrive; a fetched page
+  // streams them after its first flush, and the board must show them, not their
+  // "Loading…" fallback, after every refresh.
+  const work = page.locator('[data-region="board-work"]');
+  await work.evaluate((el) => {
+    (window as any).__fallbacks = 0;
+    new MutationObserver(() => {
+      if (el.querySelector('.loading')) (window as any).__fallbacks += 1;
+    }).observe(el, { childList: true, subtree: true });
+  });
+  await expect(work).toHaveAttribute('data-refreshes', /^([3-9]|\d\d+)$/, { timeout: 20_000 });
+  expect(await page.evaluate(() => (window as any).__fallbacks), 'refreshes that showed "Loading…"').toBe(0);
+  for (const id of ['board-actions', 'board-cells', 'board-order', 'board-lot']) {
+    await expect(page.getByTestId(id), id).toBeVisible();
+  }
   await page.goto('/alarms?kind=raised&priority=high');
   await expect(page.getByTestId('journal-kind')).toHaveValue('raised');
   await expect(page.getByTestId('journal-priority')).toHaveValue('high');

@@ -91,6 +91,12 @@ pub fn LiveRegion(id: String, trigger: RegionTrigger, children: Children) -> imp
                         Some(html) => {
                             el.set_inner_html(&html);
                             let _ = el.class_list().remove_1("stale");
+                            // How many times it was replaced: what a test waits for.
+                            let n = el
+                                .get_attribute("data-refreshes")
+                                .and_then(|n| n.parse::<u32>().ok())
+                                .unwrap_or(0);
+                            let _ = el.set_attribute("data-refreshes", &(n + 1).to_string());
                         }
                         None => {
                             let _ = el.class_list().add_1("stale");
@@ -125,21 +131,84 @@ async fn fetch_region(id: &str) -> Option<String> {
         .ok()?
         .parse_from_string(&text, web_sys::SupportedType::TextHtml)
         .ok()?;
+    settle_streamed(&doc);
     let selector = format!("[data-region=\"{id}\"]");
-    if let Ok(Some(region)) = doc.query_selector(&selector) {
-        return Some(region.inner_html());
-    }
-    // The server streams what waits for data (out of order): a region inside a
-    // Suspense arrives in a <template> that the page's script would move in place.
-    let templates = doc.query_selector_all("template").ok()?;
-    (0..templates.length())
-        .filter_map(|i| templates.item(i))
-        .filter_map(|t| {
-            use wasm_bindgen::JsCast;
-            t.dyn_into::<web_sys::HtmlTemplateElement>().ok()
-        })
-        .find_map(|t| t.content().query_selector(&selector).ok().flatten())
+    doc.query_selector(&selector)
+        .ok()
+        .flatten()
         .map(|region| region.inner_html())
+}
+
+/// Does to a fetched page what the page's own scripts would have done as it
+/// streamed in: the server sends what waits for data out of order, a fallback
+/// between the comments `s-{id}o` and `s-{id}c` first and the content later, in a
+/// `<template id="{id}f">`. Without this, a region whose data came after the first
+/// flush would be replaced by its "Loading…" fallback. Templates come in the order
+/// the server resolved them, so an inner one finds its markers in the content an
+/// outer one has just put in place.
+#[cfg(feature = "hydrate")]
+fn settle_streamed(doc: &web_sys::Document) {
+    use wasm_bindgen::JsCast;
+    let (Some(body), Ok(templates)) = (doc.body(), doc.query_selector_all("template[id$=\"-f\"]"))
+    else {
+        return;
+    };
+    for i in 0..templates.length() {
+        let Some(tpl) = templates
+            .item(i)
+            .and_then(|t| t.dyn_into::<web_sys::HtmlTemplateElement>().ok())
+        else {
+            continue;
+        };
+        let id = tpl.id();
+        let Some(id) = id.strip_suffix('f') else {
+            continue;
+        };
+        let Some((open, close)) = markers(doc, &body, id) else {
+            continue;
+        };
+        let Some(parent) = close.parent_node() else {
+            continue;
+        };
+        // The fallback: the opening marker and everything up to the closing one.
+        let mut node = Some(open);
+        while let Some(n) = node.filter(|n| !n.is_same_node(Some(&close))) {
+            node = n.next_sibling();
+            let _ = parent.remove_child(&n);
+        }
+        if let Ok(content) = tpl.content().clone_node_with_deep(true) {
+            let _ = parent.insert_before(&content, Some(&close));
+        }
+        let _ = parent.remove_child(&close);
+        tpl.remove();
+    }
+}
+
+/// The comments that open and close the fallback of the suspended part `id`.
+#[cfg(feature = "hydrate")]
+fn markers(
+    doc: &web_sys::Document,
+    body: &web_sys::HtmlElement,
+    id: &str,
+) -> Option<(web_sys::Node, web_sys::Node)> {
+    const SHOW_COMMENT: u32 = 0x80;
+    let walker = doc
+        .create_tree_walker_with_what_to_show(body, SHOW_COMMENT)
+        .ok()?;
+    let (opening, closing) = (format!("s-{id}o"), format!("s-{id}c"));
+    let mut open = None;
+    while let Ok(Some(node)) = walker.next_node() {
+        let text = node.text_content().unwrap_or_default();
+        if text == opening {
+            open = Some(node);
+        } else if text == closing {
+            // Siblings by construction: both are written into the same element.
+            return open
+                .filter(|o| o.parent_node() == node.parent_node())
+                .map(|o| (o, node));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
