@@ -354,6 +354,106 @@ pub struct QualityOverview {
     pub lots: Vec<LotView>,
     /// The tier bounds in force.
     pub tiers: TierBounds,
+    /// Whether the active model still fits the line (`None` without a model).
+    pub health: Option<ModelHealth>,
+}
+
+/// PSI above which a feature's population counts as shifted.
+pub const PSI_WARN: f64 = 0.25;
+
+/// One feature's drift between the model's training data and the newest cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    /// Catalogue measurement name.
+    pub feature: String,
+    /// Its label.
+    pub label: String,
+    /// Population stability index.
+    pub psi: f64,
+    /// The largest PSI a stretch of as many consecutive training cells showed (what
+    /// a feature that moves by the hour or by lot shows with nothing changed);
+    /// `None` for a baseline without it.
+    pub usual: Option<f64>,
+}
+
+/// How far beyond the largest PSI of the training data's own stretches a feature's
+/// PSI must be to count as shifted: a few dozen stretches do not show the largest
+/// one the process makes with nothing changed, and a PSI near its ceiling (every
+/// cell in one bin, about 8.3) cannot tell more.
+pub const USUAL_MARGIN: f64 = 1.5;
+
+impl FeatureDrift {
+    /// Above [`PSI_WARN`] and [`USUAL_MARGIN`] times what the training data's own
+    /// stretches of as many cells showed.
+    pub fn shifted(&self) -> bool {
+        self.psi > PSI_WARN && self.usual.is_none_or(|u| self.psi > USUAL_MARGIN * u)
+    }
+}
+
+/// The active model's figures on the newest cells whose short-term result arrived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LivePerformance {
+    /// Newest labelled cells looked at at most.
+    pub window: u64,
+    /// Labelled cells the active model scored, in the window.
+    pub labelled: u64,
+    /// Of them, failed the short-term test.
+    pub defective: u64,
+    /// Average precision.
+    pub pr_auc: Option<f64>,
+    /// Share of the failed ones it flagged high-risk.
+    pub recall: Option<f64>,
+    /// Share it flagged high-risk.
+    pub flag_rate: Option<f64>,
+    /// The recall the threshold policy aims at (none for a cost-ratio policy).
+    pub recall_target: Option<f64>,
+}
+
+/// Failed cells needed before live recall is judged against the target.
+pub const MIN_DEFECTIVE_FOR_RECALL: u64 = 10;
+
+impl LivePerformance {
+    /// Live recall is below the policy's target, on enough failed cells to say so.
+    pub fn recall_low(&self) -> bool {
+        match (self.recall, self.recall_target) {
+            (Some(r), Some(t)) => self.defective >= MIN_DEFECTIVE_FOR_RECALL && r < t,
+            _ => false,
+        }
+    }
+}
+
+/// Does the active model still fit the line?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelHealth {
+    /// The active model.
+    pub model: String,
+    /// Newest cells compared with the training data at most.
+    pub window: u64,
+    /// Cells compared (fewer while the line is young).
+    pub cells: u64,
+    /// Whether the model's artifact has its training distribution (older ones do not).
+    pub has_baseline: bool,
+    /// Per feature, the worst first.
+    pub drift: Vec<FeatureDrift>,
+    /// Live figures.
+    pub performance: LivePerformance,
+    /// When measured (Unix ms).
+    pub measured_ms: i64,
+}
+
+impl ModelHealth {
+    /// Whether the window is full: fewer cells than it holds are too few to call a
+    /// population shifted (the PSIs are still shown).
+    pub fn judged(&self) -> bool {
+        self.cells >= self.window
+    }
+
+    /// Features whose population has shifted, the worst first (none before the
+    /// window is full).
+    pub fn shifted(&self) -> impl Iterator<Item = &FeatureDrift> {
+        let judged = self.judged();
+        self.drift.iter().filter(move |d| judged && d.shifted())
+    }
 }
 
 /// Filter and page of the cells table.
@@ -497,6 +597,8 @@ pub struct ModelsView {
     pub broken: Vec<(String, String)>,
     /// Switches of the active model, newest first.
     pub switches: Vec<ModelSwitch>,
+    /// Whether the active model still fits the line.
+    pub health: Option<ModelHealth>,
 }
 
 /// Result of an import (or of its preview).

@@ -190,5 +190,19 @@ test('the models page shows each model with its figures', async ({ page }) => {
   await expect(cards.first()).toBeVisible();
   await expect(cards.first()).toContainText('PR AUC');
   await expect(page.getByTestId('active')).toHaveCount(1);
+  // The active model's fit: every feature's drift against its training data,
+  // the worst first, and its live figures beside the model card's.
+  const health = page.getByTestId('model-health');
+  await expect(health).toContainText('default-logistic');
+  const rows = health.locator('[data-testid="drift-table"] tbody tr');
+  await expect(rows).toHaveCount(21);
+  const keys = await rows.evaluateAll((trs) => trs.map((tr) => [
+    tr.getAttribute('data-shifted') === 'true' ? 1 : 0,
+    Number(tr.querySelector('[data-testid="psi"]')!.textContent),
+  ]));
+  // The worst first: shifted measurements, then by PSI.
+  const sorted = [...keys].sort((a, b) => b[0] - a[0] || b[1] - a[1]);
+  expect(keys).toEqual(sorted);
+  await expect(page.getByTestId('live-performance')).toContainText('Recall (target 80');
   await noHorizontalScroll(page);
 });

@@ -287,6 +287,10 @@ pub async fn start(
             spc: spc.clone(),
             priority: priorities.spc,
         }),
+        Box::new(crate::alarms::probes::ModelDrift {
+            quality: Arc::clone(&quality),
+            priority: priorities.drift,
+        }),
     ];
     tasks.spawn(
         alarms

@@ -6,6 +6,7 @@ pub mod chart;
 pub mod header;
 pub mod live_region;
 pub mod machine_card;
+pub mod model_health;
 pub mod paged_table;
 pub mod reason_bars;
 pub mod risk_badge;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{PromoteModel, get_models};
 use crate::auth::Permission;
+use crate::components::model_health::HealthPanel;
 use crate::components::risk_chart::{calibration_svg, pr_curve_svg};
 use crate::fmt::{format_score, format_share, format_time};
 use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView};
@@ -211,11 +212,17 @@ fn PromoteScope(children: Children) -> impl IntoView {
 #[component]
 fn Models(v: ModelsView) -> impl IntoView {
     let has_active = v.models.iter().any(|m| m.active);
+    let active_metrics = v
+        .models
+        .iter()
+        .find(|m| m.active)
+        .map(|m| m.metrics.clone());
     let compare: Vec<CompareModel> = v.models.iter().map(CompareModel::of).collect();
     view! {
         {(!has_active && !v.models.is_empty()).then(|| view! {
             <p class="notice" role="status">"No model is active: cells are not scored until one is made active."</p>
         })}
+        {v.health.map(|h| view! { <HealthPanel health=h test=active_metrics/> })}
         {if v.models.is_empty() {
             view! { <p class="empty">"No trained model is installed. Train one with “cellguard train”."</p> }.into_any()
         } else {

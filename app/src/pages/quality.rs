@@ -11,6 +11,7 @@ use leptos_meta::Title;
 
 use crate::api::get_quality;
 use crate::components::live_region::{LiveRegion, RegionTrigger};
+use crate::components::model_health::HealthWarning;
 use crate::components::risk_badge::{BandBadge, TierBadge};
 use crate::components::risk_chart::histogram_svg;
 use crate::error::ServiceError;
@@ -62,6 +63,7 @@ fn Overview(q: QualityOverview) -> impl IntoView {
     let svg = histogram_svg(&q.histogram, q.threshold, (720, 300));
     view! {
         <p class="model-line">{model_line}</p>
+        <HealthWarning health=q.health.clone()/>
         <div class="totals" data-testid="totals">
             <Total label="Cells" value=q.cells.to_string() href="/cells"/>
             <Total label="Scored" value=q.scored.to_string()/>

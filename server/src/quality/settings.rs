@@ -47,6 +47,12 @@ pub struct QualityConfig {
     /// How far in the future a station's timestamp may be (its clock ahead of
     /// CellGuard's) before the record is refused.
     pub max_clock_skew_s: u64,
+    /// Newest cells whose measurements are compared with the active model's
+    /// training data (drift).
+    pub drift_cells: u32,
+    /// Newest cells with a short-term result the active model's live figures are
+    /// measured on.
+    pub performance_cells: u32,
 }
 
 /// Threshold policy: either a recall target within a flag-rate cap, or a cost ratio.
@@ -102,6 +108,8 @@ impl Default for QualityConfig {
             active_model: "default-logistic".into(),
             max_clock_skew_s: 300,
             threshold: ThresholdConfig::default(),
+            drift_cells: 500,
+            performance_cells: 500,
         }
     }
 }
@@ -117,6 +125,11 @@ impl QualityConfig {
         self.products.iter().find(|p| p.id == id)
     }
 }
+
+/// Fewest cells a drift or live-performance window may hold.
+pub const MIN_WINDOW: u32 = 50;
+/// Most cells a drift or live-performance window may hold.
+pub const MAX_WINDOW: u32 = 100_000;
 
 /// Everything serde cannot check in `[quality]`.
 pub fn validate(q: &QualityConfig, out: &mut Vec<Problem>) {
@@ -154,6 +167,17 @@ pub fn validate(q: &QualityConfig, out: &mut Vec<Problem>) {
             qp(&[key("threshold"), key("miss_cost")]),
             "must be a positive number".into(),
         ));
+    }
+    for (name, v) in [
+        ("drift_cells", q.drift_cells),
+        ("performance_cells", q.performance_cells),
+    ] {
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&v) {
+            out.push((
+                qp(&[key(name)]),
+                format!("must be between {MIN_WINDOW} and {MAX_WINDOW} cells"),
+            ));
+        }
     }
     if q.active_model.trim().is_empty() {
         out.push((qp(&[key("active_model")]), "must name a model".into()));
@@ -210,6 +234,10 @@ pub struct QualitySettings {
     pub threshold: ThresholdPolicy,
     /// Largest time a station's timestamp may be ahead of CellGuard's clock (ms).
     pub max_clock_skew_ms: i64,
+    /// Newest cells compared with the training data.
+    pub drift_cells: u32,
+    /// Newest labelled cells of the live figures.
+    pub performance_cells: u32,
 }
 
 impl QualityConfig {
@@ -224,6 +252,8 @@ impl QualityConfig {
             threshold: self.threshold.policy(),
             max_clock_skew_ms: i64::try_from(self.max_clock_skew_s.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            drift_cells: self.drift_cells,
+            performance_cells: self.performance_cells,
         }
     }
 }

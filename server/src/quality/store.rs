@@ -14,6 +14,21 @@ use super::ingest::Inspection;
 use super::{CATALOGUE, CellRecord, def, index_of};
 use app::api::service::ServiceError;
 
+/// The newest cells with every measurement (see [`QualityStore::recent_records`]).
+pub const RECENT_SQL: &str = "WITH recent AS (SELECT serial, lot, order_id, product, created_ms, \
+     short_term_failed FROM cells ORDER BY created_ms DESC LIMIT ?) \
+     SELECT r.serial, r.lot, r.order_id, r.product, r.created_ms, r.short_term_failed, \
+     m.name, m.value FROM recent r \
+     LEFT JOIN inspections i ON i.serial = r.serial \
+     LEFT JOIN measurements m ON m.inspection_id = i.id \
+     ORDER BY r.created_ms DESC, r.serial, i.ts_ms, i.id";
+
+/// The newest labelled cells a model scored (see [`QualityStore::labelled_scores`]).
+pub const LABELLED_SQL: &str = "SELECT s.score, c.short_term_failed FROM cells c \
+     JOIN scores s ON s.serial = c.serial \
+     WHERE c.short_term_failed IS NOT NULL AND s.model = ? AND s.score IS NOT NULL \
+     ORDER BY c.created_ms DESC LIMIT ?";
+
 /// Largest page of the cells table.
 pub const MAX_PAGE: u32 = 200;
 
@@ -355,6 +370,52 @@ impl QualityStore {
             r.set(&name, value);
         }
         Ok(Some(r))
+    }
+
+    /// The newest `n` cells as flat records (the latest value of each measurement),
+    /// newest first: what drift compares with a model's training data. Reads `n`
+    /// cells through `cells_created` and their inspections through
+    /// `inspections_serial`, whatever the history kept.
+    pub async fn recent_records(&self, n: u32) -> Result<Vec<CellRecord>, QualityStoreError> {
+        let rows = sqlx::query(RECENT_SQL)
+            .bind(n)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out: Vec<CellRecord> = Vec::new();
+        for row in rows {
+            let serial: String = row.get("serial");
+            if out.last().is_none_or(|r| r.serial != serial) {
+                let mut r = CellRecord::new(&serial, row.get("lot"), row.get("order_id"));
+                r.product = row.get("product");
+                r.produced_ms = Some(row.get("created_ms"));
+                r.label = row.get::<Option<bool>, _>("short_term_failed");
+                out.push(r);
+            }
+            if let (Some(name), Some(value), Some(r)) = (
+                row.get::<Option<String>, _>("name"),
+                row.get::<Option<f64>, _>("value"),
+                out.last_mut(),
+            ) {
+                r.set(&name, value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `(score, failed the short-term test)` of the newest `n` cells whose result
+    /// has arrived and that `model` scored, newest first (through `cells_labelled`).
+    pub async fn labelled_scores(
+        &self,
+        model: &str,
+        n: u32,
+    ) -> Result<Vec<(f64, bool)>, QualityStoreError> {
+        sqlx::query_as(LABELLED_SQL)
+            .bind(model)
+            .bind(n)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     /// Stores the active model's verdicts on cells, in one transaction.

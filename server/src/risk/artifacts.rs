@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Serialize;
 
+use super::drift::BASELINE_FILE;
 use super::metrics::ThresholdPolicy;
 use super::model::{FeatureSpec, Kind, MODEL_FILE, SMARTCORE_VERSION};
 use super::train::{TrainOutcome, TrainedModel};
@@ -204,7 +205,8 @@ fn to_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
 }
 
 /// Writes `<dir>/<name>-logistic/` and `<dir>/<name>-forest/`, each with
-/// `model.json`, `metrics.json`, `meta.json`, `split.json` and `MODEL_CARD.md`. Each
+/// `model.json`, `metrics.json`, `meta.json`, `split.json`, `baseline.json` (the
+/// training distribution of each feature, for drift) and `MODEL_CARD.md`. Each
 /// folder is written beside its destination and then swapped in, so a reader never
 /// sees half an artifact. Returns the folders.
 pub fn write_artifacts(
@@ -298,6 +300,7 @@ pub fn write_artifacts(
         });
         write_file(&staging, "meta.json", &to_json(&meta)?)?;
         write_file(&staging, "split.json", &to_json(&split_json)?)?;
+        write_file(&staging, BASELINE_FILE, &to_json(&outcome.baseline)?)?;
         write_file(
             &staging,
             "MODEL_CARD.md",

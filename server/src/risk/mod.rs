@@ -1,8 +1,10 @@
 //! Risk prediction: the evaluation metrics and threshold policies used to judge and
 //! calibrate a model on held-out lots ([`metrics`]), trained models and scoring
-//! ([`model`]), and training with its artifacts ([`train`]).
+//! ([`model`]), training with its artifacts ([`train`]), and whether a model still
+//! fits the line ([`drift`]).
 
 pub mod artifacts;
+pub mod drift;
 pub mod metrics;
 pub mod model;
 pub mod train;

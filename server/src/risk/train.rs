@@ -23,6 +23,7 @@ use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
+use super::drift::Baseline;
 use super::metrics::{self, ThresholdPolicy};
 use super::model::{FeatureSpec, Forest, Kind, Model};
 use crate::quality::{CATALOGUE, CellRecord};
@@ -272,6 +273,8 @@ pub struct TrainOutcome {
     pub forest: TrainedModel,
     /// The data file, when trained from one (recorded in the model card).
     pub source: Option<PathBuf>,
+    /// The training rows' distribution of each feature (for drift).
+    pub baseline: Baseline,
 }
 
 impl TrainOutcome {
@@ -671,6 +674,17 @@ pub fn train(
             .collect(),
         y: part.iter().map(|r| r.label == Some(true)).collect(),
     };
+    // What the line is compared with later: the training rows' own values, before
+    // imputation, in production order (stretches of consecutive cells are measured).
+    let mut by_time = parts[0].clone();
+    by_time.sort_by_key(|r| r.produced_ms.unwrap_or(i64::MAX));
+    let baseline = Baseline::of(
+        &features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        &by_time
+            .iter()
+            .map(|r| slots.iter().map(|&s| finite(r, s)).collect())
+            .collect::<Vec<_>>(),
+    );
     let [train_rows, val_rows, test_rows] = [rows(&parts[0]), rows(&parts[1]), rows(&parts[2])];
     train_rows.check("train")?;
     val_rows.check("validation")?;
@@ -726,6 +740,7 @@ pub fn train(
             metrics: fm,
         },
         source: None,
+        baseline,
     })
 }
 

@@ -1,14 +1,17 @@
 //! The quality service: ingestion (validate → store → score → announce), imports,
 //! the active model and its promotion, and the views the pages ask for.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use app::api::service::{QualityService, ServiceError};
 use app::auth::{AuditAction, Caller};
 use app::quality::{
-    Band, CellDetail, CellFilter, CellPage, CellSummary, ConfusionView, ImportReport, ModelMetrics,
-    ModelSwitch, ModelView, ModelsView, QualityOverview, Reason, ScoreView,
+    Band, CellDetail, CellFilter, CellPage, CellSummary, ConfusionView, FeatureDrift, ImportReport,
+    LivePerformance, ModelHealth, ModelMetrics, ModelSwitch, ModelView, ModelsView,
+    QualityOverview, Reason, ScoreView,
 };
 use tokio::sync::broadcast;
 
@@ -16,10 +19,12 @@ use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::now_ms;
 use crate::quality::ingest::{self, FieldError, InspectionIn};
 use crate::quality::settings::QualitySettings;
+use crate::quality::settings::ThresholdPolicy;
 use crate::quality::store::QualityStoreError;
 use crate::quality::store::{IngestError, IngestOutcome, QualityStore, ScoreReason, ScoreState};
 use crate::quality::{CellRecord, def};
-use crate::risk::model::{Model, Scratch};
+use crate::risk::drift::{self, BASELINE_FILE, Baseline};
+use crate::risk::model::{Model, ModelError, Scratch};
 
 /// Reasons kept per score.
 const REASONS: usize = 6;
@@ -57,9 +62,106 @@ impl From<IngestError> for IngestFailure {
     }
 }
 
-/// The active model, loaded.
+/// Longest a measured [`ModelHealth`] is shown before it is measured again.
+const HEALTH_EVERY_MS: i64 = 15_000;
+
+/// The active model, loaded, with its training baseline when the artifact has one.
 struct Active {
     model: Arc<Model>,
+    baseline: Option<Arc<Baseline>>,
+}
+
+impl Active {
+    /// Loads the artifact folder `dir`. A missing or unreadable `baseline.json` (an
+    /// artifact older than drift) leaves drift unmeasured, never the model unloaded.
+    fn load(dir: &Path) -> Result<Self, ModelError> {
+        let model = Model::load(dir)?;
+        let path = dir.join(BASELINE_FILE);
+        let baseline = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot read the training baseline; drift is not measured");
+                None
+            }
+            Ok(text) => match serde_json::from_str::<Baseline>(&text) {
+                Ok(b)
+                    if b.features
+                        .iter()
+                        .map(|f| &f.name)
+                        .eq(model.features().iter().map(|f| &f.name)) =>
+                {
+                    Some(Arc::new(b))
+                }
+                Ok(_) => {
+                    tracing::warn!(file = %path.display(), "the training baseline lists other features than the model; drift is not measured");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "the training baseline is not valid; drift is not measured");
+                    None
+                }
+            },
+        };
+        Ok(Self {
+            model: Arc::new(model),
+            baseline,
+        })
+    }
+}
+
+/// Whether `model` (with `baseline`) still fits the line, from the newest `recent`
+/// records and the `(score, failed)` pairs of the newest labelled cells (pure).
+pub fn model_health(
+    name: &str,
+    model: &Model,
+    baseline: Option<&Baseline>,
+    recent: &[CellRecord],
+    labelled: &[(f64, bool)],
+    cfg: &QualitySettings,
+    now_ms: i64,
+) -> ModelHealth {
+    let rows: Vec<Vec<Option<f64>>> = recent
+        .iter()
+        .map(|r| model.features_from_record(r))
+        .collect();
+    let mut drift: Vec<FeatureDrift> = baseline
+        .map(|b| b.drift(&rows))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| FeatureDrift {
+            label: def(&d.name).map_or_else(|| d.name.clone(), |def| def.label.to_owned()),
+            feature: d.name,
+            psi: d.psi,
+            usual: d.usual,
+        })
+        .collect();
+    // The worst first: the shifted features, then by PSI.
+    drift.sort_by(|a, b| {
+        b.shifted()
+            .cmp(&a.shifted())
+            .then_with(|| b.psi.total_cmp(&a.psi))
+    });
+    let p = drift::performance(labelled, model.threshold());
+    ModelHealth {
+        model: name.to_owned(),
+        window: u64::from(cfg.drift_cells),
+        cells: recent.len() as u64,
+        has_baseline: baseline.is_some(),
+        drift,
+        performance: LivePerformance {
+            window: u64::from(cfg.performance_cells),
+            labelled: p.labelled,
+            defective: p.defective,
+            pr_auc: p.pr_auc,
+            recall: p.recall,
+            flag_rate: p.flag_rate,
+            recall_target: match cfg.threshold {
+                ThresholdPolicy::RecallWithinFlagRate { recall, .. } => Some(recall),
+                ThresholdPolicy::CostRatio { .. } => None,
+            },
+        },
+        measured_ms: now_ms,
+    }
 }
 
 /// Cells, scores and models.
@@ -72,6 +174,41 @@ pub struct Quality {
     events: broadcast::Sender<CellSummary>,
     scoring: tokio::sync::Mutex<()>,
     audit: AuditLog,
+    /// The last measured health of the active model.
+    health: tokio::sync::Mutex<Option<ModelHealth>>,
+    /// The models page's view of each artifact folder, while its files are unchanged.
+    views: std::sync::Mutex<HashMap<PathBuf, CachedView>>,
+    /// Artifact folders read for the models page (each read parses the model).
+    view_reads: AtomicU64,
+}
+
+/// Files of an artifact folder the models page shows; a change of any is a new view.
+const VIEW_FILES: [&str; 5] = [
+    crate::risk::model::MODEL_FILE,
+    "metrics.json",
+    "meta.json",
+    "MODEL_CARD.md",
+    BASELINE_FILE,
+];
+
+/// Modification time and length of each of [`VIEW_FILES`] (`None`: absent).
+type Stamp = Vec<Option<(std::time::SystemTime, u64)>>;
+
+fn stamp(dir: &Path) -> Stamp {
+    VIEW_FILES
+        .iter()
+        .map(|f| {
+            std::fs::metadata(dir.join(f))
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
+}
+
+/// One folder's view (or why it cannot be loaded) and the files it was read from.
+struct CachedView {
+    stamp: Stamp,
+    view: Result<ModelView, String>,
 }
 
 impl Quality {
@@ -88,8 +225,8 @@ impl Quality {
             .first()
             .map_or_else(|| cfg.active_model.clone(), |s| s.to.clone());
         let models_dir = cfg.models_dir.clone();
-        let active = match Model::load(&models_dir.join(&name)) {
-            Ok(m) => Some(Active { model: Arc::new(m) }),
+        let active = match Active::load(&models_dir.join(&name)) {
+            Ok(a) => Some(a),
             Err(e) => {
                 tracing::error!(model = %name, error = %e, "the active model cannot be loaded; cells stay unscored");
                 None
@@ -106,6 +243,91 @@ impl Quality {
             active_name: RwLock::new(name),
             events,
             scoring: tokio::sync::Mutex::new(()),
+            health: tokio::sync::Mutex::new(None),
+            views: std::sync::Mutex::new(HashMap::new()),
+            view_reads: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether the active model still fits the line: drift of each feature over the
+    /// newest `drift_cells` cells, live figures over the newest `performance_cells`
+    /// labelled ones. Measured at most every 15 s (pages and the alarm probe ask
+    /// more often); `None` without a loadable model.
+    pub async fn health(&self) -> Result<Option<ModelHealth>, QualityStoreError> {
+        let Some((model, baseline)) = self.active.read().ok().and_then(|a| {
+            a.as_ref()
+                .map(|a| (Arc::clone(&a.model), a.baseline.clone()))
+        }) else {
+            return Ok(None);
+        };
+        let name = self.active_name();
+        let mut cached = self.health.lock().await;
+        let now = now_ms();
+        if let Some(h) = cached.as_ref()
+            && h.model == name
+            && (0..HEALTH_EVERY_MS).contains(&(now - h.measured_ms))
+        {
+            return Ok(Some(h.clone()));
+        }
+        let recent = self.store.recent_records(self.cfg.drift_cells).await?;
+        let labelled = self
+            .store
+            .labelled_scores(&name, self.cfg.performance_cells)
+            .await?;
+        let h = model_health(
+            &name,
+            &model,
+            baseline.as_deref(),
+            &recent,
+            &labelled,
+            &self.cfg,
+            now,
+        );
+        *cached = Some(h.clone());
+        Ok(Some(h))
+    }
+
+    /// Artifact folders read (model parsed) for the models page since start: a
+    /// folder whose files did not change is shown from memory.
+    pub fn model_view_reads(&self) -> u64 {
+        self.view_reads.load(Ordering::Relaxed)
+    }
+
+    /// The models page's view of the artifact folder `dir`: from memory while its
+    /// files keep their time and size, else read again (off the async threads:
+    /// loading a forest parses megabytes of JSON).
+    async fn model_view_of(&self, dir: &Path, active: &str) -> Result<ModelView, String> {
+        let now = stamp(dir);
+        let lock = || {
+            self.views
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(c) = lock().get(dir)
+            && c.stamp == now
+        {
+            return c.view.clone();
+        }
+        self.view_reads.fetch_add(1, Ordering::Relaxed);
+        let (dir2, active2) = (dir.to_owned(), active.to_owned());
+        let view = tokio::task::spawn_blocking(move || model_view(&dir2, &active2))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        lock().insert(
+            dir.to_owned(),
+            CachedView {
+                stamp: now,
+                view: view.clone(),
+            },
+        );
+        view
+    }
+
+    /// [`Quality::health`] for a page: a failure is logged and shows as no figures.
+    async fn health_for_page(&self) -> Option<ModelHealth> {
+        self.health().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot measure the active model's health");
+            None
         })
     }
 
@@ -224,6 +446,9 @@ impl Quality {
             }
             progress("scoring", ((i + 1) * 500).min(total as usize) as u64, total);
         }
+        // Many cells at once, all scored now: the next look at the model's fit
+        // measures them (not a look taken while they were being scored).
+        *self.health.lock().await = None;
         Ok(report)
     }
 
@@ -427,6 +652,7 @@ impl QualityService for Quality {
             high_waiting: o.high_waiting,
             lots: o.lots,
             tiers,
+            health: self.health_for_page().await,
         })
     }
 
@@ -456,12 +682,7 @@ impl QualityService for Quality {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let dir2 = dir.clone();
-            let active2 = active.clone();
-            // Loading a forest parses megabytes of JSON: off the async threads.
-            let view = tokio::task::spawn_blocking(move || model_view(&dir2, &active2))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+            let view = self.model_view_of(&dir, &active).await;
             match view {
                 Ok(mut v) => {
                     // The folder is the model's name: promotion and "active" use it.
@@ -480,6 +701,7 @@ impl QualityService for Quality {
             models,
             broken,
             switches,
+            health: self.health_for_page().await,
         })
     }
 
@@ -496,7 +718,7 @@ impl QualityService for Quality {
         if !dir.join("model.json").is_file() {
             return Err(ServiceError::UnknownModel(name.to_owned()));
         }
-        let model = tokio::task::spawn_blocking(move || Model::load(&dir))
+        let loaded = tokio::task::spawn_blocking(move || Active::load(&dir))
             .await
             .map_err(|e| {
                 tracing::error!(model = %name, error = %e, "model loading task failed");
@@ -529,9 +751,7 @@ impl QualityService for Quality {
             ))
             .await?;
         if let Ok(mut a) = self.active.write() {
-            *a = Some(Active {
-                model: Arc::new(model),
-            });
+            *a = Some(loaded);
         }
         if let Ok(mut n) = self.active_name.write() {
             *n = name.to_owned();

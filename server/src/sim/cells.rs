@@ -486,6 +486,12 @@ const START_DAY_MS: i64 = 1_780_272_000_000;
 const HOUR_MS: i64 = 3_600_000;
 const MINUTE_MS: i64 = 60_000;
 
+/// The dry room's temperature at `hour` of the day (°C): 22 °C, 2.2 °C up in the
+/// afternoon and down at night (a day's own offset and noise come on top).
+pub fn ambient_at(hour: f64) -> f64 {
+    22.0 + 2.2 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin()
+}
+
 /// The line over time: setpoints per lot, drift, wear, excursions, the clock.
 struct Line {
     rng: SmallRng,
@@ -599,10 +605,7 @@ impl Line {
             (0.0, 0.0)
         };
 
-        let ambient = 22.0
-            + 2.2 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin()
-            + self.day_offset.1
-            + 0.2 * normal(r);
+        let ambient = ambient_at(hour) + self.day_offset.1 + 0.2 * normal(r);
         let speed = self.speed_sp + 3.0 * normal(r);
         let vibration =
             (0.12 + 0.0002 * (speed - 1000.0) + self.wear + exc_v + 0.006 * normal(r)).max(0.01);

@@ -21,6 +21,10 @@ pub struct SimulatorConfig {
     /// A shifted process on purpose: from a given cell on, one measurement moves
     /// by a fixed amount (for trying SPC rules and alarms on a known shift).
     pub shift: Option<ProcessShift>,
+    /// Share of cells the simulated line sends to the short-term test, drawn at
+    /// random whatever their risk (an audit sample, so that live recall is measured
+    /// without bias); the outcome rides on the cell's OQC inspection.
+    pub short_term_share: f64,
 }
 
 /// One measurement of the simulated cells moved by `by` from cell `after_cells` on.
@@ -43,6 +47,7 @@ impl Default for SimulatorConfig {
             cells_per_minute: 30.0,
             cells_per_lot: 300,
             shift: None,
+            short_term_share: 0.2,
         }
     }
 }
@@ -54,6 +59,13 @@ pub fn validate(s: &SimulatorConfig, out: &mut Vec<Problem>) {
         out.push((
             vec![key("simulator"), key("cells_per_minute")],
             "must be between 0 and 6000".into(),
+        ));
+    }
+    let share = s.short_term_share;
+    if !share.is_finite() || !(0.0..=1.0).contains(&share) {
+        out.push((
+            vec![key("simulator"), key("short_term_share")],
+            "must be a share between 0 and 1".into(),
         ));
     }
     if let Some(shift) = &s.shift {

@@ -5,13 +5,17 @@
 //! moment, so a change of setpoint shows up in the cells that follow.
 //!
 //! The ground truth (did the cell fail its short-term test) stays here, for
-//! evaluation only; it is never posted.
+//! evaluation; a random share of the cells (`short_term_share`) is "tested" and
+//! its outcome posted with the outgoing inspection, as a line's short-term test
+//! station would report it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::line::Quality as TagQuality;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
 use super::cells::{CellSim, Conditions, SimCell};
@@ -113,6 +117,9 @@ pub fn conditions(plant: &Plant, bus: &Bus) -> Conditions {
     if let Some(v) = read("FORM_01", "current") {
         c.form_current = v;
     }
+    // The dry room follows the clock as it does in the training data.
+    let hour = now_ms().rem_euclid(86_400_000) as f64 / 3_600_000.0;
+    c.ambient_temperature = super::cells::ambient_at(hour);
     c.sanitized()
 }
 
@@ -210,6 +217,10 @@ pub async fn run(
     let period = Duration::from_secs_f64((60.0 / cells_per_minute).max(0.01));
     let cells_per_lot = sim.cells_per_lot;
     let shift = sim.shift.clone();
+    let short_term_share = sim.short_term_share.clamp(0.0, 1.0);
+    // Its own stream: sampling cells for the test leaves the cells themselves as
+    // the same seed makes them.
+    let mut audit = SmallRng::seed_from_u64(seed ^ 0x5348_4f52_5454_4553);
     let mut made: u64 = 0;
     let mut sim = CellSim::new(seed);
     let start = jiff::Timestamp::from_millisecond(now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
@@ -268,7 +279,15 @@ pub async fn run(
                 && let Some(cell) = pipeline.get(idx)
             {
                 let ctx = context(&plant, &bus, station, tags);
-                posts.extend(inspection(cell, *stage, station, now, ctx));
+                let mut body = inspection(cell, *stage, station, now, ctx);
+                // The short-term test follows the outgoing inspection.
+                if *stage == Stage::Oqc
+                    && let Some(b) = body.as_mut()
+                    && audit.random_bool(short_term_share)
+                {
+                    b.short_term_failed = Some(cell.defective);
+                }
+                posts.extend(body);
             }
         }
         while pipeline.len() > (STATIONS.len() - 1) * STAGE_GAP + 1 {

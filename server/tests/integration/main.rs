@@ -8,6 +8,7 @@ mod alarms;
 mod arguments;
 mod cli;
 mod common;
+mod drift;
 mod faults;
 mod mes;
 mod models;

@@ -60,4 +60,16 @@ fn the_shipped_models_come_from_the_documented_commands() {
         again == shipped,
         "retraining changed default-logistic/model.json"
     );
+    // So does the training baseline drift is measured against (the same rows for
+    // both models).
+    for kind in ["logistic", "forest"] {
+        let again = std::fs::read(out.path().join(format!("default-{kind}/baseline.json")))
+            .expect("written");
+        let shipped = std::fs::read(artifacts().join(format!("default-{kind}/baseline.json")))
+            .expect("shipped with its baseline");
+        assert!(
+            again == shipped,
+            "retraining changed default-{kind}/baseline.json"
+        );
+    }
 }

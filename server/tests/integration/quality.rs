@@ -394,3 +394,45 @@ async fn simulated_stations_post_cells_that_get_scored() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_models_page_reads_an_artifact_again_only_when_its_files_change() {
+    use app::api::service::QualityService;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("models");
+    let shipped = common::default_plant()
+        .quality
+        .models_dir
+        .join("default-logistic");
+    let copy = models.join("default-logistic");
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    for f in std::fs::read_dir(&shipped).expect("shipped") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, copy.join(f.file_name().expect("name"))).expect("copy");
+    }
+    let mut plant = common::default_plant();
+    plant.simulator.cells_per_minute = 0.0;
+    plant.quality.models_dir = models;
+    let (app, _base) = common::spawn_app(&dir.path().join("data"), plant).await;
+
+    let first = app.quality.models().await.expect("models");
+    let reads = app.quality.model_view_reads();
+    let again = app.quality.models().await.expect("models");
+    assert_eq!(first.models, again.models);
+    assert_eq!(
+        app.quality.model_view_reads(),
+        reads,
+        "unchanged files are shown from memory"
+    );
+
+    // New figures in metrics.json: read again, and shown.
+    let path = copy.join("metrics.json");
+    let mut metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    metrics["pr_auc"] = json!(0.123_456);
+    std::fs::write(&path, serde_json::to_string_pretty(&metrics).expect("json")).expect("write");
+    let after = app.quality.models().await.expect("models");
+    assert_eq!(app.quality.model_view_reads(), reads + 1);
+    assert_eq!(after.models[0].metrics.pr_auc, 0.123_456);
+    app.stop().await;
+}
