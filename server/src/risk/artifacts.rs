@@ -68,8 +68,9 @@ fn model_card(o: &TrainOutcome, t: &TrainedModel, name: &str, command: &str) -> 
         Kind::Forest => {
             "A random forest of regression trees fitted to 0/1 outcomes (smartcore \
              `RandomForestRegressor`); the score is the mean tree output. Feature contributions \
-             shown with a score are importance × standardised deviation: which measurements \
-             stand out, not an exact decomposition of the score."
+             shown with a score are exact Tree SHAP values along the cell's own paths through \
+             the trees (node covers counted on the training rows and stored with the trees): \
+             they add up to the score minus the mean score of the training cells."
         }
     };
     let mut features: Vec<(&FeatureSpec, f64)> = model

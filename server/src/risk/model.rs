@@ -10,10 +10,11 @@
 //!   contributions plus [`Model::intercept`] are the logit of `p`.
 //! - **Forest**: smartcore `RandomForestRegressor`s trained on 0/1 labels (stored as
 //!   a few equally sized chunks of trees, averaged); the probability is the mean
-//!   tree output clamped to [0, 1]. A feature's contribution is its impurity
-//!   importance times its standardised deviation `z_j`: large for important
-//!   measurements far from the training mean, positive when the value is above the
-//!   mean. It says which measurements stand out, not by how much each moved `p`.
+//!   tree output clamped to [0, 1]. A feature's contribution is its exact Tree SHAP
+//!   value from the cell's own paths through the trees ([`super::shap`]): the
+//!   contributions add up to `p` minus the forest's expected score on the training
+//!   rows ([`Model::base`]). The node covers this needs are counted on the training
+//!   rows when the forest is trained and stored beside the trees.
 //!
 //! Missing values: a missing *required* feature (in-process and final inspections)
 //! refuses to score; a missing optional one (outgoing inspection) is replaced by its
@@ -27,6 +28,7 @@ use smartcore::ensemble::random_forest_regressor::RandomForestRegressor;
 use smartcore::linalg::basic::arrays::{Array, MutArray};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
+use super::shap::{Explainer, Paths, Tree};
 use crate::quality::{CellRecord, index_of};
 
 /// The smartcore version this build links and writes into every artifact. Tree
@@ -84,7 +86,9 @@ pub struct FeatureSpec {
 pub struct Scored {
     /// Probability that the cell is defective.
     pub p: f64,
-    /// Per feature, signed: log-odds `w·z` (logistic) or importance × z (forest).
+    /// Per feature, signed: log-odds `w·z` (logistic, adding up to the logit minus
+    /// the intercept) or Tree SHAP values (forest, adding up to `p` minus the
+    /// expected score). Both are [`Model::base`] away from the model's output.
     pub contributions: Vec<f64>,
     /// Per feature: the value was missing and the training mean was used.
     pub imputed: Vec<bool>,
@@ -161,6 +165,9 @@ pub struct Scratch {
     scored: Scored,
     /// One-row input of the forest (raw values, imputed).
     row: Option<DenseMatrix<f64>>,
+    /// The same row for the explainer, and its path buffers.
+    raw: Vec<f64>,
+    paths: Paths,
 }
 
 #[derive(Debug)]
@@ -172,6 +179,7 @@ enum Params {
     Forest {
         importances: Vec<f64>,
         chunks: Vec<Forest>,
+        explainer: Explainer,
     },
 }
 
@@ -216,6 +224,9 @@ struct LogisticOut<'a> {
 struct ForestOut<'a> {
     importances: &'a [f64],
     chunks: &'a [Forest],
+    /// Per tree (the chunks' trees in order), per node: training rows that reached
+    /// the node.
+    covers: Vec<Vec<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +250,7 @@ struct LogisticIn {
 struct ForestIn {
     importances: Vec<f64>,
     chunks: Vec<Forest>,
+    covers: Option<Vec<Vec<u64>>>,
 }
 
 fn sigmoid(l: f64) -> f64 {
@@ -267,9 +279,9 @@ fn forest_predict(chunks: &[Forest], x: &DenseMatrix<f64>) -> Option<Vec<f64>> {
     })
 }
 
-/// Checks the trees of a forest chunk as serialised by smartcore 0.7, so that a
+/// The trees of a forest chunk as serialised by smartcore 0.7, checked so that a
 /// damaged file is refused at load instead of panicking or looping when scoring.
-fn check_forest_json(chunk: &serde_json::Value, n_features: usize) -> Result<(), String> {
+fn chunk_trees(chunk: &serde_json::Value, n_features: usize) -> Result<Vec<Tree>, String> {
     let forest = chunk
         .get("forest_regressor")
         .filter(|f| !f.is_null())
@@ -282,36 +294,59 @@ fn check_forest_json(chunk: &serde_json::Value, n_features: usize) -> Result<(),
             "a forest chunk expects {num:?} features, the model lists {n_features}"
         ));
     }
-    let trees = forest
-        .get("trees")
-        .and_then(serde_json::Value::as_array)
-        .filter(|t| !t.is_empty())
-        .ok_or("a forest chunk has no trees")?;
-    for (t, tree) in trees.iter().enumerate() {
-        let nodes = tree
-            .get("nodes")
-            .and_then(serde_json::Value::as_array)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| format!("tree {t} has no nodes"))?;
-        for (i, node) in nodes.iter().enumerate() {
-            let child = |key: &str| node.get(key).and_then(serde_json::Value::as_u64);
-            match (child("true_child"), child("false_child")) {
-                (None, None) => {}
-                (Some(a), Some(b)) => {
-                    // Children always follow their parent: this also rules out cycles.
-                    let ok = |c: u64| (c as usize) > i && (c as usize) < nodes.len();
-                    let feature = node
-                        .get("split_feature")
-                        .and_then(serde_json::Value::as_u64);
-                    if !ok(a) || !ok(b) || feature.is_none_or(|f| (f as usize) >= n_features) {
-                        return Err(format!("tree {t}, node {i}: broken split"));
-                    }
+    let trees = Tree::from_smartcore(chunk, n_features)?;
+    if trees.is_empty() {
+        return Err("a forest chunk has no trees".into());
+    }
+    Ok(trees)
+}
+
+/// The explainer of a forest: its chunks' trees with their covers, either counted
+/// on the training rows or as stored.
+fn explainer(
+    chunks: &[serde_json::Value],
+    n_features: usize,
+    covers: Covers<'_>,
+) -> Result<Explainer, String> {
+    let mut all = Vec::new();
+    for chunk in chunks {
+        for mut tree in chunk_trees(chunk, n_features)? {
+            let t = all.len();
+            match covers {
+                Covers::Count(rows) => tree.count_covers(rows),
+                Covers::Stored(stored) => {
+                    let counts: Vec<f64> = stored
+                        .get(t)
+                        .ok_or_else(|| format!("no node covers for tree {t}"))?
+                        .iter()
+                        .map(|&n| n as f64)
+                        .collect();
+                    tree.set_covers(&counts)
+                        .map_err(|e| format!("tree {t}: {e}"))?;
                 }
-                _ => return Err(format!("tree {t}, node {i}: one child missing")),
             }
+            all.push(tree);
         }
     }
-    Ok(())
+    if let Covers::Stored(stored) = covers
+        && stored.len() != all.len()
+    {
+        return Err(format!(
+            "{} node covers for {} trees",
+            stored.len(),
+            all.len()
+        ));
+    }
+    Explainer::new(all)
+}
+
+/// Where a forest's node covers come from.
+#[derive(Clone, Copy)]
+enum Covers<'a> {
+    /// Counted on these training rows (raw values, complete).
+    Count(&'a [Vec<f64>]),
+    /// As stored in a model file: per tree, per node.
+    Stored(&'a [Vec<u64>]),
 }
 
 impl Model {
@@ -333,14 +368,23 @@ impl Model {
         )
     }
 
-    /// A forest model from its chunks of trees (the training side).
+    /// A forest model from its chunks of trees and the rows they were trained on
+    /// (raw values aligned to `features`), on which the node covers of the exact
+    /// reasons are counted (the training side).
     pub(crate) fn forest(
         features: Vec<FeatureSpec>,
         importances: Vec<f64>,
         chunks: Vec<Forest>,
+        training_rows: &[Vec<f64>],
         threshold: f64,
         fingerprint: &str,
     ) -> Result<Model, String> {
+        let json = chunks
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let explainer = explainer(&json, features.len(), Covers::Count(training_rows))?;
         Self::build(
             String::new(),
             Kind::Forest,
@@ -350,6 +394,7 @@ impl Model {
             Params::Forest {
                 importances,
                 chunks,
+                explainer,
             },
         )
     }
@@ -393,6 +438,7 @@ impl Model {
             Params::Forest {
                 importances,
                 chunks,
+                ..
             } => {
                 if importances.len() != n {
                     return Err(format!(
@@ -459,25 +505,42 @@ impl Model {
             .get("features")
             .and_then(serde_json::Value::as_array)
             .map_or(0, Vec::len);
-        if let Some(chunks) = value
+        // The trees are checked (and read for the explainer) before smartcore sees them.
+        let trees = match value
             .pointer("/forest/chunks")
             .and_then(serde_json::Value::as_array)
         {
-            for c in chunks {
-                check_forest_json(c, n_features).map_err(invalid)?;
+            Some(chunks) => {
+                for c in chunks {
+                    chunk_trees(c, n_features).map_err(invalid)?;
+                }
+                Some(chunks.clone())
             }
-        }
+            None => None,
+        };
         let file: FileIn = serde_json::from_value(value).map_err(parse)?;
-        let params = match (file.kind, file.logistic, file.forest) {
-            (Kind::Logistic, Some(l), _) => Params::Logistic {
+        let params = match (file.kind, file.logistic, file.forest, trees) {
+            (Kind::Logistic, Some(l), _, _) => Params::Logistic {
                 intercept: l.intercept,
                 weights: l.weights,
             },
-            (Kind::Forest, _, Some(f)) => Params::Forest {
-                importances: f.importances,
-                chunks: f.chunks,
-            },
-            (kind, _, _) => return Err(invalid(format!("no `{kind}` parameters"))),
+            (Kind::Forest, _, Some(f), Some(trees)) => {
+                let covers = f.covers.ok_or_else(|| {
+                    invalid(
+                        "the forest has no node covers (it was saved before reasons came from \
+                         the cell's own paths); retrain it with `cellguard train`"
+                            .into(),
+                    )
+                })?;
+                let explainer =
+                    explainer(&trees, n_features, Covers::Stored(&covers)).map_err(invalid)?;
+                Params::Forest {
+                    importances: f.importances,
+                    chunks: f.chunks,
+                    explainer,
+                }
+            }
+            (kind, _, _, _) => return Err(invalid(format!("no `{kind}` parameters"))),
         };
         Self::build(
             file.name,
@@ -508,13 +571,22 @@ impl Model {
             Params::Forest {
                 importances,
                 chunks,
-            } => (
-                None,
-                Some(ForestOut {
-                    importances,
-                    chunks,
-                }),
-            ),
+                explainer,
+            } => {
+                let covers = explainer
+                    .trees()
+                    .iter()
+                    .map(|t| t.covers().iter().map(|&n| n as u64).collect())
+                    .collect();
+                (
+                    None,
+                    Some(ForestOut {
+                        importances,
+                        chunks,
+                        covers,
+                    }),
+                )
+            }
         };
         serde_json::to_string(&FileOut {
             format: FORMAT,
@@ -571,6 +643,16 @@ impl Model {
         }
     }
 
+    /// What a cell's contributions start from: the logistic intercept (log-odds;
+    /// intercept + contributions = logit of `p`) or the forest's expected score on
+    /// its training rows (expected + contributions = `p`).
+    pub fn base(&self) -> f64 {
+        match &self.params {
+            Params::Logistic { intercept, .. } => *intercept,
+            Params::Forest { explainer, .. } => explainer.expected(),
+        }
+    }
+
     /// Per feature: logistic weight (per standard deviation) or forest importance.
     pub fn weights(&self) -> &[f64] {
         match &self.params {
@@ -600,6 +682,11 @@ impl Model {
                 Params::Logistic { .. } => None,
                 Params::Forest { .. } => DenseMatrix::new(1, n, vec![0.0; n], false).ok(),
             },
+            raw: Vec::with_capacity(n),
+            paths: match &self.params {
+                Params::Logistic { .. } => Paths::default(),
+                Params::Forest { explainer, .. } => explainer.paths(),
+            },
         }
     }
 
@@ -612,7 +699,8 @@ impl Model {
     }
 
     /// Scores one cell into reusable buffers: the hot path. Allocates nothing for a
-    /// logistic model; a forest allocates its one-value output per chunk of trees.
+    /// logistic model; a forest allocates its one-value output per chunk of trees,
+    /// and walks every node of every tree once for the exact contributions.
     pub fn score_with<'s>(
         &self,
         x: &[Option<f64>],
@@ -644,23 +732,24 @@ impl Model {
                 out.p = sigmoid(logit);
             }
             Params::Forest {
-                importances,
-                chunks,
+                chunks, explainer, ..
             } => {
                 let n = self.features.len();
                 // A scratch made for another model is resized, not trusted.
                 if scratch.row.as_ref().is_none_or(|r| r.shape() != (1, n)) {
                     scratch.row = DenseMatrix::new(1, n, vec![0.0; n], false).ok();
                 }
-                for ((j, f), imp) in self.features.iter().enumerate().zip(importances) {
+                scratch.raw.clear();
+                for (j, f) in self.features.iter().enumerate() {
                     let v = value(j);
                     let raw = v.unwrap_or(f.mean);
                     if let Some(row) = scratch.row.as_mut() {
                         row.set((0, j), raw);
                     }
-                    out.contributions.push(imp * (raw - f.mean) / f.std);
+                    scratch.raw.push(raw);
                     out.imputed.push(v.is_none());
                 }
+                explainer.explain(&scratch.raw, &mut out.contributions, &mut scratch.paths);
                 out.p = scratch
                     .row
                     .as_ref()
@@ -896,6 +985,7 @@ mod tests {
             ],
             vec![0.9, 0.1],
             vec![forest],
+            &rows,
             0.5,
             "feedbeef0000feedbeef",
         )
@@ -909,6 +999,46 @@ mod tests {
             back.score(&[Some(190.0), Some(1.0)]).expect("scores").p,
             high
         );
+
+        // Exact reasons: the contributions add up to p minus the expected score, which
+        // is the mean score of the training rows; the loaded model explains the same.
+        let mean = m.score_batch(&rows).iter().sum::<f64>() / rows.len() as f64;
+        assert!((m.base() - mean).abs() < 1e-12, "{} vs {mean}", m.base());
+        for x in [
+            [Some(190.0), Some(1.0)],
+            [Some(10.0), Some(3.0)],
+            [Some(160.0), Some(6.0)],
+        ] {
+            let s = m.score(&x).expect("scores");
+            let sum: f64 = s.contributions.iter().sum();
+            assert!((m.base() + sum - s.p).abs() < 1e-12, "{x:?}");
+            assert_eq!(back.score(&x).expect("scores"), s);
+        }
+        assert_eq!(back.base(), m.base());
+        // k_value (the only signal) carries the high cell's risk.
+        let s = m.score(&[Some(190.0), Some(1.0)]).expect("scores");
+        assert!(s.contributions[0] > 0.5 && s.contributions[0].abs() > s.contributions[1].abs());
+
+        // Covers: missing (an artifact from before exact reasons), short or not adding up.
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let mut old = v.clone();
+        old["forest"]
+            .as_object_mut()
+            .expect("object")
+            .remove("covers");
+        let e = Model::load(saved(&old.to_string()).path()).expect_err("no covers");
+        assert!(e.to_string().contains("retrain"), "{e}");
+        let mut short = v.clone();
+        short["forest"]["covers"]
+            .as_array_mut()
+            .expect("array")
+            .pop();
+        let e = Model::load(saved(&short.to_string()).path()).expect_err("2 covers, 3 trees");
+        assert!(e.to_string().contains("node covers for"), "{e}");
+        let mut off = v.clone();
+        off["forest"]["covers"][0][0] = serde_json::json!(1);
+        let e = Model::load(saved(&off.to_string()).path()).expect_err("root ≠ children");
+        assert!(matches!(e, ModelError::Invalid { .. }), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
         v["forest"]["chunks"][0]["forest_regressor"]["trees"][0]["nodes"][0]["split_feature"] =

@@ -474,7 +474,15 @@ fn fit_forest(
     if sum > 0.0 {
         importances.iter_mut().for_each(|v| *v /= sum);
     }
-    Model::forest(features.to_vec(), importances, chunks, 0.5, fingerprint).map_err(fail)
+    Model::forest(
+        features.to_vec(),
+        importances,
+        chunks,
+        &train.x,
+        0.5,
+        fingerprint,
+    )
+    .map_err(fail)
 }
 
 /// Keeps at most `max` points, evenly spaced, always the first and the last.
@@ -1019,7 +1027,16 @@ mod tests {
             x[ocv] = None;
             let s = model.score(&x).expect("optional may be missing");
             assert!(s.imputed[ocv] && s.imputed.iter().filter(|&&i| i).count() == 1);
-            assert_eq!(s.contributions[ocv], 0.0);
+            match model.kind() {
+                // A value at the training mean moves the logit by nothing.
+                Kind::Logistic => assert_eq!(s.contributions[ocv], 0.0),
+                // The mean is a value like any other for the trees; the reasons still
+                // add up to the score.
+                Kind::Forest => {
+                    let sum: f64 = s.contributions.iter().sum();
+                    assert!((model.base() + sum - s.p).abs() < 1e-9);
+                }
+            }
         }
     }
 
