@@ -234,8 +234,9 @@ pub struct Reason {
     pub value: f64,
     /// Unit.
     pub unit: String,
-    /// Signed contribution (log-odds for the linear model; importance-weighted
-    /// deviation for the forest). Positive raises the risk.
+    /// Signed contribution, positive raising the risk: log-odds `w·z` for the linear
+    /// model, the exact Tree SHAP value (score points) for the forest; see
+    /// [`ScoreView::explanation`].
     pub contribution: f64,
     /// Whether the value was missing and filled with the training mean.
     pub imputed: bool,
@@ -258,6 +259,51 @@ pub struct ScoreView {
     pub scored_ms: i64,
     /// Largest contributions first.
     pub reasons: Vec<Reason>,
+    /// What the contributions of every feature start from: the linear model's
+    /// intercept (they add up to the logit of the score) or the forest's expected
+    /// score on its training cells (they add up to the score). `None` for scores
+    /// stored before it was kept.
+    #[serde(default)]
+    pub base: Option<f64>,
+}
+
+/// What a score's reasons measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Explanation {
+    /// Linear model: each measurement's `w·z` in log-odds.
+    LogOdds,
+    /// Tree model: each measurement's exact share of the score along the cell's own
+    /// paths through the trees (Tree SHAP), in score points.
+    Paths,
+    /// A forest score stored before reasons were exact: importance × distance from
+    /// the training mean, whose sign only says which side.
+    Distance,
+}
+
+impl ScoreView {
+    /// What the reasons measure, from the model kind and whether a base was kept.
+    pub fn explanation(&self) -> Explanation {
+        if self.model_version.starts_with("logistic") {
+            Explanation::LogOdds
+        } else if self.base.is_some() {
+            Explanation::Paths
+        } else {
+            Explanation::Distance
+        }
+    }
+
+    /// The measurements not among the reasons, together: the model's output (logit
+    /// or score) minus the base minus the listed contributions.
+    pub fn rest(&self) -> Option<f64> {
+        let base = self.base?;
+        let output = match self.explanation() {
+            Explanation::LogOdds => (self.score / (1.0 - self.score)).ln(),
+            Explanation::Paths => self.score,
+            Explanation::Distance => return None,
+        };
+        let rest = output - base - self.reasons.iter().map(|r| r.contribution).sum::<f64>();
+        rest.is_finite().then_some(rest)
+    }
 }
 
 /// A cell in a table.
@@ -624,6 +670,44 @@ pub struct ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scored(version: &str, score: f64, base: Option<f64>, contributions: &[f64]) -> ScoreView {
+        ScoreView {
+            score,
+            band: Band::of(score, 0.5),
+            threshold: 0.5,
+            model: "m".into(),
+            model_version: version.into(),
+            scored_ms: 0,
+            reasons: contributions
+                .iter()
+                .map(|&c| Reason {
+                    feature: "acir".into(),
+                    label: "ACIR".into(),
+                    value: 1.0,
+                    unit: "mΩ".into(),
+                    contribution: c,
+                    imputed: false,
+                })
+                .collect(),
+            base,
+        }
+    }
+
+    #[test]
+    fn the_reasons_not_listed_make_up_the_rest_of_the_output() {
+        let forest = scored("forest-abc", 0.30, Some(0.05), &[0.2, -0.01]);
+        assert_eq!(forest.explanation(), Explanation::Paths);
+        assert!((forest.rest().expect("a rest") - 0.06).abs() < 1e-12);
+        // logit(0.5) = 0: intercept −2 + 1.5 listed leaves 0.5 for the others.
+        let linear = scored("logistic-abc", 0.5, Some(-2.0), &[1.5]);
+        assert_eq!(linear.explanation(), Explanation::LogOdds);
+        assert!((linear.rest().expect("a rest") - 0.5).abs() < 1e-12);
+        let old = scored("forest-abc", 0.3, None, &[0.2]);
+        assert_eq!(old.explanation(), Explanation::Distance);
+        assert_eq!(old.rest(), None);
+        assert_eq!(scored("logistic-abc", 1.0, Some(0.0), &[]).rest(), None);
+    }
 
     #[test]
     fn verdict_limits_are_inclusive_and_optional() {

@@ -32,10 +32,10 @@ pub fn signed(v: f64) -> String {
 #[component]
 pub fn ReasonBars(
     reasons: Vec<Reason>,
-    /// Whether contributions are signed effects on the risk (linear model) or only
-    /// distances from usual (forest).
+    /// Whether contributions are signed effects on the risk (log-odds or Tree SHAP)
+    /// or only distances from usual (forest scores stored before exact reasons).
     #[prop(default = true)]
-    linear: bool,
+    effects: bool,
 ) -> impl IntoView {
     if reasons.is_empty() {
         return view! { <p class="empty">"The model gave no reasons for this score."</p> }
@@ -53,7 +53,7 @@ pub fn ReasonBars(
                 .map(|r| {
                     let pct = bar_percent(r.contribution, largest);
                     let raises = r.contribution > 0.0;
-                    let (side, effect) = match (raises, linear) {
+                    let (side, effect) = match (raises, effects) {
                         (true, true) => ("up", "raises risk"),
                         (false, true) => ("down", "lowers risk"),
                         (true, false) => ("up", "above usual"),

@@ -12,13 +12,14 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_cell;
 use crate::components::live_region::{LiveRegion, RegionTrigger};
-use crate::components::reason_bars::ReasonBars;
+use crate::components::reason_bars::{ReasonBars, signed};
 use crate::components::risk_badge::VerdictBadge;
 use crate::error::ServiceError;
 use crate::fmt::format_number;
 use crate::fmt::{encode_query_value, format_score, format_time};
 use crate::quality::{
-    Band, CellDetail, ContextValue, InspectionView, MeasurementView, ScoreView, Stage, Verdict,
+    Band, CellDetail, ContextValue, Explanation, InspectionView, MeasurementView, ScoreView, Stage,
+    Verdict,
 };
 
 /// Contributions shown in the reasons list.
@@ -156,9 +157,10 @@ fn Recommendation(score: ScoreView) -> impl IntoView {
         Band::Low => "LOW RISK",
     };
     let reasons: Vec<_> = score.reasons.iter().take(TOP_REASONS).cloned().collect();
-    // A linear model's contributions raise or lower the risk; a forest's are
-    // importance × distance from the training mean, whose sign only says which side.
-    let linear = score.model_version.starts_with("logistic");
+    let explanation = score.explanation();
+    let note = reasons_note(&score);
+    let base = score.base.map(|b| b.to_string());
+    let rest = score.rest().map(|r| r.to_string());
     view! {
         <div class=class role="status" data-testid="recommendation" data-band=score.band.as_str()>
             <div class="rec-word">{word}</div>
@@ -171,16 +173,64 @@ fn Recommendation(score: ScoreView) -> impl IntoView {
         <p class="muted model-line">
             {format!("Model {} · version {} · scored {}", score.model, score.model_version, format_time(score.scored_ms))}
         </p>
-        <section class="panel" aria-labelledby="reasons-title" data-testid="reasons">
-            <h2 id="reasons-title">
-                {if linear {
-                    "Why: the measurements that moved the score most"
-                } else {
-                    "Why: important measurements furthest from usual"
-                }}
-            </h2>
-            <ReasonBars reasons=reasons linear=linear/>
+        <section
+            class="panel"
+            aria-labelledby="reasons-title"
+            data-testid="reasons"
+            data-explanation=explanation_name(explanation)
+            data-base=base
+            data-rest=rest
+        >
+            <h2 id="reasons-title">{reasons_title(explanation)}</h2>
+            <ReasonBars reasons=reasons effects=explanation != Explanation::Distance/>
+            <p class="muted reasons-note">{note}</p>
         </section>
+    }
+}
+
+fn explanation_name(e: Explanation) -> &'static str {
+    match e {
+        Explanation::LogOdds => "log-odds",
+        Explanation::Paths => "paths",
+        Explanation::Distance => "distance",
+    }
+}
+
+/// The reasons panel's heading.
+pub fn reasons_title(e: Explanation) -> &'static str {
+    match e {
+        Explanation::LogOdds => "Why: the measurements that moved the score most",
+        Explanation::Paths => "Why: each measurement's share of this score",
+        Explanation::Distance => "Why: important measurements furthest from usual",
+    }
+}
+
+/// What the bars measure and what they add up to, under the reasons.
+pub fn reasons_note(score: &ScoreView) -> String {
+    let listed: f64 = score.reasons.iter().map(|r| r.contribution).sum();
+    match (score.explanation(), score.base, score.rest()) {
+        (Explanation::Paths, Some(base), Some(rest)) => format!(
+            "Exact shares along this cell's own paths through the trees (Tree SHAP), in \
+             score points: a typical training cell scores {}; the measurements listed add \
+             {}, the others {}, making {}.",
+            format_score(base),
+            signed(listed),
+            signed(rest),
+            format_score(score.score),
+        ),
+        (Explanation::LogOdds, Some(base), Some(rest)) => format!(
+            "In log-odds (w × standardised value): a cell at the training means starts at \
+             {}; the measurements listed add {}, the others {}.",
+            signed(base),
+            signed(listed),
+            signed(rest),
+        ),
+        (Explanation::LogOdds, _, _) => {
+            "In log-odds (w × standardised value), from a cell at the training means.".into()
+        }
+        _ => "Scored before reasons came from the cell's own paths: importance × distance \
+              from the training mean, whose sign only says which side of usual."
+            .into(),
     }
 }
 
@@ -317,5 +367,41 @@ mod tests {
         assert_eq!(limits_text(Some(0.5), None), "≥ 0.500");
         assert_eq!(limits_text(None, Some(300.0)), "≤ 300.0");
         assert_eq!(limits_text(None, None), "—");
+    }
+
+    #[test]
+    fn the_reasons_note_says_what_the_bars_add_up_to() {
+        let reason = |c: f64| crate::quality::Reason {
+            feature: "acir".into(),
+            label: "ACIR".into(),
+            value: 1.0,
+            unit: "mΩ".into(),
+            contribution: c,
+            imputed: false,
+        };
+        let mut s = ScoreView {
+            score: 0.31,
+            band: Band::High,
+            threshold: 0.2,
+            model: "default-forest".into(),
+            model_version: "forest-0123456789ab".into(),
+            scored_ms: 0,
+            reasons: vec![reason(0.2), reason(0.05)],
+            base: Some(0.05),
+        };
+        assert_eq!(
+            reasons_note(&s),
+            "Exact shares along this cell's own paths through the trees (Tree SHAP), in score \
+             points: a typical training cell scores 0.050; the measurements listed add +0.250, \
+             the others +0.010, making 0.310."
+        );
+        assert_eq!(
+            reasons_title(s.explanation()),
+            "Why: each measurement's share of this score"
+        );
+        s.base = None;
+        assert!(reasons_note(&s).starts_with("Scored before reasons came from"));
+        s.model_version = "logistic-0123456789ab".into();
+        assert!(reasons_note(&s).starts_with("In log-odds"));
     }
 }

@@ -456,6 +456,7 @@ pub async fn sweep_unreported(pool: &sqlx::SqlitePool, now_ms: i64) -> Result<u6
             model_version: row.get("model_version"),
             scored_ms: row.get("scored_ms"),
             reasons: serde_json::from_str(&row.get::<String, _>("reasons")).unwrap_or_default(),
+            base: None,
         };
         if report_cell(&mut tx, &serial, &score, now_ms).await? {
             queued += 1;

@@ -453,7 +453,7 @@ impl QualityStore {
     ) -> Result<(), QualityStoreError> {
         let q = sqlx::query(
             "INSERT OR REPLACE INTO scores (serial, model, model_version, score, band, threshold, \
-             reasons, missing, scored_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             reasons, missing, scored_ms, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(serial);
         let q = match v {
@@ -465,7 +465,8 @@ impl QualityStore {
                 .bind(s.threshold)
                 .bind(serde_json::to_string(&s.reasons).unwrap_or_else(|_| "[]".into()))
                 .bind("[]")
-                .bind(s.scored_ms),
+                .bind(s.scored_ms)
+                .bind(s.base),
             ScoreState::Incomplete {
                 model,
                 model_version,
@@ -479,7 +480,8 @@ impl QualityStore {
                 .bind(None::<f64>)
                 .bind("[]")
                 .bind(serde_json::to_string(missing).unwrap_or_else(|_| "[]".into()))
-                .bind(*at_ms),
+                .bind(*at_ms)
+                .bind(None::<f64>),
         };
         q.execute(&mut **tx).await.map_err(db)?;
         Ok(())
@@ -655,8 +657,8 @@ impl QualityStore {
         })
         .collect();
         let score_row = sqlx::query(
-            "SELECT model, model_version, score, band, threshold, reasons, missing, scored_ms \
-             FROM scores WHERE serial = ?",
+            "SELECT model, model_version, score, band, threshold, reasons, missing, scored_ms, \
+             base FROM scores WHERE serial = ?",
         )
         .bind(serial)
         .fetch_optional(&self.pool)
@@ -680,6 +682,7 @@ impl QualityStore {
                         scored_ms: r.get("scored_ms"),
                         reasons: serde_json::from_str::<Vec<Reason>>(r.get::<&str, _>("reasons"))
                             .unwrap_or_default(),
+                        base: r.get("base"),
                     }),
                     _ => None,
                 };

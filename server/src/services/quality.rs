@@ -622,6 +622,7 @@ pub fn score_record(
                 model_version: model.version().to_owned(),
                 scored_ms: at_ms,
                 reasons,
+                base: Some(model.base()),
             })
         }
     }

@@ -8,6 +8,7 @@ use crate::common::{self, default_plant, sign_in_as};
 use app::auth::Role;
 use app::quality::{Band, CellFilter};
 use cellguard::quality::dataset::write_csv;
+use cellguard::risk::model::Model;
 use cellguard::runtime::Running;
 use cellguard::sim::cells::dataset;
 use serde_json::{Value, json};
@@ -327,7 +328,40 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
         .await
         .expect("db")
         .expect("cell");
-    assert_eq!(cell.score.expect("scored").model, "default-forest");
+    let score = cell.score.expect("scored");
+    assert_eq!(score.model, "default-forest");
+    // Its reasons are the cell's own paths through the trees (Tree SHAP): they start
+    // from the forest's expected score, and the page says so and what they add up to.
+    let forest = Model::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../model-artifacts/default-forest"),
+    )
+    .expect("loads");
+    assert_eq!(score.base, Some(forest.base()));
+    assert_eq!(score.explanation(), app::quality::Explanation::Paths);
+    let all = forest
+        .score(&forest.features_from_record(&records[0]))
+        .expect("scores");
+    assert!((forest.base() + all.contributions.iter().sum::<f64>() - score.score).abs() < 1e-9);
+    let top = score.reasons.first().expect("reasons");
+    assert!(
+        all.contributions
+            .iter()
+            .all(|c| c.abs() <= top.contribution.abs() + 1e-12),
+        "the first reason is the largest share"
+    );
+    let page = client
+        .get(format!("{base}/cells/{}", records[0].serial))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains(r#"data-explanation="paths""#), "{page}");
+    assert!(
+        page.contains("Why: each measurement&#x27;s share of this score")
+            || page.contains("Why: each measurement's share of this score")
+    );
     // The file's short-term test outcome is kept with the cell.
     assert_eq!(cell.summary.short_term_failed, records[0].label);
     assert!(
