@@ -668,10 +668,16 @@ pub struct ImportReport {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn scored(version: &str, score: f64, base: Option<f64>, contributions: &[f64]) -> ScoreView {
+    /// A score of `version` with one ACIR reason per contribution.
+    pub(crate) fn scored(
+        version: &str,
+        score: f64,
+        base: Option<f64>,
+        contributions: &[f64],
+    ) -> ScoreView {
         ScoreView {
             score,
             band: Band::of(score, 0.5),

@@ -371,24 +371,8 @@ mod tests {
 
     #[test]
     fn the_reasons_note_says_what_the_bars_add_up_to() {
-        let reason = |c: f64| crate::quality::Reason {
-            feature: "acir".into(),
-            label: "ACIR".into(),
-            value: 1.0,
-            unit: "mΩ".into(),
-            contribution: c,
-            imputed: false,
-        };
-        let mut s = ScoreView {
-            score: 0.31,
-            band: Band::High,
-            threshold: 0.2,
-            model: "default-forest".into(),
-            model_version: "forest-0123456789ab".into(),
-            scored_ms: 0,
-            reasons: vec![reason(0.2), reason(0.05)],
-            base: Some(0.05),
-        };
+        let mut s =
+            crate::quality::tests::scored("forest-0123456789ab", 0.31, Some(0.05), &[0.2, 0.05]);
         assert_eq!(
             reasons_note(&s),
             "Exact shares along this cell's own paths through the trees (Tree SHAP), in score \

@@ -301,43 +301,36 @@ fn chunk_trees(chunk: &serde_json::Value, n_features: usize) -> Result<Vec<Tree>
     Ok(trees)
 }
 
-/// The explainer of a forest: its chunks' trees with their covers, either counted
-/// on the training rows or as stored.
-fn explainer(
-    chunks: &[serde_json::Value],
-    n_features: usize,
-    covers: Covers<'_>,
-) -> Result<Explainer, String> {
+/// The trees of every chunk of a forest, in order, checked.
+fn forest_trees(chunks: &[serde_json::Value], n_features: usize) -> Result<Vec<Tree>, String> {
     let mut all = Vec::new();
     for chunk in chunks {
-        for mut tree in chunk_trees(chunk, n_features)? {
-            let t = all.len();
-            match covers {
-                Covers::Count(rows) => tree.count_covers(rows),
-                Covers::Stored(stored) => {
-                    let counts: Vec<f64> = stored
-                        .get(t)
-                        .ok_or_else(|| format!("no node covers for tree {t}"))?
-                        .iter()
-                        .map(|&n| n as f64)
-                        .collect();
-                    tree.set_covers(&counts)
-                        .map_err(|e| format!("tree {t}: {e}"))?;
-                }
+        all.extend(chunk_trees(chunk, n_features)?);
+    }
+    Ok(all)
+}
+
+/// The explainer of a forest: its trees with their covers, either counted on the
+/// training rows or as stored.
+fn explainer(mut trees: Vec<Tree>, covers: Covers<'_>) -> Result<Explainer, String> {
+    match covers {
+        Covers::Count(rows) => trees.iter_mut().for_each(|t| t.count_covers(rows)),
+        Covers::Stored(stored) => {
+            if stored.len() != trees.len() {
+                return Err(format!(
+                    "{} node covers for {} trees",
+                    stored.len(),
+                    trees.len()
+                ));
             }
-            all.push(tree);
+            for (t, (tree, counts)) in trees.iter_mut().zip(stored).enumerate() {
+                let counts: Vec<f64> = counts.iter().map(|&n| n as f64).collect();
+                tree.set_covers(&counts)
+                    .map_err(|e| format!("tree {t}: {e}"))?;
+            }
         }
     }
-    if let Covers::Stored(stored) = covers
-        && stored.len() != all.len()
-    {
-        return Err(format!(
-            "{} node covers for {} trees",
-            stored.len(),
-            all.len()
-        ));
-    }
-    Explainer::new(all)
+    Explainer::new(trees)
 }
 
 /// Where a forest's node covers come from.
@@ -384,7 +377,8 @@ impl Model {
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let explainer = explainer(&json, features.len(), Covers::Count(training_rows))?;
+        let trees = forest_trees(&json, features.len())?;
+        let explainer = explainer(trees, Covers::Count(training_rows))?;
         Self::build(
             String::new(),
             Kind::Forest,
@@ -505,17 +499,13 @@ impl Model {
             .get("features")
             .and_then(serde_json::Value::as_array)
             .map_or(0, Vec::len);
-        // The trees are checked (and read for the explainer) before smartcore sees them.
+        // The trees are checked (and read for the explainer, once) before smartcore
+        // sees them.
         let trees = match value
             .pointer("/forest/chunks")
             .and_then(serde_json::Value::as_array)
         {
-            Some(chunks) => {
-                for c in chunks {
-                    chunk_trees(c, n_features).map_err(invalid)?;
-                }
-                Some(chunks.clone())
-            }
+            Some(chunks) => Some(forest_trees(chunks, n_features).map_err(invalid)?),
             None => None,
         };
         let file: FileIn = serde_json::from_value(value).map_err(parse)?;
@@ -532,8 +522,7 @@ impl Model {
                             .into(),
                     )
                 })?;
-                let explainer =
-                    explainer(&trees, n_features, Covers::Stored(&covers)).map_err(invalid)?;
+                let explainer = explainer(trees, Covers::Stored(&covers)).map_err(invalid)?;
                 Params::Forest {
                     importances: f.importances,
                     chunks: f.chunks,
