@@ -402,6 +402,54 @@ pub struct QualityOverview {
     pub tiers: TierBounds,
     /// Whether the active model still fits the line (`None` without a model).
     pub health: Option<ModelHealth>,
+    /// Cells being re-scored with the active model after a switch (`None`: every
+    /// cell carries the active model's score).
+    #[serde(default)]
+    pub rescoring: Option<Rescoring>,
+}
+
+/// Re-scoring every cell with a newly active model, in batches in the background:
+/// until it ends, counts and lot tiers mix the old model's scores and the new one's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rescoring {
+    /// The model cells are re-scored with.
+    pub model: String,
+    /// Cells carrying its score.
+    pub done: u64,
+    /// Cells in all.
+    pub total: u64,
+    /// Whether it has ended (every cell carries the model's score).
+    pub finished: bool,
+}
+
+impl Rescoring {
+    /// Whole per cent of cells done, rounded down (100 only when all are).
+    pub fn percent(&self) -> u64 {
+        if self.total == 0 || self.done >= self.total {
+            100
+        } else {
+            self.done * 100 / self.total
+        }
+    }
+
+    /// What a page says of it.
+    pub fn text(&self) -> String {
+        if self.finished {
+            format!(
+                "Re-scoring finished: all {} cells carry {}'s score.",
+                self.total, self.model
+            )
+        } else {
+            format!(
+                "Re-scoring with {}: {} % of cells done ({} of {}). Counts and lot tiers \
+                 mix the previous model's scores with its own until it finishes.",
+                self.model,
+                self.percent(),
+                self.done,
+                self.total
+            )
+        }
+    }
 }
 
 /// PSI above which a feature's population counts as shifted.
@@ -645,6 +693,10 @@ pub struct ModelsView {
     pub switches: Vec<ModelSwitch>,
     /// Whether the active model still fits the line.
     pub health: Option<ModelHealth>,
+    /// Cells being re-scored with the active model, or the last re-scoring since
+    /// start (`None`: none since start).
+    #[serde(default)]
+    pub rescoring: Option<Rescoring>,
 }
 
 /// Result of an import (or of its preview).
@@ -698,6 +750,33 @@ pub(crate) mod tests {
                 .collect(),
             base,
         }
+    }
+
+    #[test]
+    fn re_scoring_says_how_far_it_is_and_never_rounds_up_to_done() {
+        let r = Rescoring {
+            model: "forest".into(),
+            done: 999,
+            total: 1000,
+            finished: false,
+        };
+        assert_eq!(r.percent(), 99);
+        assert!(
+            r.text()
+                .starts_with("Re-scoring with forest: 99 % of cells done (999 of 1000).")
+        );
+        let r = Rescoring { done: 410, ..r };
+        assert_eq!(r.percent(), 41);
+        let done = Rescoring {
+            done: 1000,
+            finished: true,
+            ..r
+        };
+        assert_eq!(done.percent(), 100);
+        assert_eq!(
+            done.text(),
+            "Re-scoring finished: all 1000 cells carry forest's score."
+        );
     }
 
     #[test]

@@ -206,3 +206,49 @@ test('the models page shows each model with its figures', async ({ page }) => {
   await expect(page.getByTestId('live-performance')).toContainText('Recall (target 80');
   await noHorizontalScroll(page);
 });
+
+async function makeActive(page: Page, model: string) {
+  await page.goto('/models');
+  await waitForLive(page);
+  const card = page.locator(`[data-testid="model-card"][data-model="${model}"]`);
+  // Tapped until the control has hydrated and asks to confirm.
+  const yes = card.getByRole('button', { name: 'Yes, make active' });
+  await expect(async () => {
+    await card.getByRole('button', { name: 'Make active' }).tap();
+    await expect(yes).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await yes.tap();
+  // The page reloads once the switch is made; the cells are re-scored behind it.
+  await expect(card.getByTestId('active')).toBeVisible();
+  const notice = page.getByTestId('rescoring');
+  await expect(notice).toContainText(model);
+  await expect(notice).toContainText('Re-scoring finished', { timeout: 30_000 });
+}
+
+test('promoting the forest re-scores in the background, and its reasons are the cell\'s own paths', async ({ page }) => {
+  await makeActive(page, 'default-forest');
+  await page.goto(`/cells?lot=${LOT}&band=high`);
+  const first = page.getByTestId('cell-row').first();
+  const serial = await first.getAttribute('data-serial');
+  await first.getByRole('link').tap();
+  await expect(page).toHaveURL(new RegExp(`/cells/${serial}$`));
+  await expect(page.getByTestId('recommendation')).toBeVisible();
+  await expect(page.locator('.model-line')).toContainText('Model default-forest');
+  const reasons = page.getByTestId('reasons');
+  await expect(reasons).toHaveAttribute('data-explanation', 'paths');
+  await expect(reasons).toContainText("Why: each measurement's share of this score");
+  await expect(reasons.locator('li.reason').first()).toContainText(/raises risk|lowers risk/);
+  // The shares add up: the base, the listed and the rest make the score shown.
+  const [base, rest, score] = [
+    Number(await reasons.getAttribute('data-base')),
+    Number(await reasons.getAttribute('data-rest')),
+    Number(await page.getByTestId('score').textContent()),
+  ];
+  const listed = await reasons.locator('li.reason').evaluateAll((lis) => lis.length);
+  expect(listed).toBeGreaterThan(0);
+  expect(Number.isFinite(base) && Number.isFinite(rest)).toBe(true);
+  await expect(reasons.locator('.reasons-note')).toContainText(`making ${score.toFixed(3)}`);
+  await noHorizontalScroll(page);
+  // Back to the shipped default, for the tests after this one.
+  await makeActive(page, 'default-logistic');
+});

@@ -258,6 +258,7 @@ pub async fn start(
     )
     .await
     .context("opening the corrective actions")?;
+    tasks.spawn(Arc::clone(&quality).run_rescoring(shutdown.clone()));
     tasks.spawn(actions.clone().run(shutdown.clone()));
     tasks.spawn(actions.clone().run_writes(shutdown.clone()));
     let priorities = alarm_settings.priority.clone();

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{PromoteModel, get_models};
 use crate::auth::Permission;
+use crate::components::live_region::{LiveRegion, RegionTrigger};
 use crate::components::model_health::HealthPanel;
 use crate::components::risk_chart::{calibration_svg, pr_curve_svg};
 use crate::fmt::{format_score, format_share, format_time};
-use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView};
+use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView, Rescoring};
 use crate::session::can;
 
 /// Which way a metric is better.
@@ -172,7 +173,10 @@ pub fn ModelsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
                 {move || {
                     models.get().map(|r| match r {
-                        Ok(v) => view! { <PromoteScope><Models v=v/></PromoteScope> }.into_any(),
+                        Ok(v) => view! {
+                            {v.rescoring.clone().map(|r| view! { <RescoringNotice r=r/> })}
+                            <PromoteScope><Models v=v/></PromoteScope>
+                        }.into_any(),
                         Err(e) => view! {
                             <p class="error" role="alert">{format!("Models are not available: {e}")}</p>
                         }.into_any(),
@@ -180,6 +184,19 @@ pub fn ModelsPage() -> impl IntoView {
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// How far re-scoring after the last promotion is, refreshed as cells are scored.
+#[component]
+fn RescoringNotice(r: Rescoring) -> impl IntoView {
+    let trigger = RegionTrigger::AnyCell { every_ms: 1_000 };
+    view! {
+        <LiveRegion id="rescoring".to_string() trigger=trigger>
+            <p class=if r.finished { "muted" } else { "notice" } role="status" data-testid="rescoring">
+                {r.text()}
+            </p>
+        </LiveRegion>
     }
 }
 
@@ -310,7 +327,7 @@ fn PromoteControl(name: String) -> impl IntoView {
         if confirming.get() {
             view! {
                 <div class="confirm" role="alertdialog" aria-label="Confirm model switch">
-                    <p>{format!("Make {} the active model? Every cell is scored again with it.", name.get_value())}</p>
+                    <p>{format!("Make {} the active model? Every cell is then scored again with it, in the background.", name.get_value())}</p>
                     <button class="button primary" disabled=move || pending.get() on:click=move |_| {
                         confirming.set(false);
                         promote.dispatch(PromoteModel { name: name.get_value() });

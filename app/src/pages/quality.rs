@@ -63,6 +63,9 @@ fn Overview(q: QualityOverview) -> impl IntoView {
     let svg = histogram_svg(&q.histogram, q.threshold, (720, 300));
     view! {
         <p class="model-line">{model_line}</p>
+        {q.rescoring.as_ref().map(|r| view! {
+            <p class="notice" role="status" data-testid="rescoring">{r.text()}</p>
+        })}
         <HealthWarning health=q.health.clone()/>
         <div class="totals" data-testid="totals">
             <Total label="Cells" value=q.cells.to_string() href="/cells"/>

@@ -31,6 +31,14 @@ pub const LABELLED_SQL: &str = "SELECT s.score, c.short_term_failed FROM cells c
 
 /// Largest page of the cells table.
 pub const MAX_PAGE: u32 = 200;
+/// The re-scoring job's next cells: after a position, by the cells' rowid, each
+/// looked up in `scores` by its key (a query plan test holds it to that).
+pub const NOT_SCORED_WITH_SQL: &str = "SELECT c.rowid AS pos, c.serial FROM cells c \
+     LEFT JOIN scores s ON s.serial = c.serial \
+     WHERE c.rowid > ? AND s.model_version IS NOT ? ORDER BY c.rowid LIMIT ?";
+/// Cells scored with a model version (counted on `scores_version`) and in all.
+pub const SCORED_WITH_SQL: &str = "SELECT (SELECT COUNT(*) FROM scores WHERE model_version = ?), \
+     (SELECT COUNT(*) FROM cells)";
 
 /// Why the quality store (cells, inspections, scores, model switches) failed.
 #[derive(Debug, thiserror::Error)]
@@ -487,12 +495,36 @@ impl QualityStore {
         Ok(())
     }
 
-    /// Every serial, oldest first (for re-scoring after a model switch).
-    pub async fn serials(&self) -> Result<Vec<String>, QualityStoreError> {
-        sqlx::query_scalar("SELECT serial FROM cells ORDER BY created_ms, serial")
+    /// Up to `limit` cells after the cell `after` (in storage order, 0 for the first)
+    /// whose score is not from the model `version`, with their position: what the
+    /// re-scoring job takes next. Passing the last position back resumes after it.
+    pub async fn not_scored_with(
+        &self,
+        version: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, QualityStoreError> {
+        let rows = sqlx::query(NOT_SCORED_WITH_SQL)
+            .bind(after)
+            .bind(version)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(db)
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<i64, _>("pos"), r.get::<String, _>("serial")))
+            .collect())
+    }
+
+    /// Cells whose score is from the model `version`, and cells in all.
+    pub async fn scored_with(&self, version: &str) -> Result<(u64, u64), QualityStoreError> {
+        let (done, total): (i64, i64) = sqlx::query_as(SCORED_WITH_SQL)
+            .bind(version)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok((done.max(0) as u64, total.max(0) as u64))
     }
 
     fn filtered(qb: &mut QueryBuilder<Sqlite>, f: &CellFilter) {

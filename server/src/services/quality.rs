@@ -11,9 +11,10 @@ use app::auth::{AuditAction, Caller};
 use app::quality::{
     Band, CellDetail, CellFilter, CellPage, CellSummary, ConfusionView, FeatureDrift, ImportReport,
     LivePerformance, ModelHealth, ModelMetrics, ModelSwitch, ModelView, ModelsView,
-    QualityOverview, Reason, ScoreView,
+    QualityOverview, Reason, Rescoring, ScoreView,
 };
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::now_ms;
@@ -31,6 +32,11 @@ const REASONS: usize = 6;
 /// Cells announced to browsers per scoring round at most (an import scores 500 at a
 /// time); open pages refetch on any announcement, so the rest still show.
 const ANNOUNCE_CAP: usize = 200;
+/// Cells re-scored per batch after a switch of the active model: each batch is one
+/// transaction, and the job can stop between two.
+const RESCORE_BATCH: u32 = 500;
+/// Wait before the re-scoring job tries again after a storage failure.
+const RESCORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why an ingestion failed.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +186,10 @@ pub struct Quality {
     views: std::sync::Mutex<HashMap<PathBuf, CachedView>>,
     /// Artifact folders read for the models page (each read parses the model).
     view_reads: AtomicU64,
+    /// The re-scoring job's progress: the one running, or the last since start.
+    rescoring: std::sync::Mutex<Option<Rescoring>>,
+    /// Wakes the re-scoring job (a model was promoted).
+    rescore_wake: tokio::sync::Notify,
 }
 
 /// Files of an artifact folder the models page shows; a change of any is a new view.
@@ -246,7 +256,122 @@ impl Quality {
             health: tokio::sync::Mutex::new(None),
             views: std::sync::Mutex::new(HashMap::new()),
             view_reads: AtomicU64::new(0),
+            rescoring: std::sync::Mutex::new(None),
+            rescore_wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The re-scoring job: after each promotion (and once at start, which resumes
+    /// one a stop interrupted) it scores every cell whose score is not from the
+    /// active model, [`RESCORE_BATCH`] at a time, until none is left or `shutdown`.
+    /// Cells keep the model version they were scored with, so a batch written is
+    /// never redone and a table part re-scored is never shown as final: pages show
+    /// [`Quality::rescoring`] until it ends.
+    pub async fn run_rescoring(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            // Registered before looking, so a promotion during a pass is not missed.
+            let woken = self.rescore_wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.rescore_pass(&shutdown).await {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-scoring stopped by a storage failure; trying again");
+                    tokio::select! {
+                        () = tokio::time::sleep(RESCORE_RETRY) => continue,
+                        () = shutdown.cancelled() => return,
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut woken => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// One pass of the re-scoring job over every cell not scored with the active
+    /// model. Returns early (keeping the progress shown) on shutdown or when
+    /// another model was made active meanwhile (the next pass takes that one).
+    async fn rescore_pass(&self, shutdown: &CancellationToken) -> Result<(), QualityStoreError> {
+        let Some(model) = self.model() else {
+            return Ok(());
+        };
+        let version = model.version().to_owned();
+        let name = self.active_name();
+        let (done, total) = self.store.scored_with(&version).await?;
+        if done >= total {
+            // Nothing to do; a promotion's "0 % done" ends here too.
+            if self.rescoring_now().is_some() {
+                self.set_rescoring(&name, done, total);
+            }
+            return Ok(());
+        }
+        tracing::info!(model = %name, done, total, "re-scoring the cells not scored with the active model");
+        self.set_rescoring(&name, done, total);
+        let mut after = 0;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if self.model().is_none_or(|m| m.version() != version) {
+                // Another model was promoted: its wake-up starts the next pass.
+                self.rescore_wake.notify_one();
+                return Ok(());
+            }
+            let batch = self
+                .store
+                .not_scored_with(&version, after, RESCORE_BATCH)
+                .await?;
+            let Some(&(last, _)) = batch.last() else {
+                break;
+            };
+            after = last;
+            let serials: Vec<String> = batch.into_iter().map(|(_, s)| s).collect();
+            self.score_and_save(&serials, ScoreReason::ModelChanged)
+                .await?;
+            let (done, total) = self.store.scored_with(&version).await?;
+            // Progress first: a page refreshed by the announcement shows it.
+            self.set_rescoring(&name, done, total);
+            self.announce(&serials).await?;
+        }
+        let (done, total) = self.store.scored_with(&version).await?;
+        tracing::info!(model = %name, done, total, "re-scoring finished");
+        // Every cell was visited: it has ended, whatever a cell without data gave.
+        if let Ok(mut r) = self.rescoring.lock() {
+            *r = Some(Rescoring {
+                model: name,
+                done,
+                total,
+                finished: true,
+            });
+        }
+        // Every cell changed score: the next look at the model's fit measures them.
+        *self.health.lock().await = None;
+        Ok(())
+    }
+
+    /// Shows `done` of `total` cells scored with `model` (finished when all are;
+    /// cells that arrive meanwhile are scored with it as they come).
+    fn set_rescoring(&self, model: &str, done: u64, total: u64) {
+        if let Ok(mut r) = self.rescoring.lock() {
+            *r = Some(Rescoring {
+                model: model.to_owned(),
+                done,
+                total,
+                finished: done >= total,
+            });
+        }
+    }
+
+    /// The re-scoring job's progress: running, or the last one since start.
+    pub fn rescoring(&self) -> Option<Rescoring> {
+        self.rescoring.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The progress while a re-scoring runs (`None` once it has finished).
+    fn rescoring_now(&self) -> Option<Rescoring> {
+        self.rescoring().filter(|r| !r.finished)
     }
 
     /// Whether the active model still fits the line: drift of each feature over the
@@ -459,6 +584,16 @@ impl Quality {
         serials: &[String],
         why: ScoreReason,
     ) -> Result<(), QualityStoreError> {
+        self.score_and_save(serials, why).await?;
+        self.announce(serials).await
+    }
+
+    /// [`Quality::rescore`] without the announcement.
+    async fn score_and_save(
+        &self,
+        serials: &[String],
+        why: ScoreReason,
+    ) -> Result<(), QualityStoreError> {
         if serials.is_empty() {
             return Ok(());
         }
@@ -484,7 +619,11 @@ impl Quality {
             };
             verdicts.push((serial.clone(), state));
         }
-        self.store.save_scores(&verdicts, why).await?;
+        self.store.save_scores(&verdicts, why).await
+    }
+
+    /// Tells the live stream about the newest [`ANNOUNCE_CAP`] of `serials`.
+    async fn announce(&self, serials: &[String]) -> Result<(), QualityStoreError> {
         if self.events.receiver_count() > 0 {
             for serial in serials.iter().rev().take(ANNOUNCE_CAP).rev() {
                 if let Some(summary) = self.store.summary_of(serial).await? {
@@ -654,6 +793,7 @@ impl QualityService for Quality {
             lots: o.lots,
             tiers,
             health: self.health_for_page().await,
+            rescoring: self.rescoring_now(),
         })
     }
 
@@ -703,6 +843,7 @@ impl QualityService for Quality {
             broken,
             switches,
             health: self.health_for_page().await,
+            rescoring: self.rescoring(),
         })
     }
 
@@ -732,6 +873,7 @@ impl QualityService for Quality {
                     reason: "it cannot be loaded (the server log says why)".into(),
                 }
             })?;
+        let version = loaded.model.version().to_owned();
         let from = self.active_name();
         self.store
             .record_switch(&ModelSwitch {
@@ -758,12 +900,13 @@ impl QualityService for Quality {
             *n = name.to_owned();
         }
         tracing::info!(from = %from, to = %name, by = %by.principal.actor(), "active model switched");
-        let serials = self.store.serials().await.map_err(unavailable)?;
-        for chunk in serials.chunks(1000) {
-            self.rescore(chunk, ScoreReason::ModelChanged)
-                .await
-                .map_err(unavailable)?;
+        // The cells are re-scored in the background (`run_rescoring`): a request
+        // cancelled now leaves nothing half done.
+        match self.store.scored_with(&version).await {
+            Ok((done, total)) => self.set_rescoring(name, done, total),
+            Err(e) => tracing::warn!(error = %e, "cannot count the cells to re-score"),
         }
+        self.rescore_wake.notify_one();
         Ok(())
     }
 }

@@ -312,6 +312,7 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
         .promote("default-forest", &common::test_caller())
         .await
         .expect("promotes");
+    rescored(&app.quality).await;
     let models = app.quality.models().await.expect("models");
     assert_eq!(models.switches[0].from, "default-logistic");
     assert_eq!(models.switches[0].to, "default-forest");
@@ -371,6 +372,190 @@ async fn imports_preview_then_write_all_or_nothing_and_export() {
             .is_err()
     );
     app.stop().await;
+}
+
+/// Waits for the re-scoring after a promotion to end; it says so on the page.
+async fn rescored(quality: &cellguard::services::quality::Quality) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if quality.rescoring().is_some_and(|r| r.finished) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "re-scoring has not finished: {:?}",
+            quality.rescoring()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A quality service on the database in `data`, with the shipped logistic model
+/// and a copy of it trained (by its fingerprint) on other data, in `models`.
+async fn open_quality(
+    data: &std::path::Path,
+    models: &std::path::Path,
+) -> std::sync::Arc<cellguard::services::quality::Quality> {
+    use cellguard::quality::settings::QualitySettings;
+    use cellguard::quality::store::QualityStore;
+    use cellguard::services::quality::Quality;
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model-artifacts/default-logistic");
+    for name in ["default-logistic", "retrained-logistic"] {
+        let to = models.join(name);
+        if to.exists() {
+            continue;
+        }
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for f in std::fs::read_dir(&shipped).expect("shipped model") {
+            let f = f.expect("entry").path();
+            let mut text = std::fs::read_to_string(&f).expect("read");
+            if name == "retrained-logistic" {
+                text = text.replace("0efa6924344b", "1efa6924344b");
+            }
+            std::fs::write(to.join(f.file_name().expect("name")), text).expect("write");
+        }
+    }
+    let cfg = QualitySettings {
+        models_dir: models.to_owned(),
+        active_model: "default-logistic".into(),
+        ..QualitySettings::default()
+    };
+    let sqlite = cellguard::storage::sqlite::SqliteStore::open_in(data)
+        .await
+        .expect("database");
+    std::sync::Arc::new(
+        Quality::open(
+            std::sync::Arc::new(cfg),
+            QualityStore::new(sqlite.pool().clone()),
+        )
+        .await
+        .expect("opens"),
+    )
+}
+
+#[tokio::test]
+async fn rescoring_after_a_promotion_runs_in_batches_and_resumes_after_a_stop() {
+    use app::api::service::QualityService;
+    use tokio_util::sync::CancellationToken;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, models) = (dir.path().join("data"), dir.path().join("models"));
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let quality = open_quality(&data, &models).await;
+    let records = dataset(3000, 5);
+    quality
+        .import(&records, false, &|_, _, _| {})
+        .await
+        .expect("imports");
+    let old = Model::load(&models.join("default-logistic")).expect("loads");
+    let new = Model::load(&models.join("retrained-logistic")).expect("loads");
+    assert_ne!(old.version(), new.version());
+    let store = quality.store().clone();
+    assert_eq!(
+        store.scored_with(old.version()).await.expect("db"),
+        (3000, 3000)
+    );
+    // Each batch starts where the last ended and counts come from an index: neither
+    // reads the whole table, however many cells there are.
+    use cellguard::quality::store::{NOT_SCORED_WITH_SQL, SCORED_WITH_SQL};
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("cellguard.db").display()))
+            .await
+            .expect("pool");
+    let plan = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let rows: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("plan");
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+        }
+    };
+    let next = plan(NOT_SCORED_WITH_SQL).await;
+    assert!(
+        next.contains("SEARCH c USING INTEGER PRIMARY KEY (rowid>?)"),
+        "{next}"
+    );
+    assert!(
+        next.contains("SEARCH s USING INDEX sqlite_autoindex_scores_1 (serial=?)"),
+        "{next}"
+    );
+    assert!(!next.contains("TEMP B-TREE"), "{next}");
+    let count = plan(SCORED_WITH_SQL).await;
+    assert!(
+        count.contains("USING COVERING INDEX scores_version (model_version=?)"),
+        "{count}"
+    );
+
+    // The promotion answers at once; nothing is re-scored inside it.
+    quality
+        .promote("retrained-logistic", &common::test_caller())
+        .await
+        .expect("promotes");
+    let shown = quality.rescoring().expect("re-scoring shown");
+    assert_eq!((shown.done, shown.total, shown.finished), (0, 3000, false));
+    assert_eq!(store.scored_with(new.version()).await.expect("db").0, 0);
+    let overview = quality.overview().await.expect("overview");
+    assert_eq!(overview.rescoring.as_ref().map(|r| r.percent()), Some(0));
+
+    // Stopped after its first batch or so: what it wrote stays, whole batches of it.
+    let stop = CancellationToken::new();
+    let job = tokio::spawn(std::sync::Arc::clone(&quality).run_rescoring(stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while quality.rescoring().is_none_or(|r| r.done == 0) {
+        assert!(tokio::time::Instant::now() < deadline, "no batch re-scored");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    stop.cancel();
+    job.await.expect("the job ends on shutdown");
+    let (done, total) = store.scored_with(new.version()).await.expect("db");
+    assert!(done > 0 && done < total, "{done} of {total}");
+    assert_eq!(done % 500, 0, "a batch is written whole or not at all");
+    assert_eq!(
+        store.scored_with(old.version()).await.expect("db").0,
+        total - done
+    );
+    let shown = quality.rescoring().expect("still shown");
+    assert_eq!((shown.done, shown.finished), (done, false));
+    let first = store
+        .not_scored_with(new.version(), 0, 1)
+        .await
+        .expect("db");
+    assert_eq!(first.len(), 1, "the rest is still to do");
+    drop(quality);
+
+    // After a restart the last promoted model is active and the job resumes.
+    let quality = open_quality(&data, &models).await;
+    assert_eq!(quality.active_name(), "retrained-logistic");
+    let stop = CancellationToken::new();
+    let job = tokio::spawn(std::sync::Arc::clone(&quality).run_rescoring(stop.clone()));
+    rescored(&quality).await;
+    let shown = quality.rescoring().expect("shown");
+    assert_eq!((shown.done, shown.total), (3000, 3000));
+    assert_eq!(
+        store.scored_with(new.version()).await.expect("db"),
+        (3000, 3000)
+    );
+    assert!(
+        quality
+            .overview()
+            .await
+            .expect("overview")
+            .rescoring
+            .is_none()
+    );
+    assert!(
+        quality
+            .models()
+            .await
+            .expect("models")
+            .rescoring
+            .is_some_and(|r| r.finished)
+    );
+    stop.cancel();
+    job.await.expect("ends");
 }
 
 #[tokio::test]
