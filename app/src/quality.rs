@@ -667,6 +667,35 @@ pub struct ModelView {
     pub metrics: ModelMetrics,
     /// The model card (Markdown text).
     pub card: String,
+    /// Whether its training chose it as the champion (on the validation lots).
+    #[serde(default)]
+    pub champion: bool,
+    /// Why its training chose the champion it did (`None` for artifacts written
+    /// before trainings chose one).
+    #[serde(default)]
+    pub champion_reason: Option<String>,
+    /// Fingerprint of its training data: the models of one training share it.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// The active model's warning when its own training chose another: the champion's
+/// name and why, or `None` when the active model is its training's champion (or
+/// none is known).
+pub fn champion_not_active(models: &[ModelView]) -> Option<(String, String)> {
+    let active = models.iter().find(|m| m.active)?;
+    if active.champion || active.fingerprint.is_empty() {
+        return None;
+    }
+    models
+        .iter()
+        .find(|m| m.champion && m.fingerprint == active.fingerprint)
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.champion_reason.clone().unwrap_or_default(),
+            )
+        })
 }
 
 /// A recorded switch of the active model.
@@ -750,6 +779,47 @@ pub(crate) mod tests {
                 .collect(),
             base,
         }
+    }
+
+    fn model(name: &str, fingerprint: &str, active: bool, champion: bool) -> ModelView {
+        ModelView {
+            name: name.into(),
+            kind: "logistic".into(),
+            version: String::new(),
+            created: String::new(),
+            active,
+            features: Vec::new(),
+            metrics: ModelMetrics::default(),
+            card: String::new(),
+            champion,
+            champion_reason: Some(format!("{name} won")),
+            fingerprint: fingerprint.into(),
+        }
+    }
+
+    #[test]
+    fn the_page_warns_only_when_the_active_models_own_training_chose_another() {
+        let models = [
+            model("a-logistic", "f1", true, false),
+            model("a-forest", "f1", false, true),
+            model("b-forest", "f2", false, true),
+        ];
+        assert_eq!(
+            champion_not_active(&models),
+            Some(("a-forest".into(), "a-forest won".into()))
+        );
+        let models = [
+            model("a-logistic", "f1", true, true),
+            model("b-forest", "f2", false, true),
+        ];
+        assert_eq!(champion_not_active(&models), None);
+        // Another training's champion is no reason to warn.
+        let models = [
+            model("a-logistic", "f1", true, false),
+            model("b-forest", "f2", false, true),
+        ];
+        assert_eq!(champion_not_active(&models), None);
+        assert_eq!(champion_not_active(&[model("x", "f1", false, false)]), None);
     }
 
     #[test]

@@ -204,6 +204,11 @@ test('the models page shows each model with its figures', async ({ page }) => {
   const sorted = [...keys].sort((a, b) => b[0] - a[0] || b[1] - a[1]);
   expect(keys).toEqual(sorted);
   await expect(page.getByTestId('live-performance')).toContainText('Recall (target 80');
+  // The training's champion is marked, and the page says the active model is not it.
+  await expect(page.getByTestId('champion')).toHaveCount(1);
+  await expect(page.locator('[data-model="default-forest"] [data-testid="champion"]')).toBeVisible();
+  await expect(page.getByTestId('champion-warning')).toContainText('chose default-forest');
+  await expect(page.getByTestId('champion-warning')).toContainText('validation lots');
   await noHorizontalScroll(page);
 });
 

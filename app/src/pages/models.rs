@@ -18,7 +18,9 @@ use crate::components::live_region::{LiveRegion, RegionTrigger};
 use crate::components::model_health::HealthPanel;
 use crate::components::risk_chart::{calibration_svg, pr_curve_svg};
 use crate::fmt::{format_score, format_share, format_time};
-use crate::quality::{ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView, Rescoring};
+use crate::quality::{
+    ConfusionView, ModelMetrics, ModelSwitch, ModelView, ModelsView, Rescoring, champion_not_active,
+};
 use crate::session::can;
 
 /// Which way a metric is better.
@@ -235,7 +237,22 @@ fn Models(v: ModelsView) -> impl IntoView {
         .find(|m| m.active)
         .map(|m| m.metrics.clone());
     let compare: Vec<CompareModel> = v.models.iter().map(CompareModel::of).collect();
+    let not_champion = champion_not_active(&v.models).map(|(champion, reason)| {
+        let active = v
+            .models
+            .iter()
+            .find(|m| m.active)
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        format!(
+            "{active} is active, but the training that made it chose {champion}: {reason}. \
+             Compare the two below before making it active."
+        )
+    });
     view! {
+        {not_champion.map(|text| view! {
+            <p class="notice" role="status" data-testid="champion-warning">{text}</p>
+        })}
         {(!has_active && !v.models.is_empty()).then(|| view! {
             <p class="notice" role="status">"No model is active: cells are not scored until one is made active."</p>
         })}
@@ -292,6 +309,9 @@ fn ModelCard(m: ModelView) -> impl IntoView {
                 <div>
                     <h2>{m.name.clone()}</h2>
                     <div class="muted">{format!("{} · version {} · trained {}", m.kind, m.version, m.created)}</div>
+                    {m.champion.then(|| view! {
+                        <span class="badge champion" data-testid="champion">"CHAMPION"</span>
+                    })}
                 </div>
                 <div class="model-action">{action}</div>
             </div>
@@ -310,6 +330,15 @@ fn ModelCard(m: ModelView) -> impl IntoView {
                 </figure>
             </div>
             <p class="muted">{format!("Reads {} features.", m.features.len())}</p>
+            {m.champion_reason.clone().map(|reason| view! {
+                <p class="muted" data-testid="champion-reason">
+                    {if m.champion {
+                        format!("Champion of its training: {reason}.")
+                    } else {
+                        format!("Not its training's champion, which won on {reason}.")
+                    }}
+                </p>
+            })}
         </article>
     }
 }
@@ -555,6 +584,9 @@ mod tests {
                 ..ModelMetrics::default()
             },
             card: String::new(),
+            champion: true,
+            champion_reason: None,
+            fingerprint: String::new(),
         };
         let c = CompareModel::of(&m);
         assert_eq!(c.figures.len(), METRICS.len());

@@ -188,6 +188,14 @@ pub struct TrainArgs {
     /// Seed of the forest and the lot split.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Make the champion (the best on the validation lots) the active model, as
+    /// recorded in the database under `--data-dir`; a running CellGuard on it follows
+    /// within seconds and re-scores every cell in the background.
+    #[arg(long)]
+    pub promote: bool,
+    /// Where the database lives (for `--promote`).
+    #[arg(long, env = "CELLGUARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 /// Options of `import`.

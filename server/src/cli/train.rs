@@ -12,6 +12,17 @@ use crate::risk::train::{TrainOptions, train};
 pub fn run(quality: &QualitySettings, args: &TrainArgs) -> anyhow::Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
 
+    // A running CellGuard loads models from its models_dir only.
+    if args.promote
+        && let Some(out) = args.out.as_ref().filter(|o| **o != quality.models_dir)
+    {
+        anyhow::bail!(
+            "--promote: CellGuard loads models from {} (quality.models_dir), not from --out {}",
+            quality.models_dir.display(),
+            out.display()
+        );
+    }
+
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{prefix:>13} [{bar:32}] {pos}/{len} {elapsed}")
@@ -69,8 +80,77 @@ pub fn run(quality: &QualitySettings, args: &TrainArgs) -> anyhow::Result<()> {
             m.training_seconds
         );
     }
-    for p in written {
+    for p in &written {
         println!("wrote {}", p.display());
     }
+    let champion = outcome.champion();
+    let champion_name = format!("{}-{}", args.name, champion.kind);
+    println!("champion: {champion_name}, by {}", champion.reason);
+    if args.promote {
+        tokio::runtime::Handle::current().block_on(promote(
+            quality,
+            &args.data_dir,
+            &champion_name,
+            &champion.reason,
+        ))?;
+    }
+    Ok(())
+}
+
+/// Records `name` as the active model in the database under `data_dir`, and audits it.
+async fn promote(
+    quality: &QualitySettings,
+    data_dir: &std::path::Path,
+    name: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
+    use app::auth::AuditAction;
+    use app::quality::ModelSwitch;
+
+    use crate::audit::{AuditEvent, AuditLog};
+    use crate::quality::store::QualityStore;
+
+    let sqlite = crate::storage::sqlite::SqliteStore::open_in(data_dir)
+        .await
+        .with_context(|| format!("opening the database in {}", data_dir.display()))?;
+    let store = QualityStore::new(sqlite.pool().clone());
+    let from = store
+        .last_switch()
+        .await
+        .context("reading the model switches")?
+        .map_or_else(|| quality.active_model.clone(), |s| s.to);
+    if from == name {
+        println!("{name} is already the active model");
+        return Ok(());
+    }
+    let by = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    store
+        .record_switch(&ModelSwitch {
+            ts_ms: crate::clock::now_ms(),
+            from: from.clone(),
+            to: name.to_owned(),
+            by: by.clone(),
+        })
+        .await
+        .context("recording the switch")?;
+    AuditLog::new(sqlite.pool().clone())
+        .record(AuditEvent {
+            actor: by,
+            role: None,
+            action: AuditAction::ModelPromoted,
+            target: name.to_owned(),
+            detail: format!("{from} → {name} (cellguard train --promote: {reason})"),
+            source: "cli".into(),
+        })
+        .await
+        .context("auditing the switch")?;
+    println!(
+        "made {name} the active model (was {from}); a CellGuard running on {} follows within \
+         seconds and re-scores every cell in the background",
+        data_dir.display()
+    );
     Ok(())
 }

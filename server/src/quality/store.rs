@@ -872,9 +872,19 @@ impl QualityStore {
 
     /// Switches, newest first.
     pub async fn switches(&self) -> Result<Vec<ModelSwitch>, QualityStoreError> {
+        self.recent_switches(100).await
+    }
+
+    /// The newest switch, if any: what names the active model.
+    pub async fn last_switch(&self) -> Result<Option<ModelSwitch>, QualityStoreError> {
+        Ok(self.recent_switches(1).await?.pop())
+    }
+
+    async fn recent_switches(&self, limit: i64) -> Result<Vec<ModelSwitch>, QualityStoreError> {
         let rows = sqlx::query(
-            "SELECT ts_ms, from_model, to_model, by_whom FROM model_switches ORDER BY id DESC LIMIT 100",
+            "SELECT ts_ms, from_model, to_model, by_whom FROM model_switches ORDER BY id DESC LIMIT ?",
         )
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;

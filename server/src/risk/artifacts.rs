@@ -101,6 +101,46 @@ fn model_card(o: &TrainOutcome, t: &TrainedModel, name: &str, command: &str) -> 
         o.fingerprint,
         o.options.seed
     );
+    let champion = o.champion();
+    let _ = writeln!(s, "## Champion\n");
+    if champion.kind == model.kind() {
+        let _ = writeln!(
+            s,
+            "**The champion of this training**: {}. It is the model to make active.\n",
+            champion.reason
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "**Not the champion of this training**: `{}` is ({}).\n",
+            name.strip_suffix(model.kind().as_str()).map_or_else(
+                || champion.kind.to_string(),
+                |p| format!("{p}{}", champion.kind)
+            ),
+            champion.reason
+        );
+    }
+    let _ = writeln!(
+        s,
+        "The champion has the highest PR AUC on the validation lots (a tie within {} goes \
+         to the lower Brier score); the test lots below play no part in the choice.\n",
+        super::train::CHAMPION_TIE
+    );
+    let _ = writeln!(
+        s,
+        "| model | validation PR AUC | validation Brier | test PR AUC |\n|---|---|---|---|"
+    );
+    for t in o.models() {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            t.model.kind(),
+            fmt_opt(t.metrics.val_pr_auc, 3),
+            fmt_opt(t.metrics.val_brier, 4),
+            fmt_opt(t.metrics.pr_auc, 3)
+        );
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s, "## Data and split\n");
     let _ = writeln!(
         s,
@@ -245,6 +285,7 @@ pub fn write_artifacts(
         "validation": outcome.split.validation,
         "test": outcome.split.test,
     });
+    let champion = outcome.champion();
     let mut written = Vec::new();
     for t in outcome.models() {
         let kind = t.model.kind();
@@ -298,6 +339,8 @@ pub fn write_artifacts(
                 Kind::Forest => serde_json::to_value(outcome.options.forest)?,
             },
             "command": command,
+            "champion": champion.kind == kind,
+            "champion_reason": champion.reason,
         });
         write_file(&staging, "meta.json", &to_json(&meta)?)?;
         write_file(&staging, "split.json", &to_json(&split_json)?)?;

@@ -241,6 +241,10 @@ pub struct Metrics {
     pub lots_test: usize,
     /// Wall time of fitting this model.
     pub training_seconds: f64,
+    /// PR AUC on the validation lots: what the champion is chosen by.
+    pub val_pr_auc: Option<f64>,
+    /// Brier score on the validation lots: breaks a tie in PR AUC.
+    pub val_brier: Option<f64>,
 }
 
 /// A trained model and its held-out metrics.
@@ -281,6 +285,110 @@ impl TrainOutcome {
     /// Both models, logistic first.
     pub fn models(&self) -> [&TrainedModel; 2] {
         [&self.logistic, &self.forest]
+    }
+
+    /// The champion of this training (see [`champion`]) and why it won.
+    pub fn champion(&self) -> Champion {
+        let candidates: Vec<Candidate> = self
+            .models()
+            .iter()
+            .map(|t| Candidate {
+                kind: t.model.kind(),
+                pr_auc: t.metrics.val_pr_auc,
+                brier: t.metrics.val_brier,
+            })
+            .collect();
+        champion(&candidates)
+    }
+}
+
+/// Validation PR AUCs closer than this are a tie (the pages show three decimals),
+/// broken by the lower validation Brier score.
+pub const CHAMPION_TIE: f64 = 0.001;
+
+/// One model's validation figures, as the champion is chosen from them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Its kind.
+    pub kind: Kind,
+    /// PR AUC on the validation lots.
+    pub pr_auc: Option<f64>,
+    /// Brier score on the validation lots.
+    pub brier: Option<f64>,
+}
+
+/// The model a training recommends, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Champion {
+    /// The winner's kind.
+    pub kind: Kind,
+    /// Why it won, in the figures of every candidate.
+    pub reason: String,
+}
+
+/// The champion among `candidates` (at least one): the highest PR AUC on the
+/// validation lots, a tie within [`CHAMPION_TIE`] going to the lower Brier score,
+/// then to the first. The test lots play no part: they stay a fair estimate of the
+/// winner. A figure that could not be computed ranks below any that could.
+pub fn champion(candidates: &[Candidate]) -> Champion {
+    let key = |v: Option<f64>| v.filter(|v| v.is_finite());
+    let mut best = 0;
+    for (i, c) in candidates.iter().enumerate().skip(1) {
+        let b = &candidates[best];
+        let better = match (key(c.pr_auc), key(b.pr_auc)) {
+            (Some(x), Some(y)) if (x - y).abs() < CHAMPION_TIE => {
+                match (key(c.brier), key(b.brier)) {
+                    (Some(x), Some(y)) => x < y,
+                    (Some(_), None) => true,
+                    _ => false,
+                }
+            }
+            (Some(x), Some(y)) => x > y,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if better {
+            best = i;
+        }
+    }
+    let winner = candidates.get(best).copied().unwrap_or(Candidate {
+        kind: Kind::Logistic,
+        pr_auc: None,
+        brier: None,
+    });
+    let figures = |f: fn(&Candidate) -> Option<f64>, digits: usize| {
+        candidates
+            .iter()
+            .map(|c| {
+                let v = key(f(c)).map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"));
+                format!("{} {v}", c.kind)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tied = candidates.iter().enumerate().any(|(i, c)| {
+        i != best
+            && matches!((key(c.pr_auc), key(winner.pr_auc)),
+                (Some(x), Some(y)) if (x - y).abs() < CHAMPION_TIE)
+    });
+    let reason = if candidates.len() < 2 {
+        "the only model trained".to_owned()
+    } else if tied {
+        format!(
+            "PR AUC on the validation lots tied within {CHAMPION_TIE} ({}); the lower Brier \
+             score won ({})",
+            figures(|c| c.pr_auc, 3),
+            figures(|c| c.brier, 4)
+        )
+    } else {
+        format!(
+            "the highest PR AUC on the validation lots ({})",
+            figures(|c| c.pr_auc, 3)
+        )
+    };
+    Champion {
+        kind: winner.kind,
+        reason,
     }
 }
 
@@ -535,6 +643,8 @@ fn evaluate(
     let val_scores = model.score_batch(&validation.x);
     let threshold = metrics::choose_threshold(&val_scores, &validation.y, policy)
         .ok_or(TrainError::Scores { kind })?;
+    let val_pr_auc = metrics::average_precision(&val_scores, &validation.y);
+    let val_brier = metrics::brier(&val_scores, &validation.y);
     model.set_threshold(threshold);
     let s = model.score_batch(&test.x);
     let y = &test.y;
@@ -577,6 +687,8 @@ fn evaluate(
         lots_val: sizes.lots[1],
         lots_test: sizes.lots[2],
         training_seconds: seconds,
+        val_pr_auc,
+        val_brier,
     })
 }
 
@@ -1064,6 +1176,74 @@ mod tests {
         let mut changed = data().to_vec();
         changed[0].label = changed[0].label.map(|l| !l);
         assert_ne!(fingerprint(&changed), a.fingerprint);
+    }
+
+    #[test]
+    fn the_champion_has_the_best_validation_pr_auc_and_a_tie_goes_to_the_brier_score() {
+        let c = |kind, pr_auc: Option<f64>, brier: Option<f64>| Candidate {
+            kind,
+            pr_auc,
+            brier,
+        };
+        let won = champion(&[
+            c(Kind::Logistic, Some(0.58), Some(0.030)),
+            c(Kind::Forest, Some(0.61), Some(0.040)),
+        ]);
+        assert_eq!(won.kind, Kind::Forest);
+        assert_eq!(
+            won.reason,
+            "the highest PR AUC on the validation lots (logistic 0.580, forest 0.610)"
+        );
+        // Within 0.001: the lower Brier score wins, whichever comes first.
+        let tie = champion(&[
+            c(Kind::Logistic, Some(0.6104), Some(0.0301)),
+            c(Kind::Forest, Some(0.6100), Some(0.0299)),
+        ]);
+        assert_eq!(tie.kind, Kind::Forest);
+        assert!(tie.reason.contains("tied within 0.001"), "{}", tie.reason);
+        assert!(tie.reason.contains("logistic 0.0301, forest 0.0299"));
+        let tie = champion(&[
+            c(Kind::Logistic, Some(0.6100), Some(0.0299)),
+            c(Kind::Forest, Some(0.6104), Some(0.0301)),
+        ]);
+        assert_eq!(tie.kind, Kind::Logistic);
+        // A figure that could not be computed never wins.
+        let missing = champion(&[
+            c(Kind::Logistic, None, None),
+            c(Kind::Forest, Some(0.2), Some(0.1)),
+        ]);
+        assert_eq!(missing.kind, Kind::Forest);
+        assert!(missing.reason.contains("logistic n/a"));
+        let nan = champion(&[
+            c(Kind::Logistic, Some(0.3), Some(0.1)),
+            c(Kind::Forest, Some(f64::NAN), Some(0.0)),
+        ]);
+        assert_eq!(nan.kind, Kind::Logistic);
+        assert_eq!(
+            champion(&[c(Kind::Forest, None, None)]).reason,
+            "the only model trained"
+        );
+    }
+
+    #[test]
+    fn a_training_names_its_champion_from_the_validation_lots() {
+        let t = trained();
+        let won = t.champion();
+        let [l, f] = t.models();
+        let (lv, fv) = (
+            l.metrics.val_pr_auc.expect("logistic validation PR AUC"),
+            f.metrics.val_pr_auc.expect("forest validation PR AUC"),
+        );
+        if (lv - fv).abs() >= CHAMPION_TIE {
+            let expect = if lv > fv {
+                Kind::Logistic
+            } else {
+                Kind::Forest
+            };
+            assert_eq!(won.kind, expect);
+        }
+        assert!(won.reason.contains("validation lots"), "{}", won.reason);
+        assert!(l.metrics.val_brier.is_some() && f.metrics.val_brier.is_some());
     }
 
     #[test]

@@ -37,6 +37,9 @@ const ANNOUNCE_CAP: usize = 200;
 const RESCORE_BATCH: u32 = 500;
 /// Wait before the re-scoring job tries again after a storage failure.
 const RESCORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the re-scoring job looks for a switch another process recorded
+/// (`cellguard train --promote`).
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why an ingestion failed.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +193,8 @@ pub struct Quality {
     rescoring: std::sync::Mutex<Option<Rescoring>>,
     /// Wakes the re-scoring job (a model was promoted).
     rescore_wake: tokio::sync::Notify,
+    /// A switch recorded elsewhere whose model could not be loaded (not tried again).
+    refused_switch: std::sync::Mutex<Option<ModelSwitch>>,
 }
 
 /// Files of an artifact folder the models page shows; a change of any is a new view.
@@ -230,10 +235,9 @@ impl Quality {
         store: QualityStore,
     ) -> Result<Self, QualityStoreError> {
         let name = store
-            .switches()
+            .last_switch()
             .await?
-            .first()
-            .map_or_else(|| cfg.active_model.clone(), |s| s.to.clone());
+            .map_or_else(|| cfg.active_model.clone(), |s| s.to);
         let models_dir = cfg.models_dir.clone();
         let active = match Active::load(&models_dir.join(&name)) {
             Ok(a) => Some(a),
@@ -258,6 +262,7 @@ impl Quality {
             view_reads: AtomicU64::new(0),
             rescoring: std::sync::Mutex::new(None),
             rescore_wake: tokio::sync::Notify::new(),
+            refused_switch: std::sync::Mutex::new(None),
         })
     }
 
@@ -283,9 +288,58 @@ impl Quality {
                     }
                 }
             }
-            tokio::select! {
-                () = &mut woken => {}
-                () = shutdown.cancelled() => return,
+            loop {
+                tokio::select! {
+                    () = &mut woken => break,
+                    () = tokio::time::sleep(FOLLOW_EVERY) => {
+                        if self.follow_recorded_switch().await {
+                            break;
+                        }
+                    }
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+
+    /// Follows a switch another process recorded in the database (`cellguard train
+    /// --promote`): when the newest names another model than the active one, that
+    /// model is loaded and made active. Whether it switched.
+    async fn follow_recorded_switch(&self) -> bool {
+        let last = match self.store.last_switch().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the recorded model switches");
+                return false;
+            }
+        };
+        let Some(last) = last else {
+            return false;
+        };
+        let refused = || {
+            self.refused_switch
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if last.to == self.active_name() || refused().as_ref() == Some(&last) {
+            return false;
+        }
+        let dir = self.models_dir.join(&last.to);
+        let loaded = tokio::task::spawn_blocking(move || Active::load(&dir)).await;
+        match loaded {
+            Ok(Ok(active)) => {
+                self.make_active(&last.to, active);
+                tracing::info!(from = %last.from, to = %last.to, by = %last.by, "active model switched by another process");
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::error!(model = %last.to, error = %e, "a recorded switch names a model that cannot be loaded; the active model stays");
+                *refused() = Some(last);
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "model loading task failed");
+                false
             }
         }
     }
@@ -349,6 +403,16 @@ impl Quality {
         // Every cell changed score: the next look at the model's fit measures them.
         *self.health.lock().await = None;
         Ok(())
+    }
+
+    /// Scores with `active` under `name` from now on.
+    fn make_active(&self, name: &str, active: Active) {
+        if let Ok(mut a) = self.active.write() {
+            *a = Some(active);
+        }
+        if let Ok(mut n) = self.active_name.write() {
+            name.clone_into(&mut n);
+        }
     }
 
     /// Shows `done` of `total` cells scored with `model` (finished when all are;
@@ -705,6 +769,19 @@ fn model_view(dir: &Path, active: &str) -> Result<ModelView, String> {
             features: model.features().iter().map(|f| f.name.clone()).collect(),
             metrics,
             card: std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap_or_default(),
+            champion: meta
+                .get("champion")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            champion_reason: meta
+                .get("champion_reason")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            fingerprint: meta
+                .get("fingerprint")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             name,
         })
     }
@@ -893,12 +970,7 @@ impl QualityService for Quality {
                 format!("{from} → {name}"),
             ))
             .await?;
-        if let Ok(mut a) = self.active.write() {
-            *a = Some(loaded);
-        }
-        if let Ok(mut n) = self.active_name.write() {
-            *n = name.to_owned();
-        }
+        self.make_active(name, loaded);
         tracing::info!(from = %from, to = %name, by = %by.principal.actor(), "active model switched");
         // The cells are re-scored in the background (`run_rescoring`): a request
         // cancelled now leaves nothing half done.

@@ -114,3 +114,104 @@ fn import_writes_every_row_or_none_and_train_reads_the_same_format() {
     assert!(err.contains("lot"), "{err}");
     assert!(!models.exists(), "nothing written");
 }
+
+#[test]
+fn train_promote_makes_the_champion_active_in_the_database_and_audits_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("cells.csv");
+    let out = cellguard(
+        dir.path(),
+        &[
+            "simulate",
+            "dataset",
+            "--cells",
+            "6000",
+            "--seed",
+            "4",
+            "--out",
+            csv.to_str().expect("utf8"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    // A plant file whose models live in the temporary folder.
+    let models = dir.path().join("models");
+    let plant =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/plant.toml"))
+            .expect("plant file")
+            .replace(
+                "models_dir = \"model-artifacts\"",
+                &format!("models_dir = {:?}", models.to_str().expect("utf8")),
+            );
+    let config = dir.path().join("plant.toml");
+    std::fs::write(&config, plant).expect("write");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            csv.to_str().expect("utf8"),
+            "--name",
+            "t",
+            "--promote",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_cellguard"))
+            .args(&args)
+            .env("CELLGUARD_CONFIG", &config)
+            .env("CELLGUARD_DATA_DIR", dir.path().join("data"))
+            .output()
+            .expect("run cellguard")
+    };
+    // Promoting models a server would not find is refused before training.
+    let elsewhere = dir.path().join("elsewhere");
+    let out = train(&["--out", elsewhere.to_str().expect("utf8")]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quality.models_dir"));
+    assert!(!elsewhere.exists());
+
+    let out = train(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let champion = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("champion: "))
+        .and_then(|l| l.split(',').next())
+        .expect("the champion is named")
+        .to_owned();
+    assert!(
+        champion == "t-logistic" || champion == "t-forest",
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("made {champion} the active model")),
+        "{stdout}"
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(models.join(&champion).join("meta.json")).expect("meta"),
+    )
+    .expect("json");
+    assert_eq!(meta["champion"], true);
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let sqlite = cellguard::storage::sqlite::SqliteStore::open_in(&dir.path().join("data"))
+            .await
+            .expect("db");
+        let store = cellguard::quality::store::QualityStore::new(sqlite.pool().clone());
+        let last = store.last_switch().await.expect("db").expect("a switch");
+        assert_eq!(last.to, champion);
+        assert_eq!(last.from, "default-logistic");
+        assert!(last.by.starts_with("cli:"));
+        let (audited,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM audit WHERE action = 'model_promoted' AND target = ?",
+        )
+        .bind(&champion)
+        .fetch_one(sqlite.pool())
+        .await
+        .expect("audit");
+        assert_eq!(audited, 1);
+    });
+    // Again: already active, nothing recorded twice.
+    let out = train(&[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is already the active model"));
+}

@@ -559,6 +559,62 @@ async fn rescoring_after_a_promotion_runs_in_batches_and_resumes_after_a_stop() 
 }
 
 #[tokio::test]
+async fn a_switch_another_process_recorded_is_followed_and_rescored() {
+    use app::quality::ModelSwitch;
+    use tokio_util::sync::CancellationToken;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, models) = (dir.path().join("data"), dir.path().join("models"));
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let quality = open_quality(&data, &models).await;
+    quality
+        .import(&dataset(600, 6), false, &|_, _, _| {})
+        .await
+        .expect("imports");
+    let stop = CancellationToken::new();
+    let job = tokio::spawn(std::sync::Arc::clone(&quality).run_rescoring(stop.clone()));
+    // What `cellguard train --promote` writes, from outside this process.
+    let record = |to: &str| ModelSwitch {
+        ts_ms: 1,
+        from: "default-logistic".into(),
+        to: to.into(),
+        by: "cli:test".into(),
+    };
+    // A model that cannot be loaded leaves the active one as it was.
+    quality
+        .store()
+        .record_switch(&record("no-such-model"))
+        .await
+        .expect("db");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(quality.active_name(), "default-logistic");
+    quality
+        .store()
+        .record_switch(&record("retrained-logistic"))
+        .await
+        .expect("db");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while quality.active_name() != "retrained-logistic" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the switch was not followed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rescored(&quality).await;
+    let new = Model::load(&models.join("retrained-logistic")).expect("loads");
+    assert_eq!(
+        quality
+            .store()
+            .scored_with(new.version())
+            .await
+            .expect("db"),
+        (600, 600)
+    );
+    stop.cancel();
+    job.await.expect("ends");
+}
+
+#[tokio::test]
 async fn simulated_stations_post_cells_that_get_scored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (app, _base) = spawn_app(dir.path(), 1200.0).await;
